@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the build and tests need on a fresh Debian bookworm machine
+# (run as root; a no-op for everything already present).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v patchelf >/dev/null || need_apt+=(patchelf)
+[ -d /usr/share/datasets/fashion-mnist ] || need_apt+=(dataset-fashion-mnist)
+command -v node >/dev/null || need_apt+=(nodejs npm)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing ${need_apt[*]} from Debian"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "setup: please install: ${need_apt[*]} (needs root and apt)" >&2
+    exit 1
+  fi
+fi
+
+# Node packages used by the tests (pinned by their lockfiles).
+for dir in $(find tests -name package-lock.json -not -path '*/node_modules/*' -exec dirname {} \;); do
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    echo "setup: npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done

@@ -1,0 +1,2 @@
+Console.Error.WriteLine("The Kubernetes API emulator is not built yet.");
+return 2;
