@@ -1,2 +1,8 @@
-Console.Error.WriteLine("ferry: the operator host is not built yet.");
-return 2;
+using System.CommandLine;
+using Ferry.Operator.Cli;
+
+var root = new RootCommand("Ferry: runs distributed training as TrainingJob resources on Kubernetes, SageMaker or this machine.");
+root.Subcommands.Add(OperatorCommand.Create());
+root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(AgentCommand.Create());
+return await root.Parse(args).InvokeAsync();
