@@ -4,7 +4,7 @@ DOTNET ?= dotnet
 CONFIGURATION ?= Release
 RESULTS := $(CURDIR)/artifacts/test-results
 
-.PHONY: all setup build test demo bench run deploy crd emulator clean
+.PHONY: all setup build test demo bench run deploy crd emulator e2e clean
 
 all: build
 
@@ -21,6 +21,18 @@ test: build
 	  --logger "trx" --logger "console;verbosity=minimal" --results-directory $(RESULTS); \
 	  status=$$?; scripts/test-summary.sh $(RESULTS); summary=$$?; \
 	  [ $$status -eq 0 ] && [ $$summary -eq 0 ]
+
+## Regenerates config/crd and the chart's CRD copy from the C# types in src/Crds.
+crd:
+	UPDATE_CRD=1 $(DOTNET) test tests/Crds.Tests/Ferry.Crds.Tests.csproj -nologo --filter "FullyQualifiedName~CrdIsUpToDate"
+
+## Starts the Kubernetes API emulator on a free loopback port with the CRD loaded; prints its URL and kubeconfig.
+emulator: setup
+	$(DOTNET) run --project tests/KubeEmulator -c $(CONFIGURATION) -- --crd config/crd
+
+## Runs the operator against the current kubeconfig (KUBECONFIG or ~/.kube/config).
+run:
+	$(DOTNET) run --project src/Operator -c $(CONFIGURATION) -- operator $(ARGS)
 
 clean:
 	rm -rf artifacts .work
