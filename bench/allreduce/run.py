@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""All-reduce benchmark: Ferry's CPU ring all-reduce vs PyTorch gloo, beside the loopback TCP limit.
+
+Two ranks as separate processes on 127.0.0.1, float32 sum, buffer sizes BENCH_ALLREDUCE_SIZES (bytes,
+default 1 MB, 16 MB, 64 MB, 256 MB). Each side runs BENCH_ALLREDUCE_WARMUP warm-up iterations
+(default 3) and then BENCH_ALLREDUCE_ITERS timed ones (default 10; the median is reported). Both
+sides verify every element of the reduced buffer and fail the run when one is wrong.
+
+Bus bandwidth = bytes x 2(n-1)/n / time (n = ranks), the figure nccl-tests report, comparable with
+the link speed. Prints one line per size:
+  allreduce bytes=67108864 ferry_busbw_gbs=... gloo_busbw_gbs=... ratio=... loopback_gbs=...
+and writes bench/results/allreduce.json.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import benchlib  # noqa: E402
+import loopback  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROJECT = os.path.join(HERE, "Ferry.Bench.AllReduce.csproj")
+DEFAULT_SIZES = [1 << 20, 16 << 20, 64 << 20, 256 << 20]
+WORLD = 2
+TIMEOUT_S = benchlib.env_int("BENCH_ALLREDUCE_TIMEOUT_S", 900)
+
+
+def run_ranks(name, argv_for_rank, env_extra):
+    """Starts WORLD rank processes with the torchrun rendezvous variables; returns rank 0's JSON."""
+    port = benchlib.free_port()
+    procs = []
+    for rank in range(WORLD):
+        env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                   WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank), OMP_NUM_THREADS="1", **env_extra)
+        procs.append(subprocess.Popen(argv_for_rank(rank), env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    outputs = []
+    for rank, p in enumerate(procs):
+        try:
+            out, err = p.communicate(timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            benchlib.fail(f"{name} all-reduce rank {rank} did not finish within {TIMEOUT_S} s "
+                          "(raise BENCH_ALLREDUCE_TIMEOUT_S for slow machines)")
+        outputs.append((p.returncode, out, err))
+    for rank, (code, out, err) in enumerate(outputs):
+        if code != 0:
+            benchlib.fail(f"{name} all-reduce rank {rank} exited with {code}:\n{err.strip()[-4000:]}")
+    try:
+        return json.loads(outputs[0][1].strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        benchlib.fail(f"{name} all-reduce rank 0 printed no result JSON; stdout was:\n{outputs[0][1][-2000:]}")
+
+
+def build_ferry():
+    result = subprocess.run(["dotnet", "build", PROJECT, "-c", "Release", "-nologo", "-v", "q", "-clp:NoSummary"],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        benchlib.fail(f"building {PROJECT} failed:\n{(result.stdout + result.stderr).strip()[-4000:]}")
+    dll = os.path.join(HERE, "bin", "Release", "net10.0", "Ferry.Bench.AllReduce.dll")
+    if not os.path.exists(dll):
+        benchlib.fail(f"build succeeded but {dll} is missing")
+    return dll
+
+
+def busbw(size, seconds):
+    return size * 2 * (WORLD - 1) / WORLD / seconds / 1e9
+
+
+def main():
+    sizes = [int(s) for s in os.environ.get("BENCH_ALLREDUCE_SIZES", ",".join(map(str, DEFAULT_SIZES))).split(",")]
+    iters = benchlib.env_int("BENCH_ALLREDUCE_ITERS", 10)
+    warmup = benchlib.env_int("BENCH_ALLREDUCE_WARMUP", 3)
+    if iters < 1 or warmup < 0:
+        benchlib.fail("BENCH_ALLREDUCE_ITERS must be >= 1 and BENCH_ALLREDUCE_WARMUP >= 0")
+    size_arg = ",".join(map(str, sizes))
+    common = ["--sizes", size_arg, "--iters", str(iters), "--warmup", str(warmup)]
+
+    machine = benchlib.machine()
+    print(f"# machine: {machine['nproc']} cores, {machine['cpu_model']}, {machine['mem_gib']} GiB, "
+          f"kernel {machine['kernel']}", file=sys.stderr)
+
+    print("# measuring loopback TCP (one stream)", file=sys.stderr)
+    lb_runs = benchlib.env_int("BENCH_LOOPBACK_RUNS", 11)
+    lb = loopback.measure(lb_runs, 2, benchlib.env_int("BENCH_LOOPBACK_MIB", 1024) << 20, 4 << 20)
+    loopback_gbs = benchlib.median(lb)
+
+    print("# building and running Ferry's ring all-reduce", file=sys.stderr)
+    dll = build_ferry()
+    ferry = run_ranks("Ferry", lambda rank: ["dotnet", dll] + common, {})
+
+    print("# running PyTorch gloo", file=sys.stderr)
+    gloo = run_ranks("gloo", lambda rank: [benchlib.peer_python(), os.path.join(HERE, "gloo_allreduce.py")] + common, {})
+
+    cases = []
+    for size in sizes:
+        f = next((r for r in ferry["results"] if r["bytes"] == size), None)
+        g = next((r for r in gloo["results"] if r["bytes"] == size), None)
+        if f is None or g is None or len(f["seconds"]) < iters or len(g["seconds"]) < iters:
+            benchlib.fail(f"missing timings for {size} bytes (ferry: {f is not None}, gloo: {g is not None})")
+        f_bw = [busbw(size, s) for s in f["seconds"]]
+        g_bw = [busbw(size, s) for s in g["seconds"]]
+        f_med, g_med = busbw(size, benchlib.median(f["seconds"])), busbw(size, benchlib.median(g["seconds"]))
+        case = {
+            "bytes": size,
+            "ferry_busbw_gbs": f_med, "gloo_busbw_gbs": g_med, "ratio": f_med / g_med,
+            "loopback_gbs": loopback_gbs, "ferry_fraction_of_loopback": f_med / loopback_gbs,
+            "ferry_seconds": benchlib.summary(f["seconds"]), "gloo_seconds": benchlib.summary(g["seconds"]),
+            "ferry_busbw_gbs_runs": sorted(f_bw), "gloo_busbw_gbs_runs": sorted(g_bw),
+        }
+        cases.append(case)
+        print(f"allreduce bytes={size} ferry_busbw_gbs={f_med:.3f} gloo_busbw_gbs={g_med:.3f} "
+              f"ratio={f_med / g_med:.2f} loopback_gbs={loopback_gbs:.3f}", flush=True)
+
+    benchlib.write_results("allreduce", {
+        "benchmark": "allreduce",
+        "machine": machine,
+        "ranks": WORLD,
+        "dtype": "float32",
+        "op": "sum",
+        "iters": iters,
+        "warmup": warmup,
+        "busbw_formula": "bytes * 2(n-1)/n / median seconds / 1e9",
+        "loopback": {"runs_gbs": sorted(lb), "median_gbs": loopback_gbs, "streams": 1,
+                     "bytes_per_run": benchlib.env_int("BENCH_LOOPBACK_MIB", 1024) << 20, "app_buffer_bytes": 4 << 20},
+        "ferry": {k: v for k, v in ferry.items() if k != "results"},
+        "gloo": {k: v for k, v in gloo.items() if k != "results"},
+        "cases": cases,
+    })
+
+
+if __name__ == "__main__":
+    main()
