@@ -1,0 +1,129 @@
+using System.ComponentModel;
+using System.Text.Json.Serialization;
+using Ferry.Crds.Schema;
+using k8s.Models;
+
+namespace Ferry.Crds.V1Alpha1;
+
+/// <summary>Settings only the SageMaker backend uses.</summary>
+[Description("SageMakerSpec holds the settings only the SageMaker backend uses.")]
+public sealed class SageMakerSpec
+{
+    [JsonPropertyName("roleArn")]
+    [Length(Min = 20, Max = 2048)]
+    [Pattern(@"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")]
+    [Description("RoleArn is the IAM role SageMaker assumes for the job. Required for backend SageMaker; the operator only passes roles its allowlist permits for the namespace.")]
+    public string? RoleArn { get; set; }
+
+    [JsonPropertyName("region")]
+    [Length(Max = 32)]
+    [Pattern("^[a-z]{2}(-[a-z]+)+-[0-9]+$")]
+    [Description("Region of the training job, e.g. eu-west-1; defaults to the operator's region.")]
+    public string? Region { get; set; }
+
+    [JsonPropertyName("vpc")]
+    [Description("Vpc runs the job's instances in your VPC.")]
+    public VpcSpec? Vpc { get; set; }
+
+    [JsonPropertyName("kmsKeyId")]
+    [Length(Max = 2048)]
+    [Pattern(@"^[a-zA-Z0-9:/_\-]*$")]
+    [Description("KmsKeyId encrypts the model artifacts SageMaker uploads (OutputDataConfig.KmsKeyId).")]
+    public string? KmsKeyId { get; set; }
+
+    [JsonPropertyName("volumeKmsKeyId")]
+    [Length(Max = 2048)]
+    [Pattern(@"^[a-zA-Z0-9:/_\-]*$")]
+    [Description("VolumeKmsKeyId encrypts the instances' storage volumes (ResourceConfig.VolumeKmsKeyId).")]
+    public string? VolumeKmsKeyId { get; set; }
+
+    [JsonPropertyName("tags")]
+    [MaxProperties(50)]
+    [Length(Max = 256)]
+    [CelRule("self.all(k, size(k) >= 1 && size(k) <= 128 && !k.startsWith('aws:'))",
+        Message = "spec.sageMaker.tags keys must be 1-128 characters and must not start with aws: (reserved by AWS): rename the tag")]
+    [Description("Tags are added to the SageMaker training job (at most 50; keys up to 128, values up to 256 characters). The operator adds its own ferry.dev tags, including the resource UID.")]
+    public IDictionary<string, string>? Tags { get; set; }
+
+    [JsonPropertyName("networkIsolation")]
+    [Default(false)]
+    [Description("NetworkIsolation cuts the training container off the network (EnableNetworkIsolation).")]
+    public bool NetworkIsolation { get; set; }
+
+    [JsonPropertyName("enableInterContainerTrafficEncryption")]
+    [Default(false)]
+    [Description("EnableInterContainerTrafficEncryption encrypts traffic between the job's instances.")]
+    public bool EnableInterContainerTrafficEncryption { get; set; }
+}
+
+/// <summary>The VPC a SageMaker job's instances join.</summary>
+[Description("VpcSpec is the VPC a SageMaker job's instances join.")]
+public sealed class VpcSpec
+{
+    [JsonPropertyName("securityGroupIds")]
+    [Required]
+    [Items(Min = 1, Max = 5)]
+    [Length(Max = 32)]
+    [Pattern("^[-0-9a-zA-Z]+$")]
+    [Description("SecurityGroupIds, e.g. sg-0123456789abcdef0 (1-5).")]
+    public IList<string> SecurityGroupIds { get; set; } = [];
+
+    [JsonPropertyName("subnets")]
+    [Required]
+    [Items(Min = 1, Max = 16)]
+    [Length(Max = 32)]
+    [Pattern("^[-0-9a-zA-Z]+$")]
+    [Description("Subnets, e.g. subnet-0123456789abcdef0 (1-16).")]
+    public IList<string> Subnets { get; set; } = [];
+}
+
+/// <summary>Settings only the InCluster backend uses.</summary>
+[Description("InClusterSpec holds the settings only the InCluster backend uses.")]
+public sealed class InClusterSpec
+{
+    [JsonPropertyName("nodeSelector")]
+    [MaxProperties(64)]
+    [Length(Max = 63)]
+    [Description("NodeSelector is added to every replica's pod.")]
+    public IDictionary<string, string>? NodeSelector { get; set; }
+
+    [JsonPropertyName("tolerations")]
+    [Items(Max = 64)]
+    [Description("Tolerations are added to every replica's pod.")]
+    public IList<V1Toleration>? Tolerations { get; set; }
+
+    [JsonPropertyName("priorityClassName")]
+    [Length(Max = 253)]
+    [Description("PriorityClassName of the pods.")]
+    public string? PriorityClassName { get; set; }
+
+    [JsonPropertyName("schedulerName")]
+    [Length(Max = 253)]
+    [Description("SchedulerName of the pods, e.g. a gang scheduler so all replicas start together.")]
+    public string? SchedulerName { get; set; }
+
+    [JsonPropertyName("serviceAccountName")]
+    [Length(Max = 253)]
+    [Pattern(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
+    [Description("ServiceAccountName the pods run as (e.g. one with IRSA access to the job's S3 buckets).")]
+    public string? ServiceAccountName { get; set; }
+
+    [JsonPropertyName("ttlSecondsAfterFinished")]
+    [Minimum(0)]
+    [Description("TtlSecondsAfterFinished deletes the TrainingJob this long after it finished; unset keeps it.")]
+    public int? TtlSecondsAfterFinished { get; set; }
+
+    [JsonPropertyName("cleanPodPolicy")]
+    [Default("Running")]
+    [Description("CleanPodPolicy is which pods are deleted when the job finishes: Running (pods still running, the default), All, or None (keep them for debugging).")]
+    public CleanPodPolicy CleanPodPolicy { get; set; } = CleanPodPolicy.Running;
+}
+
+/// <summary>Which pods are deleted when a job finishes (Kubeflow's semantics).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<CleanPodPolicy>))]
+public enum CleanPodPolicy
+{
+    None,
+    Running,
+    All,
+}

@@ -1,0 +1,196 @@
+using System.ComponentModel;
+using System.Globalization;
+using System.Text.Json.Serialization;
+using Ferry.Crds.Schema;
+using k8s.Models;
+
+namespace Ferry.Crds.V1Alpha1;
+
+/// <summary>What the operator tells the user about a TrainingJob.</summary>
+[Description("TrainingJobStatus is written by the operator: phase, conditions, metrics and artifact locations.")]
+public sealed class TrainingJobStatus
+{
+    [JsonPropertyName("phase")]
+    [Description("Phase summarises the job: Pending, Starting, Running, Succeeded, Failed, Stopping, Stopped or Suspended.")]
+    public TrainingJobPhase? Phase { get; set; }
+
+    [JsonPropertyName("observedGeneration")]
+    [Minimum(0)]
+    [Description("ObservedGeneration is the metadata.generation this status describes.")]
+    public long? ObservedGeneration { get; set; }
+
+    [JsonPropertyName("conditions")]
+    [ListMap("type")]
+    [Description("Conditions: Created, Running, Complete, Failed, Suspended, Stopped and the training rules'. `kubectl wait --for=condition=Complete` works as for a batch Job. Ordered by lastTransitionTime, newest last.")]
+    public IList<V1Condition>? Conditions { get; set; }
+
+    [JsonPropertyName("startTime")]
+    [Description("StartTime is when the first replica started training.")]
+    public DateTime? StartTime { get; set; }
+
+    [JsonPropertyName("completionTime")]
+    [Description("CompletionTime is when the job reached Succeeded, Failed or Stopped.")]
+    public DateTime? CompletionTime { get; set; }
+
+    [JsonPropertyName("duration")]
+    [Description("Duration is the wall-clock time from startTime to completionTime, e.g. 3m12s, written when the job finishes (the API server cannot compute it for printer columns). Empty while running: the Started column shows how long ago it started.")]
+    public string? Duration { get; set; }
+
+    [JsonPropertyName("attempt")]
+    [Minimum(0)]
+    [Description("Attempt is the current attempt, 1 for the first run; each whole-job retry adds 1.")]
+    public int? Attempt { get; set; }
+
+    [JsonPropertyName("replicas")]
+    [Description("Replicas counts the current attempt's replicas by state.")]
+    public ReplicaStatus? Replicas { get; set; }
+
+    [JsonPropertyName("metrics")]
+    [Description("Metrics are the latest value of each metric definition.")]
+    public IList<MetricValue>? Metrics { get; set; }
+
+    [JsonPropertyName("artifacts")]
+    [Description("Artifacts are where the job's outputs are.")]
+    public ArtifactsStatus? Artifacts { get; set; }
+
+    [JsonPropertyName("failureReason")]
+    [Length(Max = 1024)]
+    [Description("FailureReason is the first 1024 bytes of /opt/ml/output/failure, or the backend's reason for the failure.")]
+    public string? FailureReason { get; set; }
+
+    [JsonPropertyName("experiment")]
+    [Description("Experiment echoes spec.experiment for lineage queries.")]
+    public ExperimentSpec? Experiment { get; set; }
+
+    [JsonPropertyName("sageMaker")]
+    [Description("SageMaker is the SageMaker training job's own state (backend SageMaker).")]
+    public SageMakerStatus? SageMaker { get; set; }
+
+    /// <summary>
+    /// Formats a duration as kubectl does for its Duration and Age columns (e.g. <c>45s</c>, <c>3m12s</c>,
+    /// <c>2h5m</c>, <c>3d4h</c>), for <see cref="Duration"/>.
+    /// </summary>
+    public static string FormatDuration(TimeSpan duration)
+    {
+        var seconds = (long)Math.Max(0, duration.TotalSeconds);
+        var inv = CultureInfo.InvariantCulture;
+        if (seconds < 60 * 2)
+            return string.Create(inv, $"{seconds}s");
+        var minutes = seconds / 60;
+        if (minutes < 10)
+            return seconds % 60 == 0 ? string.Create(inv, $"{minutes}m") : string.Create(inv, $"{minutes}m{seconds % 60}s");
+        if (minutes < 60 * 3)
+            return string.Create(inv, $"{minutes}m");
+        var hours = minutes / 60;
+        if (hours < 8)
+            return minutes % 60 == 0 ? string.Create(inv, $"{hours}h") : string.Create(inv, $"{hours}h{minutes % 60}m");
+        if (hours < 48)
+            return string.Create(inv, $"{hours}h");
+        if (hours < 24 * 8)
+            return hours % 24 == 0 ? string.Create(inv, $"{hours / 24}d") : string.Create(inv, $"{hours / 24}d{hours % 24}h");
+        if (hours < 24 * 365 * 2)
+            return string.Create(inv, $"{hours / 24}d");
+        if (hours < 24 * 365 * 8)
+        {
+            var days = hours / 24;
+            return days % 365 == 0 ? string.Create(inv, $"{days / 365}y") : string.Create(inv, $"{days / 365}y{days % 365}d");
+        }
+        return string.Create(inv, $"{hours / 24 / 365}y");
+    }
+}
+
+/// <summary>The summary state of a TrainingJob.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<TrainingJobPhase>))]
+public enum TrainingJobPhase
+{
+    Pending,
+    Starting,
+    Running,
+    Succeeded,
+    Failed,
+    Stopping,
+    Stopped,
+    Suspended,
+}
+
+/// <summary>Counts of the current attempt's replicas by state.</summary>
+[Description("ReplicaStatus counts the current attempt's replicas by state.")]
+public sealed class ReplicaStatus
+{
+    [JsonPropertyName("active")]
+    [Minimum(0)]
+    [Description("Active replicas (pending or running).")]
+    public int Active { get; set; }
+
+    [JsonPropertyName("succeeded")]
+    [Minimum(0)]
+    [Description("Succeeded replicas.")]
+    public int Succeeded { get; set; }
+
+    [JsonPropertyName("failed")]
+    [Minimum(0)]
+    [Description("Failed replicas.")]
+    public int Failed { get; set; }
+}
+
+/// <summary>The latest value of one metric.</summary>
+[Description("MetricValue is the latest value of one metric.")]
+public sealed class MetricValue
+{
+    [JsonPropertyName("name")]
+    [Required]
+    [Description("Name of the metric definition.")]
+    public string Name { get; set; } = "";
+
+    [JsonPropertyName("value")]
+    [Required]
+    [Description("Value last seen. NaN and infinities cannot be written as JSON numbers: the NaN rule reports them instead.")]
+    public double Value { get; set; }
+
+    [JsonPropertyName("timestamp")]
+    [Description("Timestamp of the log line the value came from.")]
+    public DateTime? Timestamp { get; set; }
+}
+
+/// <summary>Where a job's outputs are.</summary>
+[Description("ArtifactsStatus is where the job's outputs are.")]
+public sealed class ArtifactsStatus
+{
+    [JsonPropertyName("model")]
+    [Description("Model is the URI of model.tar.gz once uploaded.")]
+    public string? Model { get; set; }
+
+    [JsonPropertyName("checkpoints")]
+    [Description("Checkpoints is the URI prefix of the checkpoints.")]
+    public string? Checkpoints { get; set; }
+
+    [JsonPropertyName("output")]
+    [Description("Output is the URI prefix of /opt/ml/output/data.")]
+    public string? Output { get; set; }
+}
+
+/// <summary>The SageMaker training job's own state.</summary>
+[Description("SageMakerStatus is the SageMaker training job's own state, from DescribeTrainingJob.")]
+public sealed class SageMakerStatus
+{
+    [JsonPropertyName("jobName")]
+    [Description("JobName of the SageMaker training job: <name>-<uid prefix>, at most 63 characters.")]
+    public string? JobName { get; set; }
+
+    [JsonPropertyName("arn")]
+    [Description("Arn of the SageMaker training job.")]
+    public string? Arn { get; set; }
+
+    [JsonPropertyName("status")]
+    [Description("Status as SageMaker reports it: InProgress, Completed, Failed, Stopping or Stopped.")]
+    public string? Status { get; set; }
+
+    [JsonPropertyName("secondaryStatus")]
+    [Description("SecondaryStatus as SageMaker reports it, e.g. Downloading, Training, Uploading.")]
+    public string? SecondaryStatus { get; set; }
+
+    [JsonPropertyName("billableSeconds")]
+    [Minimum(0)]
+    [Description("BillableSeconds SageMaker charges for (less than the run time with spot).")]
+    public long? BillableSeconds { get; set; }
+}
