@@ -1,0 +1,13 @@
+using System.Globalization;
+
+namespace Ferry.KubeEmulator.Schema;
+
+/// <summary>Builds field names as apimachinery's field.Path prints them: `spec.inputs[0]`, map keys as `spec.env[KEY]`.</summary>
+internal static class FieldPath
+{
+    public static string Child(string path, string name) => path.Length == 0 ? name : path + "." + name;
+
+    public static string Index(string path, int index) => path + "[" + index.ToString(CultureInfo.InvariantCulture) + "]";
+
+    public static string Key(string path, string key) => path + "[" + key + "]";
+}
