@@ -1,0 +1,243 @@
+using System.Diagnostics;
+using System.Formats.Tar;
+using System.IO.Compression;
+using Ferry.Operator.Contract;
+using Ferry.Operator.Storage;
+
+namespace Ferry.Operator.Agent;
+
+/// <summary>
+/// `ferry agent exec -- &lt;command&gt; [args]`: runs the training process (default `train`) with the container's
+/// environment, streams its output through while matching metric definitions, uploads new checkpoint files
+/// every <see cref="AgentSettings.CheckpointSyncInterval"/> and at the end, and after success on replica 0 uploads
+/// `model.tar.gz` (and `output.tar.gz` when `/opt/ml/output/data` has files). Whatever the outcome it writes a
+/// <see cref="TerminationMessage"/> and returns the process's exit code. A stop request forwards SIGTERM to the
+/// process and kills it (with its children) after <see cref="AgentSettings.StopGracePeriod"/>.
+/// </summary>
+public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, TextWriter stderr, TimeProvider time)
+{
+    /// <summary>Exit code used when the agent itself fails (upload, bad configuration) after the process succeeded.</summary>
+    public const int AgentFailureExitCode = 70;
+
+    /// <summary>Runs <paramref name="command"/>; <paramref name="stopRequested"/> is the SIGTERM the container received.</summary>
+    public async Task<int> RunAsync(AgentJob job, AgentSettings settings, IReadOnlyList<string> command, CancellationToken stopRequested)
+    {
+        var root = settings.Root;
+        var checkpoints = ContainerContract.PathOf(root, ContainerContract.CheckpointsDirectory);
+        var tracker = new UploadTracker();
+        tracker.RecordExisting(checkpoints);
+        var metrics = new MetricScanner(job.MetricDefinitions);
+        var arguments = command.Count == 0 ? [ContainerContract.DefaultCommand] : command;
+
+        using var process = new Process
+        {
+            StartInfo = new ProcessStartInfo(arguments[0])
+            {
+                UseShellExecute = false,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            },
+        };
+        foreach (var argument in arguments.Skip(1))
+        {
+            process.StartInfo.ArgumentList.Add(argument);
+        }
+
+        process.StartInfo.Environment[ContainerContract.RootVariable] = root;
+        process.OutputDataReceived += (_, e) => Forward(e.Data, stdout, metrics);
+        process.ErrorDataReceived += (_, e) => Forward(e.Data, stderr, metrics);
+
+        try
+        {
+            process.Start();
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or FileNotFoundException)
+        {
+            var reason = $"Could not start '{arguments[0]}': {e.Message}. Check spec.command and that the image contains it.";
+            await stderr.WriteLineAsync("ferry agent: " + reason);
+            await WriteTerminationMessageAsync(settings, new TerminationMessage(127, reason, metrics.Latest()));
+            return 127;
+        }
+
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        using var syncStop = new CancellationTokenSource();
+        var sync = SyncCheckpointsPeriodicallyAsync(job, checkpoints, tracker, settings.CheckpointSyncInterval, syncStop.Token);
+        using var stopRegistration = stopRequested.Register(() => _ = StopAsync(process, settings.StopGracePeriod));
+
+        await process.WaitForExitAsync(CancellationToken.None);
+        var exitCode = process.ExitCode;
+        await syncStop.CancelAsync();
+        await sync;
+
+        string? failure = null;
+        string? modelUri = null;
+        try
+        {
+            await UploadCheckpointsAsync(job, checkpoints, tracker, CancellationToken.None);
+            if (exitCode == 0 && settings.ReplicaIndex == 0 && !string.IsNullOrEmpty(job.OutputUri))
+            {
+                modelUri = await UploadArtifactsAsync(job, root, CancellationToken.None);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            failure = $"Training finished with exit code {exitCode} but uploading its artifacts failed: {e.Message}";
+            await stderr.WriteLineAsync("ferry agent: " + failure);
+            if (exitCode == 0)
+            {
+                exitCode = AgentFailureExitCode;
+            }
+        }
+
+        if (exitCode != 0)
+        {
+            failure = TerminationMessage.ReadFailureReason(ContainerContract.PathOf(root, ContainerContract.FailureFile))
+                ?? failure
+                ?? (stopRequested.IsCancellationRequested
+                    ? $"'{arguments[0]}' was stopped (exit code {exitCode})."
+                    : $"'{arguments[0]}' exited with code {exitCode} and wrote no {ContainerContract.FailureFile}.");
+        }
+
+        await WriteTerminationMessageAsync(settings, new TerminationMessage(exitCode, failure, metrics.Latest(), modelUri));
+        return exitCode;
+    }
+
+    /// <summary>Packs <paramref name="directory"/> (its contents, not the directory itself) into a gzip-compressed tar file.</summary>
+    public static async Task PackAsync(string directory, string archivePath, CancellationToken cancellationToken)
+    {
+        await using var file = File.Create(archivePath);
+        await using var gzip = new GZipStream(file, CompressionLevel.Optimal);
+        await TarFile.CreateFromDirectoryAsync(directory, gzip, includeBaseDirectory: false, cancellationToken);
+    }
+
+    private void Forward(string? line, TextWriter writer, MetricScanner metrics)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (writer)
+        {
+            writer.WriteLine(line);
+            writer.Flush();
+        }
+
+        metrics.Observe(line, time.GetUtcNow());
+    }
+
+    private async Task StopAsync(Process process, TimeSpan grace)
+    {
+        try
+        {
+            if (process.HasExited)
+            {
+                return;
+            }
+
+            await stderr.WriteLineAsync($"ferry agent: stop requested; sending SIGTERM to {process.Id}, killing after {grace.TotalSeconds:0.#}s");
+            ProcessSignals.Terminate(process.Id);
+            using var timeout = new CancellationTokenSource(grace, time);
+            try
+            {
+                await process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                await stderr.WriteLineAsync("ferry agent: grace period over; killing the training process");
+                process.Kill(entireProcessTree: true);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // The process exited between the checks.
+        }
+    }
+
+    private async Task SyncCheckpointsPeriodicallyAsync(AgentJob job, string checkpoints, UploadTracker tracker, TimeSpan interval, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(job.CheckpointUri) || interval <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        using var timer = new PeriodicTimer(interval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                try
+                {
+                    await UploadCheckpointsAsync(job, checkpoints, tracker, cancellationToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // A failed periodic sync is retried at the next tick and at the end.
+                    await stderr.WriteLineAsync("ferry agent: checkpoint upload failed, will retry: " + e.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task UploadCheckpointsAsync(AgentJob job, string checkpoints, UploadTracker tracker, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(job.CheckpointUri))
+        {
+            return;
+        }
+
+        using var store = stores.Open(job.CheckpointUri, "spec.checkpoint.uri");
+        await ObjectTransfer.UploadDirectoryAsync(store, checkpoints, cancellationToken, tracker);
+    }
+
+    private async Task<string> UploadArtifactsAsync(AgentJob job, string root, CancellationToken cancellationToken)
+    {
+        using var store = stores.Open(job.OutputUri!, "spec.output.uri");
+        var staging = Path.Combine(Path.GetTempPath(), "ferry-agent-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(staging);
+        try
+        {
+            var model = Path.Combine(staging, ArtifactLocations.ModelArchive);
+            await PackAsync(ContainerContract.PathOf(root, ContainerContract.ModelDirectory), model, cancellationToken);
+            await store.UploadAsync(model, ArtifactLocations.ModelKey(job.JobName), cancellationToken);
+
+            var outputData = ContainerContract.PathOf(root, ContainerContract.OutputDataDirectory);
+            if (Directory.Exists(outputData) && Directory.EnumerateFileSystemEntries(outputData).Any())
+            {
+                var output = Path.Combine(staging, ArtifactLocations.OutputArchive);
+                await PackAsync(outputData, output, cancellationToken);
+                await store.UploadAsync(output, ArtifactLocations.OutputKey(job.JobName), cancellationToken);
+            }
+
+            await stdout.WriteLineAsync($"ferry agent: model uploaded to {ArtifactLocations.ModelUri(job.OutputUri!, job.JobName)}");
+            return ArtifactLocations.ModelUri(job.OutputUri!, job.JobName);
+        }
+        finally
+        {
+            Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    private static async Task WriteTerminationMessageAsync(AgentSettings settings, TerminationMessage message)
+    {
+        try
+        {
+            var directory = Path.GetDirectoryName(settings.TerminationMessagePath);
+            if (!string.IsNullOrEmpty(directory))
+            {
+                Directory.CreateDirectory(directory);
+            }
+
+            await File.WriteAllTextAsync(settings.TerminationMessagePath, message.Serialize(), CancellationToken.None);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync($"ferry agent: cannot write {settings.TerminationMessagePath} ({e.Message}); set {AgentSettings.TerminationLogVariable}.");
+        }
+    }
+}

@@ -1,0 +1,63 @@
+using Ferry.Operator.Contract;
+using Ferry.Operator.Storage;
+
+namespace Ferry.Operator.Agent;
+
+/// <summary>
+/// `ferry agent init`: prepares `/opt/ml` before the training process starts — the contract layout and
+/// config files, each input channel downloaded (sharded per replica for `ShardedByS3Key`), and the
+/// checkpoints of earlier attempts from `checkpoint.uri`.
+/// </summary>
+public sealed class AgentInit(ObjectStoreFactory stores, TextWriter log)
+{
+    /// <summary>Runs the steps above; returns 0, or throws with a message naming the failing field.</summary>
+    public async Task<int> RunAsync(AgentJob job, AgentSettings settings, CancellationToken cancellationToken)
+    {
+        var replica = settings.ToContractReplica(job);
+        await ContractWriter.WriteAsync(job.ToContractJob(), replica, cancellationToken);
+
+        for (var i = 0; i < job.Inputs.Count; i++)
+        {
+            var channel = job.Inputs[i];
+            using var store = stores.Open(channel.Uri, $"spec.inputs[{i}].uri");
+            var all = await store.ListAsync(cancellationToken);
+            var mine = ObjectSharding.Select(all, channel.Distribution, settings.ReplicaIndex, job.Replicas);
+            var directory = ContainerContract.ChannelDirectory(settings.Root, channel.Name);
+            await ObjectTransfer.DownloadAsync(store, mine, directory, cancellationToken);
+            await log.WriteLineAsync($"ferry agent: channel {channel.Name}: {mine.Count} of {all.Count} objects from {channel.Uri} ({channel.Distribution})");
+        }
+
+        if (!string.IsNullOrEmpty(job.CheckpointUri))
+        {
+            using var store = stores.Open(job.CheckpointUri, "spec.checkpoint.uri");
+            var count = await ObjectTransfer.DownloadAllAsync(store, ContainerContract.PathOf(settings.Root, ContainerContract.CheckpointsDirectory), cancellationToken);
+            await log.WriteLineAsync($"ferry agent: checkpoints: {count} files from {job.CheckpointUri}");
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// Copies the running program's own files (the operator's publish directory) to <paramref name="destination"/>,
+    /// so the main container — which runs the user's image — can start the agent from a shared volume.
+    /// </summary>
+    public static int InstallSelf(string destination)
+    {
+        var source = AppContext.BaseDirectory;
+        var copied = 0;
+        foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(destination, Path.GetRelativePath(source, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target, overwrite: true);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(target, File.GetUnixFileMode(file));
+            }
+
+            copied++;
+        }
+
+        return copied;
+    }
+}
