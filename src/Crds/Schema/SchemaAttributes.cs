@@ -112,3 +112,27 @@ public sealed class ListMapAttribute(params string[] keys) : Attribute
 {
     public IReadOnlyList<string> Keys { get; } = keys;
 }
+
+/// <summary>A column of <c>kubectl get</c> (<c>additionalPrinterColumns</c>), in declaration order.</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true)]
+public sealed class PrinterColumnAttribute(string name, string type, string jsonPath) : Attribute
+{
+    public string Name { get; } = name;
+
+    /// <summary>OpenAPI type of the column: string, integer, number, boolean or date.</summary>
+    public string Type { get; } = type;
+
+    public string JsonPath { get; } = jsonPath;
+
+    public string? Description { get; init; }
+
+    /// <summary>0 shows the column always; 1 only with <c>-o wide</c>.</summary>
+    public int Priority { get; init; }
+}
+
+/// <summary>
+/// The API server fills in <c>{}</c> when the object is absent (<c>default: {}</c>), so the defaults of
+/// its own fields apply too (e.g. <c>resources.replicas: 1</c>).
+/// </summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class DefaultEmptyObjectAttribute : Attribute;

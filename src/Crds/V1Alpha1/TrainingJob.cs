@@ -9,6 +9,18 @@ namespace Ferry.Crds.V1Alpha1;
 /// <summary>A distributed training run on SageMaker, in the cluster or on this machine (ferry.dev/v1alpha1).</summary>
 [KubernetesEntity(Group = Group, ApiVersion = Version, Kind = KubeKind, PluralName = Plural)]
 [Description("TrainingJob runs a distributed training job on AWS SageMaker, in the cluster as pods, or locally as processes, and reports its progress, metrics and artifacts in status.")]
+[CelRule("size(self.metadata.name) <= 59",
+    Message = "metadata.name must be at most 59 characters: it names the job's pods (<name>-<replica index>, at most 63 characters) and Service; choose a shorter name")]
+[PrinterColumn("Backend", "string", ".spec.backend", Description = "Where the job runs.")]
+[PrinterColumn("Phase", "string", ".status.phase", Description = "The job's phase.")]
+[PrinterColumn("Replicas", "integer", ".spec.resources.replicas", Description = "Number of training replicas.")]
+[PrinterColumn("Attempt", "integer", ".status.attempt", Description = "Current attempt (1 for the first run).", Priority = 1)]
+[PrinterColumn("Duration", "string", ".status.duration", Description = "Run time, from start to completion; written when the job finishes.")]
+[PrinterColumn("Age", "date", ".metadata.creationTimestamp")]
+[PrinterColumn("Started", "date", ".status.startTime", Description = "How long ago training started.", Priority = 1)]
+[PrinterColumn("Model", "string", ".status.artifacts.model", Description = "URI of the trained model.", Priority = 1)]
+[PrinterColumn("Reason", "string", ".status.conditions[-1:].reason", Description = "Reason of the most recent condition.", Priority = 1)]
+[PrinterColumn("Message", "string", ".status.conditions[-1:].message", Description = "Message of the most recent condition.", Priority = 1)]
 public sealed class TrainingJob : IKubernetesObject<V1ObjectMeta>, ISpec<TrainingJobSpec>, IStatus<TrainingJobStatus?>
 {
     public const string Group = "ferry.dev";

@@ -83,6 +83,7 @@ public sealed class TrainingJobSpec
     public OutputSpec? Output { get; set; }
 
     [JsonPropertyName("resources")]
+    [DefaultEmptyObject]
     [Description("Resources are the replicas and what each one gets.")]
     public ResourceSpec? Resources { get; set; }
 
