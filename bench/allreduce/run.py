@@ -2,9 +2,11 @@
 """All-reduce benchmark: Ferry's CPU ring all-reduce vs PyTorch gloo, beside the loopback TCP limit.
 
 Two ranks as separate processes on 127.0.0.1, float32 sum, buffer sizes BENCH_ALLREDUCE_SIZES (bytes,
-default 1 MB, 16 MB, 64 MB, 256 MB). Each side runs BENCH_ALLREDUCE_WARMUP warm-up iterations
-(default 3) and then BENCH_ALLREDUCE_ITERS timed ones (default 10; the median is reported). Both
-sides verify every element of the reduced buffer and fail the run when one is wrong.
+default 1 MB, 16 MB, 64 MB, 256 MB). In each of BENCH_ALLREDUCE_ROUNDS rounds (default 3) each side
+starts fresh processes, runs BENCH_ALLREDUCE_WARMUP warm-up iterations (default 3) and then
+BENCH_ALLREDUCE_ITERS timed ones (default 10); the median over all rounds is reported. Both sides
+verify every element of the reduced buffer and fail the run when one is wrong. Ferry's collective is
+a mean (sum and scale fused in one pass), gloo's a sum: the same bytes move either way.
 
 Bus bandwidth = bytes x 2(n-1)/n / time (n = ranks), the figure nccl-tests report, comparable with
 the link speed. Prints one line per size:
@@ -22,7 +24,6 @@ import benchlib  # noqa: E402
 import loopback  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROJECT = os.path.join(HERE, "Ferry.Bench.AllReduce.csproj")
 DEFAULT_SIZES = [1 << 20, 16 << 20, 64 << 20, 256 << 20]
 WORLD = 2
 TIMEOUT_S = benchlib.env_int("BENCH_ALLREDUCE_TIMEOUT_S", 900)
@@ -57,11 +58,8 @@ def run_ranks(name, argv_for_rank, env_extra):
 
 
 def build_ferry():
-    result = subprocess.run(["dotnet", "build", PROJECT, "-c", "Release", "-nologo", "-v", "q", "-clp:NoSummary"],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        benchlib.fail(f"building {PROJECT} failed:\n{(result.stdout + result.stderr).strip()[-4000:]}")
-    dll = os.path.join(HERE, "bin", "Release", "net10.0", "Ferry.Bench.AllReduce.dll")
+    out = benchlib.dotnet_build("bench/allreduce/Ferry.Bench.AllReduce.csproj")
+    dll = os.path.join(out, "Ferry.Bench.AllReduce.dll")
     if not os.path.exists(dll):
         benchlib.fail(f"build succeeded but {dll} is missing")
     return dll
@@ -84,17 +82,30 @@ def main():
     print(f"# machine: {machine['nproc']} cores, {machine['cpu_model']}, {machine['mem_gib']} GiB, "
           f"kernel {machine['kernel']}", file=sys.stderr)
 
-    print("# measuring loopback TCP (one stream)", file=sys.stderr)
-    lb_runs = benchlib.env_int("BENCH_LOOPBACK_RUNS", 11)
-    lb = loopback.measure(lb_runs, 2, benchlib.env_int("BENCH_LOOPBACK_MIB", 1024) << 20, 4 << 20)
-    loopback_gbs = benchlib.median(lb)
-
-    print("# building and running Ferry's ring all-reduce", file=sys.stderr)
+    # Rounds interleave loopback, Ferry and gloo so that load from other processes on a shared machine
+    # falls on all three alike; the median is taken over every timed iteration of every round.
+    rounds = benchlib.env_int("BENCH_ALLREDUCE_ROUNDS", 3)
+    lb_runs = benchlib.env_int("BENCH_LOOPBACK_RUNS", 5)
+    lb_bytes = benchlib.env_int("BENCH_LOOPBACK_MIB", 1024) << 20
+    print("# building Ferry's ring all-reduce benchmark", file=sys.stderr)
     dll = build_ferry()
-    ferry = run_ranks("Ferry", lambda rank: ["dotnet", dll] + common, {})
-
-    print("# running PyTorch gloo", file=sys.stderr)
-    gloo = run_ranks("gloo", lambda rank: [benchlib.peer_python(), os.path.join(HERE, "gloo_allreduce.py")] + common, {})
+    lb = []
+    ferry = {"results": [{"bytes": s, "seconds": []} for s in sizes]}
+    gloo = {"results": [{"bytes": s, "seconds": []} for s in sizes]}
+    for r in range(rounds):
+        print(f"# round {r + 1}/{rounds}: loopback TCP (one stream), Ferry ring, PyTorch gloo", file=sys.stderr)
+        lb += loopback.measure(lb_runs, 2, lb_bytes, 4 << 20)
+        for into, out in ((ferry, run_ranks("Ferry", lambda rank: ["dotnet", dll] + common, {})),
+                          (gloo, run_ranks("gloo", lambda rank: [benchlib.peer_python(), os.path.join(HERE, "gloo_allreduce.py")] + common, {}))):
+            for k, v in out.items():
+                if k != "results":
+                    into[k] = v
+            for acc, res in zip(into["results"], out["results"]):
+                if acc["bytes"] != res["bytes"]:
+                    benchlib.fail(f"result for {res['bytes']} bytes came back where {acc['bytes']} was expected")
+                acc["seconds"] += res["seconds"]
+    loopback_gbs = benchlib.median(lb)
+    iters *= rounds
 
     cases = []
     for size in sizes:
@@ -121,12 +132,12 @@ def main():
         "machine": machine,
         "ranks": WORLD,
         "dtype": "float32",
-        "op": "sum",
-        "iters": iters,
+        "op": {"ferry": "mean (AllReduceMean)", "gloo": "sum"},
+        "iters_per_round": iters // rounds, "rounds": rounds, "loadavg_at_end": benchlib.load_average(),
         "warmup": warmup,
         "busbw_formula": "bytes * 2(n-1)/n / median seconds / 1e9",
         "loopback": {"runs_gbs": sorted(lb), "median_gbs": loopback_gbs, "streams": 1,
-                     "bytes_per_run": benchlib.env_int("BENCH_LOOPBACK_MIB", 1024) << 20, "app_buffer_bytes": 4 << 20},
+                     "bytes_per_run": lb_bytes, "app_buffer_bytes": 4 << 20},
         "ferry": {k: v for k, v in ferry.items() if k != "results"},
         "gloo": {k: v for k, v in gloo.items() if k != "results"},
         "cases": cases,

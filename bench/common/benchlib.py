@@ -72,17 +72,71 @@ def machine():
         "hostname": socket.gethostname(),
         "python": platform.python_version(),
         "timestamp_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "loadavg_at_start": load_average(),
     }
     try:
         info["dotnet"] = subprocess.run(["dotnet", "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         info["dotnet"] = "unavailable"
     try:
-        info["git_commit"] = subprocess.run(["git", "-C", REPO_DIR, "rev-parse", "--short", "HEAD"],
+        info["git_commit"] = subprocess.run(["git", "-C", REPO_DIR, "rev-parse", "--short", os.environ.get("BENCH_SOURCE_COMMIT") or "HEAD"],
                                             capture_output=True, text=True, timeout=30).stdout.strip()
+        info["built_from"] = "commit snapshot" if os.environ.get("BENCH_SOURCE_COMMIT") else "working tree"
     except (OSError, subprocess.SubprocessError):
         info["git_commit"] = "unknown"
     return info
+
+
+def load_average():
+    """1/5/15-minute load averages: a loaded machine (other builds running) makes every figure noisier."""
+    try:
+        with open("/proc/loadavg") as f:
+            return [float(v) for v in f.read().split()[:3]]
+    except OSError:
+        return []
+
+
+_SOURCE_ROOT = None
+
+
+def source_root():
+    """The tree the .NET pieces are built from: the working tree, or a snapshot of BENCH_SOURCE_COMMIT.
+
+    BENCH_SOURCE_COMMIT (e.g. HEAD) exports that commit with `git archive` into a temporary directory, so a
+    benchmark measures committed code even while the working tree holds someone's half-finished edits.
+    """
+    global _SOURCE_ROOT
+    if _SOURCE_ROOT is not None:
+        return _SOURCE_ROOT
+    commit = os.environ.get("BENCH_SOURCE_COMMIT", "").strip()
+    if not commit:
+        _SOURCE_ROOT = REPO_DIR
+        return _SOURCE_ROOT
+    resolved = subprocess.run(["git", "-C", REPO_DIR, "rev-parse", "--short", commit], capture_output=True, text=True)
+    if resolved.returncode != 0:
+        fail(f"BENCH_SOURCE_COMMIT={commit!r} is not a commit of {REPO_DIR}: {resolved.stderr.strip()}")
+    target = os.path.join("/tmp", f"ferry-bench-src-{resolved.stdout.strip()}")
+    if not os.path.isdir(target):
+        os.makedirs(target + ".partial", exist_ok=True)
+        archive = subprocess.run(f"git -C '{REPO_DIR}' archive '{commit}' | tar -x -C '{target}.partial'", shell=True,
+                                 capture_output=True, text=True)
+        if archive.returncode != 0:
+            fail(f"exporting {commit} failed: {archive.stderr.strip()}")
+        os.rename(target + ".partial", target)
+    _SOURCE_ROOT = target
+    return _SOURCE_ROOT
+
+
+def dotnet_build(project_relative):
+    """Builds a project (path relative to the repository) in Release; returns its output directory."""
+    project = os.path.join(source_root(), project_relative)
+    if not os.path.exists(project):
+        fail(f"{project} does not exist (in {'BENCH_SOURCE_COMMIT=' + os.environ['BENCH_SOURCE_COMMIT'] if os.environ.get('BENCH_SOURCE_COMMIT') else 'the working tree'})")
+    result = subprocess.run(["dotnet", "build", project, "-c", "Release", "-nologo", "-v", "q", "-clp:NoSummary"],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        fail(f"building {project} failed:\n{(result.stdout + result.stderr).strip()[-4000:]}")
+    return os.path.join(os.path.dirname(project), "bin", "Release", "net10.0")
 
 
 def median(values):

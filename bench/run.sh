@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs Ferry's benchmarks: bench/run.sh [allreduce|trainer|accuracy|operator|all]  (default: all)
+# Each benchmark prints one summary line per case on stdout (progress goes to stderr), writes details to
+# bench/results/<name>.json and exits non-zero, with a "BENCH FAILED:" message, when what it measures is broken.
+# Knobs (environment) are listed in bench/RESULTS.md.
+set -uo pipefail
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PY=/usr/bin/python3   # Debian's python3 with python3-torch, not the pyenv python3 on PATH
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+run_one() {
+  case "$1" in
+    allreduce) "$BENCH_DIR/setup.sh" >&2 && "$PY" "$BENCH_DIR/allreduce/run.py" ;;
+    trainer)   "$BENCH_DIR/setup.sh" >&2 && "$PY" "$BENCH_DIR/trainer/run.py" throughput ;;
+    accuracy)  "$PY" "$BENCH_DIR/trainer/run.py" accuracy ;;
+    operator)  "$PY" "$BENCH_DIR/operator/run.py" ;;
+    *) echo "usage: bench/run.sh [allreduce|trainer|accuracy|operator|all]" >&2; return 2 ;;
+  esac
+}
+
+target="${1:-all}"
+if [ "$target" != "all" ]; then
+  run_one "$target"
+  exit $?
+fi
+
+failed=()
+for name in allreduce trainer accuracy operator; do
+  echo "# --- bench $name ---" >&2
+  run_one "$name" || failed+=("$name")
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "BENCH FAILED: ${failed[*]}" >&2
+  exit 1
+fi
