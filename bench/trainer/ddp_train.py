@@ -41,7 +41,7 @@ class Mlp(nn.Module):
 
 
 class Cnn(nn.Module):
-    """Two 5x5 conv + 2x2 max-pool blocks (32, 64 channels) then a hidden dense layer and 10 logits."""
+    """Ferry's CnnNetwork: conv5x5 1-32, pool, relu, conv5x5 32-64, pool, relu, fc 3136-256, relu, fc 256-10."""
 
     def __init__(self, hidden):
         super().__init__()
@@ -51,12 +51,16 @@ class Cnn(nn.Module):
         self.fc2 = nn.Linear(hidden, 10)
 
     def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = F.relu(F.max_pool2d(self.conv1(x), 2))
+        x = F.relu(F.max_pool2d(self.conv2(x), 2))
         return self.fc2(F.relu(self.fc1(x.flatten(1))))
 
 
 MODELS = {"mlp": Mlp, "cnn": Cnn}
+# Ferry's ModelSpec.Cnn fixes the CNN's hidden layer at 256 (hidden_units sizes only the MLP).
+CNN_HIDDEN_UNITS = 256
+# Ferry's FashionMnist.Mean / StandardDeviation.
+PIXEL_MEAN, PIXEL_STD = 0.2860, 0.3530
 
 
 def load_images(path):
@@ -75,11 +79,11 @@ def load_labels(path):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", choices=sorted(MODELS), required=True)
-    parser.add_argument("--hidden-units", type=int, required=True)
+    parser.add_argument("--hidden-units", type=int, default=256, help="MLP hidden width (the CNN's is fixed)")
     parser.add_argument("--batch-size", type=int, required=True, help="per rank")
     parser.add_argument("--steps", type=int, default=100, help="timed steps per rank")
     parser.add_argument("--warmup-steps", type=int, default=20)
-    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     args = parser.parse_args()
@@ -94,12 +98,14 @@ def main():
 
     images = load_images(os.path.join(DATA_DIR, "train-images-idx3-ubyte.gz"))
     labels = load_labels(os.path.join(DATA_DIR, "train-labels-idx1-ubyte.gz"))
-    # This rank's shard (strided, like a DistributedSampler without shuffling), normalised to [0, 1].
-    x = torch.from_numpy(images[rank::world].astype(np.float32) / 255.0)
-    y = torch.from_numpy(labels[rank::world].astype(np.int64))
-    batches_per_epoch = len(x) // args.batch_size
+    # Normalised as Ferry does; each epoch a seeded permutation of which this rank takes every world-th
+    # sample, gathered into batches by index (Ferry's EpochSharding).
+    x = torch.from_numpy((images.astype(np.float32) / 255.0 - PIXEL_MEAN) / PIXEL_STD)
+    y = torch.from_numpy(labels.astype(np.int64))
+    batches_per_epoch = len(x) // world // args.batch_size
+    shard = None
 
-    model = MODELS[args.model](args.hidden_units)
+    model = MODELS[args.model](CNN_HIDDEN_UNITS if args.model == "cnn" else args.hidden_units)
     if world > 1:
         model = nn.parallel.DistributedDataParallel(model)
     if args.optimizer == "sgd":
@@ -110,8 +116,13 @@ def main():
     losses = []
 
     def step(i):
-        b = i % batches_per_epoch
-        xb, yb = x[b * args.batch_size:(b + 1) * args.batch_size], y[b * args.batch_size:(b + 1) * args.batch_size]
+        nonlocal shard
+        epoch, b = divmod(i, batches_per_epoch)
+        if b == 0:
+            g = torch.Generator().manual_seed(42 + epoch)
+            shard = torch.randperm(len(x), generator=g)[rank::world][:batches_per_epoch * args.batch_size]
+        idx = shard[b * args.batch_size:(b + 1) * args.batch_size]
+        xb, yb = x.index_select(0, idx), y.index_select(0, idx)
         opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(xb), yb)
         loss.backward()
@@ -139,7 +150,9 @@ def main():
     if rank == 0:
         print(json.dumps({
             "implementation": "pytorch-ddp-gloo" if world > 1 else "pytorch",
-            "torch": torch.__version__, "model": args.model, "hidden_units": args.hidden_units,
+            "torch": torch.__version__, "model": args.model,
+            "hidden_units": CNN_HIDDEN_UNITS if args.model == "cnn" else args.hidden_units,
+            "optimizer": args.optimizer, "lr": args.lr, "momentum": args.momentum,
             "ranks": world, "batch_size_per_rank": args.batch_size, "steps": args.steps,
             "warmup_steps": args.warmup_steps, "seconds": elapsed,
             "samples_per_s": world * args.batch_size * args.steps / elapsed,
