@@ -1,0 +1,48 @@
+using System.Collections.Concurrent;
+
+namespace Ferry.KubeEmulator.Diagnostics;
+
+/// <summary>One served request, with the Kubernetes verb and the resource it addressed.</summary>
+/// <param name="Sequence">Monotonic request number (use with <see cref="RequestLog.Mark"/>).</param>
+/// <param name="Verb">The Kubernetes verb: get, list, watch, create, update, patch, delete, deletecollection (or the HTTP method for non-resource paths).</param>
+public sealed record RequestLogEntry(long Sequence, DateTimeOffset Time, string Verb, string Method, string Path, string? Group,
+    string? Resource, string? Namespace, string? Name, string? Subresource, int StatusCode, string UserAgent)
+{
+    /// <summary>True for create, update, patch, delete and deletecollection.</summary>
+    public bool IsWrite => Verb is "create" or "update" or "patch" or "delete" or "deletecollection";
+}
+
+/// <summary>A queryable log of every request the emulator served.</summary>
+public sealed class RequestLog
+{
+    private readonly ConcurrentQueue<RequestLogEntry> _entries = new();
+    private long _sequence;
+
+    /// <summary>All entries so far, oldest first.</summary>
+    public IReadOnlyList<RequestLogEntry> Entries => _entries.ToArray();
+
+    /// <summary>A position in the log; pass it to <see cref="Since"/> or <see cref="WritesSince"/>.</summary>
+    public long Mark() => Interlocked.Read(ref _sequence);
+
+    /// <summary>Entries logged after <paramref name="mark"/>.</summary>
+    public IReadOnlyList<RequestLogEntry> Since(long mark) => _entries.Where(e => e.Sequence > mark).ToArray();
+
+    /// <summary>Write requests (optionally to one resource, e.g. "trainingjobs" or "pods") logged after <paramref name="mark"/>.</summary>
+    public int WritesSince(long mark, string? resource = null) =>
+        _entries.Count(e => e.Sequence > mark && e.IsWrite && (resource is null || e.Resource == resource));
+
+    /// <summary>Counts entries matching <paramref name="predicate"/>.</summary>
+    public int Count(Func<RequestLogEntry, bool> predicate) => _entries.Count(predicate);
+
+    public void Clear() => _entries.Clear();
+
+    internal long NextSequence() => Interlocked.Increment(ref _sequence);
+
+    internal void Add(RequestLogEntry entry)
+    {
+        _entries.Enqueue(entry);
+        while (_entries.Count > 100_000 && _entries.TryDequeue(out _))
+        {
+        }
+    }
+}

@@ -1,0 +1,26 @@
+namespace Ferry.KubeEmulator;
+
+/// <summary>Settings for <see cref="KubeApiEmulator"/>.</summary>
+public sealed class KubeApiEmulatorOptions
+{
+    /// <summary>Clock for timestamps, bookmarks, watch timeouts and the simulated kubelet (use FakeTimeProvider in tests).</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>How many recent events are kept for watch resume; older resourceVersions get 410 Gone.</summary>
+    public int EventHistory { get; init; } = 50_000;
+
+    /// <summary>How often a watch with allowWatchBookmarks=true gets a BOOKMARK (on <see cref="TimeProvider"/>).</summary>
+    public TimeSpan BookmarkInterval { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Refuse namespaced writes into a namespace that does not exist (as the apiserver's NamespaceLifecycle admission does).</summary>
+    public bool RequireNamespaces { get; init; } = true;
+
+    /// <summary>Namespaces created at start.</summary>
+    public IReadOnlyList<string> InitialNamespaces { get; init; } = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+    /// <summary>CRD manifests (files or directories of *.yaml) loaded at start.</summary>
+    public IReadOnlyList<string> CrdPaths { get; init; } = [];
+
+    /// <summary>Fixed port (0: a free port is chosen).</summary>
+    public int Port { get; init; }
+}

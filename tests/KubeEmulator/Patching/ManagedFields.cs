@@ -1,0 +1,394 @@
+using System.Text.Json.Nodes;
+using Ferry.KubeEmulator.Errors;
+
+namespace Ferry.KubeEmulator.Patching;
+
+/// <summary>
+/// Field ownership (metadata.managedFields) and server-side apply. Simplified against the apiserver: ownership is
+/// tracked per leaf field (a scalar, an atomic list, or an empty map), list items are keyed by the strategic-merge
+/// keys of built-in kinds (custom resources: <c>x-kubernetes-list-map-keys</c> from the schema, otherwise atomic lists),
+/// and a conflict is any leaf another manager owns whose live value differs from the applied one.
+/// </summary>
+/// <remarks>https://kubernetes.io/docs/reference/using-api/server-side-apply/</remarks>
+public static class ManagedFields
+{
+    private const char Separator = '\u0001';
+
+    /// <summary>Applies <paramref name="applied"/> as <paramref name="manager"/> onto <paramref name="live"/> (null on create).</summary>
+    public static JsonObject Apply(JsonObject? live, JsonObject applied, string manager, bool force, Func<string, string?> listKey,
+        string apiVersion, DateTimeOffset now, string group, string plural, string name)
+    {
+        var result = live?.DeepClone().AsObject() ?? [];
+        var entries = Entries(result);
+        var appliedLeaves = Leaves(applied, listKey).Where(p => !IsIdentity(p.Path)).ToDictionary(p => p.Path, p => p.Value);
+
+        var conflicts = new List<(string Manager, string Path)>();
+        foreach (var entry in entries.Where(e => e.Manager != manager || e.Operation != "Apply"))
+        {
+            foreach (var path in entry.Paths.ToList())
+            {
+                if (appliedLeaves.TryGetValue(path, out var value) && !JsonNode.DeepEquals(Get(result, path), value))
+                {
+                    if (force)
+                    {
+                        entry.Paths.Remove(path);
+                    }
+                    else
+                    {
+                        conflicts.Add((entry.Manager, path));
+                    }
+                }
+            }
+        }
+
+        if (conflicts.Count > 0)
+        {
+            var lines = conflicts.Select(c => $"conflict with \"{c.Manager}\" using {apiVersion}: {Human(c.Path)}").ToList();
+            var message = conflicts.Count == 1
+                ? $"Apply failed with 1 conflict: {lines[0]}"
+                : $"Apply failed with {conflicts.Count} conflicts: " + string.Join("\n", lines);
+            var causes = new JsonArray(conflicts.Select(c => (JsonNode)new JsonObject
+            {
+                ["reason"] = "FieldManagerConflict",
+                ["message"] = $"conflict with \"{c.Manager}\" using {apiVersion}",
+                ["field"] = Human(c.Path),
+            }).ToArray());
+            throw new ApiException(409, "Conflict", message, new JsonObject { ["name"] = name, ["group"] = group, ["kind"] = plural, ["causes"] = causes });
+        }
+
+        var mine = entries.FirstOrDefault(e => e.Manager == manager && e.Operation == "Apply");
+        if (mine is not null)
+        {
+            var ownedByOthers = entries.Where(e => e != mine).SelectMany(e => e.Paths).ToHashSet();
+            foreach (var path in mine.Paths.Where(p => !appliedLeaves.ContainsKey(p) && !ownedByOthers.Contains(p)).ToList())
+            {
+                Remove(result, path);
+            }
+        }
+
+        MergeInto(result, applied, "", listKey);
+        if (mine is null)
+        {
+            mine = new Entry(manager, "Apply", apiVersion, null, []);
+            entries.Add(mine);
+        }
+
+        mine.Paths.Clear();
+        mine.Paths.UnionWith(appliedLeaves.Keys);
+        mine.Time = now;
+        Write(result, entries);
+        return result;
+    }
+
+    /// <summary>Records a non-apply write: the leaves that changed now belong to <paramref name="manager"/>.</summary>
+    public static void RecordUpdate(JsonObject? before, JsonObject after, string manager, string? subresource, string apiVersion,
+        DateTimeOffset now, Func<string, string?> listKey)
+    {
+        var entries = Entries(before ?? []);
+        var oldLeaves = before is null ? [] : Leaves(before, listKey).ToDictionary(p => p.Path, p => p.Value);
+        var changed = new HashSet<string>();
+        foreach (var (path, value) in Leaves(after, listKey))
+        {
+            if (IsIdentity(path) || path.StartsWith("f:metadata" + Separator + "f:managedFields", StringComparison.Ordinal)
+                || path.StartsWith("f:metadata" + Separator + "f:resourceVersion", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (!oldLeaves.TryGetValue(path, out var old) || !JsonNode.DeepEquals(old, value))
+            {
+                changed.Add(path);
+            }
+        }
+
+        if (changed.Count > 0)
+        {
+            foreach (var e in entries)
+            {
+                e.Paths.ExceptWith(changed);
+            }
+
+            var mine = entries.FirstOrDefault(e => e.Manager == manager && e.Operation == "Update" && e.Subresource == subresource);
+            if (mine is null)
+            {
+                mine = new Entry(manager, "Update", apiVersion, subresource, []);
+                entries.Add(mine);
+            }
+
+            mine.Paths.UnionWith(changed);
+            mine.Time = now;
+        }
+
+        Write(after, entries);
+    }
+
+    private static bool IsIdentity(string path) =>
+        path is "f:apiVersion" or "f:kind" || path == "f:metadata" + Separator + "f:name" || path == "f:metadata" + Separator + "f:namespace"
+        || path.StartsWith("f:metadata" + Separator + "f:uid", StringComparison.Ordinal)
+        || path.StartsWith("f:metadata" + Separator + "f:creationTimestamp", StringComparison.Ordinal)
+        || path.StartsWith("f:metadata" + Separator + "f:generation", StringComparison.Ordinal)
+        || path.StartsWith("f:metadata" + Separator + "f:resourceVersion", StringComparison.Ordinal)
+        || path.StartsWith("f:metadata" + Separator + "f:managedFields", StringComparison.Ordinal);
+
+    private sealed class Entry(string manager, string operation, string apiVersion, string? subresource, HashSet<string> paths)
+    {
+        public string Manager { get; } = manager;
+        public string Operation { get; } = operation;
+        public string ApiVersion { get; } = apiVersion;
+        public string? Subresource { get; } = subresource;
+        public HashSet<string> Paths { get; } = paths;
+        public DateTimeOffset? Time { get; set; }
+        public string? OriginalTime { get; init; }
+    }
+
+    private static List<Entry> Entries(JsonObject obj)
+    {
+        var list = new List<Entry>();
+        if (obj["metadata"]?["managedFields"] is JsonArray array)
+        {
+            foreach (var e in array.OfType<JsonObject>())
+            {
+                var paths = new HashSet<string>();
+                if (e["fieldsV1"] is JsonObject f)
+                {
+                    Flatten(f, "", paths);
+                }
+
+                list.Add(new Entry((string?)e["manager"] ?? "", (string?)e["operation"] ?? "Update", (string?)e["apiVersion"] ?? "",
+                    (string?)e["subresource"], paths) { OriginalTime = (string?)e["time"] });
+            }
+        }
+
+        return list;
+    }
+
+    private static void Write(JsonObject obj, List<Entry> entries)
+    {
+        if (obj["metadata"] is not JsonObject meta)
+        {
+            obj["metadata"] = meta = [];
+        }
+
+        var array = new JsonArray();
+        foreach (var e in entries.Where(e => e.Paths.Count > 0))
+        {
+            var entry = new JsonObject
+            {
+                ["manager"] = e.Manager,
+                ["operation"] = e.Operation,
+                ["apiVersion"] = e.ApiVersion,
+                ["time"] = e.Time is { } t ? Rfc3339(t) : e.OriginalTime,
+                ["fieldsType"] = "FieldsV1",
+                ["fieldsV1"] = Unflatten(e.Paths),
+            };
+            if (e.Subresource is not null)
+            {
+                entry["subresource"] = e.Subresource;
+            }
+
+            array.Add(entry);
+        }
+
+        meta["managedFields"] = array;
+    }
+
+    internal static string Rfc3339(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static void Flatten(JsonObject node, string prefix, HashSet<string> into)
+    {
+        foreach (var (k, v) in node)
+        {
+            if (k == ".")
+            {
+                continue;
+            }
+
+            var path = prefix.Length == 0 ? k : prefix + Separator + k;
+            if (v is JsonObject child && child.Any(c => c.Key != "."))
+            {
+                Flatten(child, path, into);
+            }
+            else
+            {
+                into.Add(path);
+            }
+        }
+    }
+
+    private static JsonObject Unflatten(IEnumerable<string> paths)
+    {
+        var root = new JsonObject();
+        foreach (var p in paths.Order(StringComparer.Ordinal))
+        {
+            var node = root;
+            foreach (var seg in p.Split(Separator))
+            {
+                if (node[seg] is not JsonObject next)
+                {
+                    node[seg] = next = [];
+                }
+
+                node = next;
+            }
+        }
+
+        return root;
+    }
+
+    /// <summary>Leaf paths of an object, list items keyed as <c>k:{"name":"x"}</c>.</summary>
+    private static IEnumerable<(string Path, JsonNode? Value)> Leaves(JsonObject obj, Func<string, string?> listKey)
+    {
+        var result = new List<(string, JsonNode?)>();
+        Walk(obj, "", "", listKey, result);
+        return result;
+    }
+
+    private static void Walk(JsonNode? node, string path, string dotted, Func<string, string?> listKey, List<(string, JsonNode?)> into)
+    {
+        switch (node)
+        {
+            case JsonObject o when o.Count > 0:
+                foreach (var (k, v) in o)
+                {
+                    Walk(v, path.Length == 0 ? "f:" + k : path + Separator + "f:" + k, dotted.Length == 0 ? k : dotted + "." + k, listKey, into);
+                }
+
+                break;
+            case JsonArray a when listKey(dotted) is { } key && a.All(i => i is JsonObject io && io[key] is not null):
+                foreach (var item in a.OfType<JsonObject>())
+                {
+                    var itemPath = path + Separator + "k:" + new JsonObject { [key] = item[key]!.DeepClone() }.ToJsonString();
+                    var rest = item.Where(p => p.Key != key).ToList();
+                    if (rest.Count == 0)
+                    {
+                        into.Add((itemPath + Separator + "f:" + key, item[key]));
+                    }
+
+                    foreach (var (k, v) in rest)
+                    {
+                        Walk(v, itemPath + Separator + "f:" + k, dotted + "." + k, listKey, into);
+                    }
+                }
+
+                break;
+            default:
+                into.Add((path, node));
+                break;
+        }
+    }
+
+    private static JsonNode? Get(JsonObject root, string path)
+    {
+        JsonNode? node = root;
+        foreach (var seg in path.Split(Separator))
+        {
+            node = Step(node, seg, out _, out _);
+            if (node is null)
+            {
+                return null;
+            }
+        }
+
+        return node;
+    }
+
+    private static JsonNode? Step(JsonNode? node, string seg, out JsonArray? inArray, out int index)
+    {
+        inArray = null;
+        index = -1;
+        if (seg.StartsWith("f:", StringComparison.Ordinal))
+        {
+            return (node as JsonObject)?[seg[2..]];
+        }
+
+        if (seg.StartsWith("k:", StringComparison.Ordinal) && node is JsonArray array)
+        {
+            var key = JsonNode.Parse(seg[2..])!.AsObject().First();
+            for (var i = 0; i < array.Count; i++)
+            {
+                if (array[i] is JsonObject item && JsonNode.DeepEquals(item[key.Key], key.Value))
+                {
+                    inArray = array;
+                    index = i;
+                    return item;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static void Remove(JsonObject root, string path)
+    {
+        var segs = path.Split(Separator);
+        JsonNode? node = root;
+        for (var i = 0; i < segs.Length - 1; i++)
+        {
+            node = Step(node, segs[i], out _, out _);
+            if (node is null)
+            {
+                return;
+            }
+        }
+
+        var last = segs[^1];
+        if (last.StartsWith("f:", StringComparison.Ordinal) && node is JsonObject o)
+        {
+            o.Remove(last[2..]);
+        }
+        else if (Step(node, last, out var array, out var index) is not null && array is not null)
+        {
+            array.RemoveAt(index);
+        }
+    }
+
+    private static void MergeInto(JsonObject target, JsonObject applied, string dotted, Func<string, string?> listKey)
+    {
+        foreach (var (k, v) in applied)
+        {
+            var childDotted = dotted.Length == 0 ? k : dotted + "." + k;
+            if (v is JsonObject vo && target[k] is JsonObject to)
+            {
+                MergeInto(to, vo, childDotted, listKey);
+            }
+            else if (v is JsonArray va && target[k] is JsonArray ta && listKey(childDotted) is { } key)
+            {
+                foreach (var item in va)
+                {
+                    if (item is JsonObject io && ta.OfType<JsonObject>().FirstOrDefault(t => JsonNode.DeepEquals(t[key], io[key])) is { } existing)
+                    {
+                        MergeInto(existing, io, childDotted, listKey);
+                    }
+                    else
+                    {
+                        ta.Add(item?.DeepClone());
+                    }
+                }
+            }
+            else
+            {
+                target[k] = v?.DeepClone();
+            }
+        }
+    }
+
+    /// <summary>A path as the apiserver prints it in conflict messages: <c>.spec.inputs[name="a"].uri</c>.</summary>
+    private static string Human(string path)
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (var seg in path.Split(Separator))
+        {
+            if (seg.StartsWith("f:", StringComparison.Ordinal))
+            {
+                sb.Append('.').Append(seg[2..]);
+            }
+            else if (seg.StartsWith("k:", StringComparison.Ordinal))
+            {
+                var kv = JsonNode.Parse(seg[2..])!.AsObject().First();
+                sb.Append('[').Append(kv.Key).Append('=').Append(kv.Value?.ToJsonString()).Append(']');
+            }
+        }
+
+        return sb.ToString();
+    }
+}

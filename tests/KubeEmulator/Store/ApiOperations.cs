@@ -1,0 +1,774 @@
+using System.Text.Json.Nodes;
+using System.Text.Json;
+using Ferry.KubeEmulator.Errors;
+using Ferry.KubeEmulator.Patching;
+using Ferry.KubeEmulator.Resources;
+using Ferry.KubeEmulator.Schema;
+using Ferry.KubeEmulator.Serialization;
+
+namespace Ferry.KubeEmulator.Store;
+
+/// <summary>
+/// The apiserver's write semantics on top of <see cref="ObjectStore"/>: system metadata, generation, the status
+/// subresource, optimistic concurrency, schema validation of custom resources, finalizers and owner-reference garbage collection.
+/// </summary>
+public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, CustomResourceValidator validator, TimeProvider time, bool requireNamespaces)
+{
+    private const string NameChars = "bcdfghjklmnpqrstvwxz2456789";
+    private static readonly System.Text.RegularExpressions.Regex Subdomain = new(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", System.Text.RegularExpressions.RegexOptions.Compiled);
+    private int _nextClusterIp = 10;
+
+    public ObjectStore Store => store;
+    public ResourceRegistry Registry => registry;
+    public TimeProvider Time => time;
+
+    /// <summary>Called after a CustomResourceDefinition is created, updated or removed.</summary>
+    internal event Action? CrdsChanged;
+
+    public string Now() => ManagedFields.Rfc3339(time.GetUtcNow());
+
+    public StoredObject Get(ApiResource r, string ns, string name) =>
+        r.Collection.Get(ns, name) ?? throw ApiException.NotFound(r.Group, r.Plural, name);
+
+    /// <summary>Object bytes as served under <paramref name="r"/>'s version.</summary>
+    public byte[] Render(ApiResource r, StoredObject o)
+    {
+        if (registry.VersionsOf(r.Collection) <= 1)
+        {
+            return o.Json;
+        }
+
+        var obj = o.ToJsonObject();
+        obj["apiVersion"] = r.GroupVersion;
+        return JsonSerializer.SerializeToUtf8Bytes(obj);
+    }
+
+    // ---------------------------------------------------------------- create
+
+    /// <summary>POST: creates an object.</summary>
+    /// <remarks>https://kubernetes.io/docs/reference/using-api/api-concepts/#api-verbs</remarks>
+    public async Task<WriteResult> CreateAsync(ApiResource r, string ns, JsonObject body, WriteOptions options, CancellationToken ct)
+    {
+        var warnings = new List<string>();
+        CheckTypeMeta(r, body);
+        body["apiVersion"] = r.GroupVersion;
+        body["kind"] = r.Kind;
+        if (body["metadata"] is not JsonObject meta)
+        {
+            body["metadata"] = meta = [];
+        }
+
+        if (r.Namespaced)
+        {
+            var bodyNs = (string?)meta["namespace"];
+            if (!string.IsNullOrEmpty(bodyNs) && bodyNs != ns)
+            {
+                throw ApiException.BadRequest("the namespace of the provided object does not match the namespace sent on the request");
+            }
+
+            meta["namespace"] = ns;
+            if (requireNamespaces && registry.Find("", "v1", "namespaces")!.Collection.Get("", ns) is null)
+            {
+                throw ApiException.NotFound("", "namespaces", ns);
+            }
+
+            if (registry.Find("", "v1", "namespaces")!.Collection.Get("", ns) is { IsDeleting: true })
+            {
+                throw new ApiException(403, "Forbidden", $"{ApiException.Qualified(r.Group, r.Plural)} \"{(string?)meta["name"]}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated");
+            }
+        }
+        else
+        {
+            meta.Remove("namespace");
+        }
+
+        var name = (string?)meta["name"];
+        var generated = false;
+        if (string.IsNullOrEmpty(name))
+        {
+            var prefix = (string?)meta["generateName"];
+            if (string.IsNullOrEmpty(prefix))
+            {
+                throw ApiException.Invalid(r.Group, r.Kind, "", [("FieldValueRequired", "metadata.name", "Required value: name or generateName is required")]);
+            }
+
+            name = prefix + new string(Enumerable.Range(0, 5).Select(_ => NameChars[Random.Shared.Next(NameChars.Length)]).ToArray());
+            meta["name"] = name;
+            generated = true;
+        }
+
+        CheckName(r, name);
+        foreach (var field in new[] { "uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink" })
+        {
+            meta.Remove(field);
+        }
+
+        meta["uid"] = Guid.NewGuid().ToString();
+        meta["creationTimestamp"] = Now();
+        meta["generation"] = 1;
+        ResetStatusOnCreate(r, body);
+        ApplyBuiltInDefaults(r, body, null);
+        if (r.IsCustom)
+        {
+            body = await ValidateCustomAsync(r, body, null, validateStatus: !r.HasStatusSubresource, options, warnings, ct);
+        }
+        else if (r.Plural == "customresourcedefinitions")
+        {
+            PrepareCrd(body);
+        }
+
+        ManagedFields.RecordUpdate(null, body, options.FieldManager, null, r.GroupVersion, time.GetUtcNow(), ListKeyFor(r));
+        if (options.DryRun)
+        {
+            return new WriteResult(JsonSerializer.SerializeToUtf8Bytes(body), null, warnings, Created: true);
+        }
+
+        StoredObject stored;
+        try
+        {
+            stored = store.Commit(r.Collection, WatchEventType.Added, body, null, _ => ApiException.AlreadyExists(r.Group, r.Plural, name))!;
+        }
+        catch (ApiException e) when (generated && e.Reason == "AlreadyExists")
+        {
+            throw new ApiException(409, "AlreadyExists", $"{e.Message}, the server was not able to generate a unique name for the object", e.Details);
+        }
+
+        if (r.Plural == "customresourcedefinitions")
+        {
+            registry.RegisterCrd(body);
+            CrdsChanged?.Invoke();
+        }
+
+        return new WriteResult(Render(r, stored), stored, warnings, Created: true);
+    }
+
+    // ---------------------------------------------------------------- update / patch
+
+    /// <summary>PUT: replaces an object (or its status).</summary>
+    public Task<WriteResult> UpdateAsync(ApiResource r, string ns, string name, JsonObject body, string? subresource, WriteOptions options, CancellationToken ct)
+    {
+        CheckTypeMeta(r, body);
+        var bodyName = (string?)body["metadata"]?["name"];
+        if (!string.IsNullOrEmpty(bodyName) && bodyName != name)
+        {
+            throw ApiException.BadRequest($"the name of the object ({bodyName}) does not match the name on the URL ({name})");
+        }
+
+        return MutateAsync(r, ns, name, subresource, options, _ => body.DeepClone().AsObject(), ct);
+    }
+
+    /// <summary>PATCH with any of the four patch types.</summary>
+    /// <remarks>https://kubernetes.io/docs/tasks/manage-kubernetes-objects/update-api-object-kubectl-patch/ and
+    /// https://kubernetes.io/docs/reference/using-api/server-side-apply/</remarks>
+    public async Task<WriteResult> PatchAsync(ApiResource r, string ns, string name, string? subresource, string contentType, JsonNode? patch, WriteOptions options, CancellationToken ct)
+    {
+        var type = contentType.Split(';')[0].Trim().ToLowerInvariant();
+        switch (type)
+        {
+            case "application/merge-patch+json":
+                return await MutateAsync(r, ns, name, subresource, options, current => (JsonMergePatch.Apply(current, patch) as JsonObject) ?? throw ApiException.BadRequest("a merge patch must be a JSON object"), ct);
+            case "application/json-patch+json":
+                return await MutateAsync(r, ns, name, subresource, options, current => JsonPatch.Apply(current, patch) as JsonObject ?? throw ApiException.BadRequest("the patched document is not an object"), ct);
+            case "application/strategic-merge-patch+json":
+                if (!r.SupportsStrategicMergePatch)
+                {
+                    throw new ApiException(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml");
+                }
+
+                return await MutateAsync(r, ns, name, subresource, options, current => StrategicMergePatch.Apply(current, patch as JsonObject ?? throw ApiException.BadRequest("a strategic merge patch must be a JSON object")), ct);
+            case "application/apply-patch+yaml" or "application/apply-patch+cbor":
+                return await ApplyAsync(r, ns, name, subresource, patch as JsonObject ?? throw ApiException.BadRequest("an apply patch must be an object"), options, ct);
+            default:
+                throw ApiException.UnsupportedMediaType(contentType);
+        }
+    }
+
+    private async Task<WriteResult> ApplyAsync(ApiResource r, string ns, string name, string? subresource, JsonObject applied, WriteOptions options, CancellationToken ct)
+    {
+        if (string.IsNullOrEmpty(options.FieldManager))
+        {
+            throw new ApiException(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch");
+        }
+
+        CheckTypeMeta(r, applied);
+        if (applied["apiVersion"] is null || applied["kind"] is null)
+        {
+            throw ApiException.BadRequest("apiVersion and kind must be set in an apply patch");
+        }
+
+        var appliedName = (string?)applied["metadata"]?["name"];
+        if (!string.IsNullOrEmpty(appliedName) && appliedName != name)
+        {
+            throw ApiException.BadRequest($"the name of the object ({appliedName}) does not match the name on the URL ({name})");
+        }
+
+        var listKey = ListKeyFor(r);
+        if (r.Collection.Get(ns, name) is null && subresource is null)
+        {
+            var created = ManagedFields.Apply(null, applied, options.FieldManager, options.Force, listKey, r.GroupVersion, time.GetUtcNow(), r.Group, r.Plural, name);
+            created["metadata"]!["name"] = name;
+            var managed = created["metadata"]!["managedFields"]!.DeepClone();
+            var result = await CreateAsync(r, ns, created, options with { FieldManager = "\0apply" }, ct);
+            if (result.Stored is not null)
+            {
+                // Creation recorded the manager as an Update; replace that with the Apply ownership.
+                return await MutateAsync(r, ns, name, null, options, o =>
+                {
+                    o["metadata"]!["managedFields"] = managed.DeepClone();
+                    return o;
+                }, ct, recordManagedFields: false, forceWrite: true) with { Created = true };
+            }
+
+            return result;
+        }
+
+        return await MutateAsync(r, ns, name, subresource, options,
+            current => ManagedFields.Apply(current, applied, options.FieldManager, options.Force, listKey, r.GroupVersion, time.GetUtcNow(), r.Group, r.Plural, name),
+            ct, recordManagedFields: false);
+    }
+
+    /// <summary>Reads, transforms and conditionally commits an object, retrying when another write got in between.</summary>
+    public async Task<WriteResult> MutateAsync(ApiResource r, string ns, string name, string? subresource, WriteOptions options,
+        Func<JsonObject, JsonObject> transform, CancellationToken ct, bool recordManagedFields = true, bool forceWrite = false)
+    {
+        while (true)
+        {
+            ct.ThrowIfCancellationRequested();
+            var current = Get(r, ns, name);
+            var old = current.ToJsonObject();
+            var updated = transform(current.ToJsonObject());
+            var requestedRv = (string?)updated["metadata"]?["resourceVersion"];
+            if (!string.IsNullOrEmpty(requestedRv) && requestedRv != old["metadata"]!["resourceVersion"]!.GetValue<string>())
+            {
+                throw ApiException.Conflict(r.Group, r.Plural, name);
+            }
+
+            var warnings = new List<string>();
+            var next = await PrepareUpdateAsync(r, old, updated, subresource, options, warnings, ct);
+            if (!forceWrite && SameIgnoringVolatile(old, next))
+            {
+                return new WriteResult(Render(r, current), current, warnings);
+            }
+
+            if (recordManagedFields && (subresource is null or "status"))
+            {
+                ManagedFields.RecordUpdate(old, next, options.FieldManager, subresource, r.GroupVersion, time.GetUtcNow(), ListKeyFor(r));
+            }
+
+            if (options.DryRun)
+            {
+                return new WriteResult(JsonSerializer.SerializeToUtf8Bytes(next), null, warnings);
+            }
+
+            var removeNow = next["metadata"]!["deletionTimestamp"] is not null && (next["metadata"]!["finalizers"] as JsonArray ?? []).Count == 0;
+            var stored = store.Commit(r.Collection, removeNow ? WatchEventType.Deleted : WatchEventType.Modified, next, current);
+            if (stored is null)
+            {
+                if (!string.IsNullOrEmpty(requestedRv))
+                {
+                    throw ApiException.Conflict(r.Group, r.Plural, name);
+                }
+
+                continue;
+            }
+
+            if (removeNow)
+            {
+                await OnRemovedAsync(r, stored, ct);
+            }
+            else if (r.Plural == "customresourcedefinitions")
+            {
+                registry.RegisterCrd(next);
+                CrdsChanged?.Invoke();
+            }
+
+            return new WriteResult(Render(r, stored), stored, warnings);
+        }
+    }
+
+    private async Task<JsonObject> PrepareUpdateAsync(ApiResource r, JsonObject old, JsonObject updated, string? subresource, WriteOptions options, List<string> warnings, CancellationToken ct)
+    {
+        JsonObject next;
+        var oldMeta = old["metadata"]!.AsObject();
+        if (subresource == "status")
+        {
+            next = old.DeepClone().AsObject();
+            next.Remove("status");
+            if (updated["status"] is { } status)
+            {
+                next["status"] = status.DeepClone();
+            }
+        }
+        else
+        {
+            next = updated;
+            next["apiVersion"] = r.GroupVersion;
+            next["kind"] = r.Kind;
+            if (next["metadata"] is not JsonObject meta)
+            {
+                next["metadata"] = meta = [];
+            }
+
+            foreach (var field in new[] { "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "name", "namespace", "resourceVersion" })
+            {
+                meta.Remove(field);
+                if (oldMeta[field] is { } v)
+                {
+                    meta[field] = v.DeepClone();
+                }
+            }
+
+            if (meta["managedFields"] is null or JsonArray { Count: 0 } && oldMeta["managedFields"] is { } mf)
+            {
+                meta["managedFields"] = mf.DeepClone();
+            }
+
+            if (r.HasStatusSubresource)
+            {
+                next.Remove("status");
+                if (old["status"] is { } status)
+                {
+                    next["status"] = status.DeepClone();
+                }
+            }
+
+            ApplyBuiltInDefaults(r, next, old);
+        }
+
+        if (oldMeta["deletionTimestamp"] is not null)
+        {
+            var before = (oldMeta["finalizers"] as JsonArray ?? []).Select(f => (string?)f).ToHashSet();
+            var added = (next["metadata"]!["finalizers"] as JsonArray ?? []).Select(f => (string?)f).Where(f => !before.Contains(f)).ToList();
+            if (added.Count > 0)
+            {
+                throw ApiException.Invalid(r.Group, r.Kind, (string)oldMeta["name"]!, [("FieldValueForbidden", "metadata.finalizers",
+                    $"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{string.Join(", ", added.Select(a => $"\"{a}\""))}}}")]);
+            }
+        }
+
+        if (r.IsCustom && (subresource is null or "status"))
+        {
+            next = await ValidateCustomAsync(r, next, old, validateStatus: subresource == "status" || !r.HasStatusSubresource, options, warnings, ct);
+        }
+        else if (r.Plural == "customresourcedefinitions" && subresource is null)
+        {
+            PrepareCrd(next);
+        }
+
+        // https://kubernetes.io/docs/reference/using-api/api-concepts/ : metadata.generation changes only when the desired state (outside metadata and status) changes.
+        var ignore = r.HasStatusSubresource ? new[] { "metadata", "status" } : ["metadata"];
+        if (!SameIgnoring(old, next, ignore))
+        {
+            next["metadata"]!["generation"] = (oldMeta["generation"].AsLong() ?? 0) + 1;
+        }
+
+        return next;
+    }
+
+    // ---------------------------------------------------------------- delete
+
+    /// <summary>DELETE: removes an object, or marks it with deletionTimestamp while finalizers hold it.</summary>
+    /// <remarks>https://kubernetes.io/docs/concepts/overview/working-with-objects/finalizers/ and
+    /// https://kubernetes.io/docs/concepts/architecture/garbage-collection/</remarks>
+    public async Task<WriteResult> DeleteAsync(ApiResource r, string ns, string name, DeleteOptions options, CancellationToken ct)
+    {
+        while (true)
+        {
+            var current = Get(r, ns, name);
+            if (options.PreconditionUid is { Length: > 0 } uid && uid != current.Uid)
+            {
+                throw ApiException.Conflict(r.Group, r.Plural, name, $"Precondition failed: UID in precondition: {uid}, UID in object meta: {current.Uid}");
+            }
+
+            if (options.PreconditionResourceVersion is { Length: > 0 } prv && prv != current.ResourceVersion.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            {
+                throw ApiException.Conflict(r.Group, r.Plural, name, $"Precondition failed: ResourceVersion in precondition: {prv}, ResourceVersion in object meta: {current.ResourceVersion}");
+            }
+
+            if (current.IsDeleting)
+            {
+                return new WriteResult(Render(r, current), current, [], Accepted: true);
+            }
+
+            var obj = current.ToJsonObject();
+            var meta = obj["metadata"]!.AsObject();
+            var finalizers = (meta["finalizers"] as JsonArray ?? []).Select(f => (string)f!).ToList();
+            var policy = options.Propagation ?? PropagationPolicy.Background;
+            if (policy == PropagationPolicy.Orphan && !finalizers.Contains("orphan"))
+            {
+                finalizers.Add("orphan");
+            }
+            else if (policy == PropagationPolicy.Foreground && !finalizers.Contains("foregroundDeletion"))
+            {
+                finalizers.Add("foregroundDeletion");
+            }
+
+            if (options.DryRun)
+            {
+                return new WriteResult(Render(r, current), current, []);
+            }
+
+            if (finalizers.Count > 0)
+            {
+                meta["finalizers"] = new JsonArray(finalizers.Select(f => (JsonNode)f).ToArray());
+                meta["deletionTimestamp"] = Now();
+                meta["deletionGracePeriodSeconds"] = options.GracePeriodSeconds ?? 0;
+                meta["generation"] = (meta["generation"].AsLong() ?? 0) + 1;
+                var marked = store.Commit(r.Collection, WatchEventType.Modified, obj, current);
+                if (marked is null)
+                {
+                    continue;
+                }
+
+                await RunDeletionFinalizersAsync(r, marked, ct);
+                return new WriteResult(Render(r, marked), marked, [], Accepted: true);
+            }
+
+            var removed = store.Commit(r.Collection, WatchEventType.Deleted, obj, current);
+            if (removed is null)
+            {
+                continue;
+            }
+
+            await OnRemovedAsync(r, removed, ct);
+            return new WriteResult(Render(r, removed), removed, []);
+        }
+    }
+
+    /// <summary>The orphan and foregroundDeletion finalizers are run by the garbage collector.</summary>
+    private async Task RunDeletionFinalizersAsync(ApiResource r, StoredObject owner, CancellationToken ct)
+    {
+        if (owner.Finalizers.Contains("orphan"))
+        {
+            foreach (var (c, dep) in store.Dependents(owner.Uid))
+            {
+                await TryMutateAsync(c, dep, o =>
+                {
+                    var refs = o["metadata"]!["ownerReferences"] as JsonArray;
+                    var keep = new JsonArray((refs ?? []).Where(x => (string?)x?["uid"] != owner.Uid).Select(x => x?.DeepClone()).ToArray());
+                    if (keep.Count == 0)
+                    {
+                        o["metadata"]!.AsObject().Remove("ownerReferences");
+                    }
+                    else
+                    {
+                        o["metadata"]!["ownerReferences"] = keep;
+                    }
+                }, ct);
+            }
+
+            await RemoveFinalizerAsync(r.Collection, owner.Namespace, owner.Name, "orphan", ct);
+        }
+        else if (owner.Finalizers.Contains("foregroundDeletion"))
+        {
+            foreach (var (c, dep) in store.Dependents(owner.Uid))
+            {
+                if (!dep.IsDeleting && registry.ForCollection(c) is { } depResource)
+                {
+                    await TryDeleteAsync(depResource, dep, PropagationPolicy.Foreground, ct);
+                }
+            }
+
+            await TryFinishForegroundAsync(owner.Uid, ct);
+        }
+    }
+
+    private async Task TryFinishForegroundAsync(string ownerUid, CancellationToken ct)
+    {
+        var owner = store.FindByUid(ownerUid);
+        if (owner is null || !owner.IsDeleting || !owner.Finalizers.Contains("foregroundDeletion"))
+        {
+            return;
+        }
+
+        var blocking = store.Dependents(ownerUid).Any(d => d.Object.Owners.Any(o => o.Uid == ownerUid && o.BlockOwnerDeletion));
+        if (!blocking && registry.All.FirstOrDefault(x => x.Collection.Get(owner.Namespace, owner.Name)?.Uid == ownerUid) is { } r)
+        {
+            await RemoveFinalizerAsync(r.Collection, owner.Namespace, owner.Name, "foregroundDeletion", ct);
+        }
+    }
+
+    /// <summary>Garbage collection after an object is gone: dependents are deleted (or released when another owner remains).</summary>
+    private async Task OnRemovedAsync(ApiResource r, StoredObject removed, CancellationToken ct)
+    {
+        if (r.Plural == "customresourcedefinitions")
+        {
+            var crd = removed.ToJsonObject();
+            var group = (string)crd["spec"]!["group"]!;
+            var plural = (string)crd["spec"]!["names"]!["plural"]!;
+            registry.Unregister(group, plural);
+            CrdsChanged?.Invoke();
+        }
+
+        if (r.Plural == "namespaces" && r.Group.Length == 0)
+        {
+            foreach (var res in registry.All.Where(x => x.Namespaced).DistinctBy(x => x.Collection))
+            {
+                foreach (var o in res.Collection.Snapshot(removed.Name))
+                {
+                    await TryDeleteAsync(res, o, PropagationPolicy.Background, ct);
+                }
+            }
+        }
+
+        foreach (var (c, dep) in store.Dependents(removed.Uid))
+        {
+            var otherOwnerAlive = dep.Owners.Any(o => o.Uid != removed.Uid && store.FindByUid(o.Uid) is not null);
+            if (otherOwnerAlive)
+            {
+                await TryMutateAsync(c, dep, o =>
+                {
+                    var refs = (o["metadata"]!["ownerReferences"] as JsonArray ?? []).Where(x => (string?)x?["uid"] != removed.Uid).Select(x => x?.DeepClone()).ToArray();
+                    o["metadata"]!["ownerReferences"] = new JsonArray(refs);
+                }, ct);
+            }
+            else if (!dep.IsDeleting && registry.ForCollection(c) is { } depResource)
+            {
+                await TryDeleteAsync(depResource, dep, PropagationPolicy.Background, ct);
+            }
+        }
+
+        foreach (var owner in removed.Owners)
+        {
+            await TryFinishForegroundAsync(owner.Uid, ct);
+        }
+    }
+
+    private async Task TryDeleteAsync(ApiResource r, StoredObject o, PropagationPolicy policy, CancellationToken ct)
+    {
+        try
+        {
+            await DeleteAsync(r, o.Namespace, o.Name, new DeleteOptions(policy, PreconditionUid: o.Uid), ct);
+        }
+        catch (ApiException e) when (e.Code is 404 or 409)
+        {
+            // Already gone or replaced by a new object of the same name: nothing to collect.
+        }
+    }
+
+    private async Task TryMutateAsync(ResourceCollection c, StoredObject o, Action<JsonObject> change, CancellationToken ct)
+    {
+        if (registry.ForCollection(c) is not { } r)
+        {
+            return;
+        }
+
+        try
+        {
+            await MutateAsync(r, o.Namespace, o.Name, null, new WriteOptions("generic-garbage-collector"), x =>
+            {
+                change(x);
+                return x;
+            }, ct);
+        }
+        catch (ApiException e) when (e.Code is 404)
+        {
+            // Gone meanwhile.
+        }
+    }
+
+    private async Task RemoveFinalizerAsync(ResourceCollection c, string ns, string name, string finalizer, CancellationToken ct)
+    {
+        if (c.Get(ns, name) is { } o)
+        {
+            await TryMutateAsync(c, o, x =>
+            {
+                var list = (x["metadata"]!["finalizers"] as JsonArray ?? []).Where(f => (string?)f != finalizer).Select(f => f?.DeepClone()).ToArray();
+                x["metadata"]!["finalizers"] = new JsonArray(list);
+            }, ct);
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private async Task<JsonObject> ValidateCustomAsync(ApiResource r, JsonObject obj, JsonObject? old, bool validateStatus, WriteOptions options, List<string> warnings, CancellationToken ct)
+    {
+        if (r.Schema is null)
+        {
+            return obj;
+        }
+
+        var result = await validator.ValidateAsync(r.Schema, obj, old, validateStatus, ct);
+        var name = (string?)obj["metadata"]?["name"] ?? "";
+        if (result.UnknownFields.Count > 0)
+        {
+            switch (options.FieldValidation)
+            {
+                case FieldValidationMode.Strict:
+                    throw ApiException.BadRequest($"{r.Kind} in version \"{r.Version}\" cannot be handled as a {r.Kind}: strict decoding error: "
+                        + string.Join(", ", result.UnknownFields.Select(f => $"unknown field \"{f}\"")));
+                case FieldValidationMode.Warn:
+                    warnings.AddRange(result.UnknownFields.Select(f => $"unknown field \"{f}\""));
+                    break;
+            }
+        }
+
+        if (result.Errors.Count > 0)
+        {
+            throw ApiException.Invalid(r.Group, r.Kind, name, result.Errors.Select(e => (e.Reason, e.Field, e.Message)).ToList());
+        }
+
+        return result.Object;
+    }
+
+    private static void CheckTypeMeta(ApiResource r, JsonObject body)
+    {
+        var apiVersion = (string?)body["apiVersion"];
+        var kind = (string?)body["kind"];
+        if (!string.IsNullOrEmpty(kind) && kind != r.Kind)
+        {
+            throw ApiException.BadRequest($"the API version in the data ({apiVersion}) does not match the expected API version ({r.GroupVersion}) or the kind in the data ({kind}) does not match the expected kind ({r.Kind})");
+        }
+
+        if (!string.IsNullOrEmpty(apiVersion) && apiVersion != r.GroupVersion)
+        {
+            var group = apiVersion.Contains('/') ? apiVersion[..apiVersion.IndexOf('/')] : "";
+            if (group != r.Group)
+            {
+                throw ApiException.BadRequest($"the API version in the data ({apiVersion}) does not match the expected API version ({r.GroupVersion})");
+            }
+        }
+    }
+
+    private static void CheckName(ApiResource r, string name)
+    {
+        if (name.Length > 253 || !Subdomain.IsMatch(name))
+        {
+            throw ApiException.Invalid(r.Group, r.Kind, name, [("FieldValueInvalid", "metadata.name",
+                $"Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")]);
+        }
+    }
+
+    /// <summary>On create the apiserver resets status for kinds with a status subresource (pods start Pending).</summary>
+    private static void ResetStatusOnCreate(ApiResource r, JsonObject body)
+    {
+        if (!r.HasStatusSubresource)
+        {
+            return;
+        }
+
+        body.Remove("status");
+        if (r.Group.Length == 0)
+        {
+            switch (r.Plural)
+            {
+                // https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-phase
+                case "pods":
+                    body["status"] = new JsonObject { ["phase"] = "Pending", ["qosClass"] = "BestEffort" };
+                    break;
+                case "services":
+                    body["status"] = new JsonObject { ["loadBalancer"] = new JsonObject() };
+                    break;
+                case "namespaces":
+                    body["status"] = new JsonObject { ["phase"] = "Active" };
+                    break;
+            }
+        }
+    }
+
+    /// <summary>A few apiserver defaults operators commonly compare against (pods and services).</summary>
+    /// <remarks>https://kubernetes.io/docs/concepts/services-networking/service/ and https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/</remarks>
+    private void ApplyBuiltInDefaults(ApiResource r, JsonObject obj, JsonObject? old)
+    {
+        if (r.Group.Length != 0 || obj["spec"] is not JsonObject spec)
+        {
+            return;
+        }
+
+        if (r.Plural == "services")
+        {
+            spec["type"] ??= "ClusterIP";
+            spec["sessionAffinity"] ??= "None";
+            var oldIp = (string?)old?["spec"]?["clusterIP"];
+            if (string.IsNullOrEmpty((string?)spec["clusterIP"]))
+            {
+                spec["clusterIP"] = oldIp ?? $"10.96.{Interlocked.Increment(ref _nextClusterIp) / 250}.{(_nextClusterIp % 250) + 1}";
+            }
+
+            spec["clusterIPs"] ??= new JsonArray((string?)spec["clusterIP"]);
+            foreach (var port in (spec["ports"] as JsonArray ?? []).OfType<JsonObject>())
+            {
+                port["protocol"] ??= "TCP";
+                port["targetPort"] ??= port["port"]?.DeepClone();
+            }
+        }
+        else if (r.Plural == "pods")
+        {
+            spec["restartPolicy"] ??= "Always";
+            spec["dnsPolicy"] ??= "ClusterFirst";
+            spec["schedulerName"] ??= "default-scheduler";
+            spec["terminationGracePeriodSeconds"] ??= 30;
+            spec["securityContext"] ??= new JsonObject();
+            foreach (var list in new[] { "containers", "initContainers" })
+            {
+                foreach (var c in (spec[list] as JsonArray ?? []).OfType<JsonObject>())
+                {
+                    c["terminationMessagePath"] ??= "/dev/termination-log";
+                    c["terminationMessagePolicy"] ??= "File";
+                    var image = (string?)c["image"] ?? "";
+                    c["imagePullPolicy"] ??= image.Contains(':') && !image.EndsWith(":latest", StringComparison.Ordinal) ? "IfNotPresent" : "Always";
+                    c["resources"] ??= new JsonObject();
+                    foreach (var port in (c["ports"] as JsonArray ?? []).OfType<JsonObject>())
+                    {
+                        port["protocol"] ??= "TCP";
+                    }
+                }
+            }
+        }
+    }
+
+    private static void PrepareCrd(JsonObject crd)
+    {
+        var names = crd["spec"]?["names"]?.DeepClone() ?? new JsonObject();
+        crd["status"] = new JsonObject
+        {
+            ["acceptedNames"] = names,
+            ["storedVersions"] = new JsonArray((crd["spec"]?["versions"] as JsonArray ?? []).OfType<JsonObject>()
+                .Where(v => v["storage"]?.GetValue<bool>() == true).Select(v => (JsonNode?)(string?)v["name"]).ToArray()),
+            ["conditions"] = new JsonArray(
+                new JsonObject { ["type"] = "NamesAccepted", ["status"] = "True", ["reason"] = "NoConflicts", ["message"] = "no conflicts found", ["lastTransitionTime"] = (string?)crd["metadata"]?["creationTimestamp"] },
+                new JsonObject { ["type"] = "Established", ["status"] = "True", ["reason"] = "InitialNamesAccepted", ["message"] = "the initial names have been accepted", ["lastTransitionTime"] = (string?)crd["metadata"]?["creationTimestamp"] }),
+        };
+    }
+
+    /// <summary>The list-map key for a dotted field path, used by server-side apply.</summary>
+    internal static Func<string, string?> ListKeyFor(ApiResource r)
+    {
+        if (!r.IsCustom)
+        {
+            return path => StrategicMergePatch.MergeKeyFor(path) is { } k && k[0] != '\0' ? k : null;
+        }
+
+        var schema = r.Schema;
+        return path =>
+        {
+            JsonNode? node = schema;
+            foreach (var seg in path.Split('.'))
+            {
+                node = node?["items"] is { } items && node["type"]?.GetValue<string>() == "array" ? items : node;
+                node = node?["properties"]?[seg] ?? node?["additionalProperties"];
+            }
+
+            return (string?)node?["x-kubernetes-list-type"] == "map" && node?["x-kubernetes-list-map-keys"] is JsonArray { Count: > 0 } keys ? (string?)keys[0] : null;
+        };
+    }
+
+    private static bool SameIgnoring(JsonObject a, JsonObject b, string[] ignore)
+    {
+        var keys = a.Select(p => p.Key).Concat(b.Select(p => p.Key)).Where(k => !ignore.Contains(k) && k is not "apiVersion" and not "kind").Distinct();
+        return keys.All(k => JsonNode.DeepEquals(a[k], b[k]));
+    }
+
+    private static bool SameIgnoringVolatile(JsonObject old, JsonObject next)
+    {
+        if (!SameIgnoring(old, next, ["metadata"]))
+        {
+            return false;
+        }
+
+        var am = old["metadata"]!.AsObject();
+        var bm = next["metadata"]!.AsObject();
+        var keys = am.Select(p => p.Key).Concat(bm.Select(p => p.Key)).Where(k => k is not "managedFields" and not "resourceVersion").Distinct();
+        return keys.All(k => JsonNode.DeepEquals(am[k], bm[k]));
+    }
+}

@@ -1,0 +1,105 @@
+using System.Text.Json.Nodes;
+using System.Text.Json;
+
+namespace Ferry.KubeEmulator.Store;
+
+/// <summary>An immutable snapshot of one stored object: its JSON bytes plus the few fields selectors and GC need.</summary>
+public sealed class StoredObject
+{
+    private StoredObject(string ns, string name, string uid, long resourceVersion, byte[] json,
+        IReadOnlyDictionary<string, string> labels, IReadOnlyDictionary<string, string> fields,
+        IReadOnlyList<string> finalizers, IReadOnlyList<OwnerReference> owners, bool isDeleting)
+    {
+        Namespace = ns;
+        Name = name;
+        Uid = uid;
+        ResourceVersion = resourceVersion;
+        Json = json;
+        Labels = labels;
+        Fields = fields;
+        Finalizers = finalizers;
+        Owners = owners;
+        IsDeleting = isDeleting;
+    }
+
+    public string Namespace { get; }
+    public string Name { get; }
+    public string Uid { get; }
+    public long ResourceVersion { get; }
+
+    /// <summary>The serialized object (UTF-8 JSON); never mutated.</summary>
+    public byte[] Json { get; }
+
+    public IReadOnlyDictionary<string, string> Labels { get; }
+
+    /// <summary>Values of the fields a fieldSelector may name (metadata.name, metadata.namespace, status.phase, spec.nodeName).</summary>
+    public IReadOnlyDictionary<string, string> Fields { get; }
+
+    public IReadOnlyList<string> Finalizers { get; }
+    public IReadOnlyList<OwnerReference> Owners { get; }
+    public bool IsDeleting { get; }
+
+    public string Key => KeyOf(Namespace, Name);
+
+    /// <summary>A fresh, mutable copy of the object.</summary>
+    public JsonObject ToJsonObject() => JsonNode.Parse(Json)!.AsObject();
+
+    public static string KeyOf(string ns, string name) => ns.Length == 0 ? name : ns + "/" + name;
+
+    /// <summary>Snapshots <paramref name="obj"/> (which must already carry its final metadata).</summary>
+    public static StoredObject From(JsonObject obj, long resourceVersion)
+    {
+        var meta = obj["metadata"] as JsonObject ?? [];
+        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (meta["labels"] is JsonObject l)
+        {
+            foreach (var (k, v) in l)
+            {
+                labels[k] = v?.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : v?.ToJsonString() ?? "";
+            }
+        }
+
+        var ns = Str(meta["namespace"]);
+        var name = Str(meta["name"]);
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["metadata.name"] = name,
+            ["metadata.namespace"] = ns,
+        };
+        if (obj["status"] is JsonObject status && status["phase"] is JsonValue phase)
+        {
+            fields["status.phase"] = Str(phase);
+        }
+
+        if (obj["spec"] is JsonObject spec && spec["nodeName"] is JsonValue node)
+        {
+            fields["spec.nodeName"] = Str(node);
+        }
+
+        if (obj["type"] is JsonValue type)
+        {
+            fields["type"] = Str(type);
+        }
+
+        var finalizers = meta["finalizers"] is JsonArray f ? f.Select(Str).ToArray() : [];
+        var owners = new List<OwnerReference>();
+        if (meta["ownerReferences"] is JsonArray refs)
+        {
+            foreach (var r in refs.OfType<JsonObject>())
+            {
+                owners.Add(new OwnerReference(Str(r["apiVersion"]), Str(r["kind"]), Str(r["name"]), Str(r["uid"]),
+                    r["blockOwnerDeletion"]?.GetValueKind() == JsonValueKind.True,
+                    r["controller"]?.GetValueKind() == JsonValueKind.True));
+            }
+        }
+
+        return new StoredObject(ns, name, Str(meta["uid"]), resourceVersion, JsonSerializer.SerializeToUtf8Bytes(obj),
+            labels, fields, finalizers, owners, meta["deletionTimestamp"] is not null);
+    }
+
+    private static string Str(JsonNode? node) =>
+        node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : node?.ToJsonString() ?? "";
+}
+
+/// <summary>One entry of metadata.ownerReferences.</summary>
+public sealed record OwnerReference(string ApiVersion, string Kind, string Name, string Uid, bool BlockOwnerDeletion, bool Controller);
