@@ -43,7 +43,12 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
             process.StartInfo.ArgumentList.Add(argument);
         }
 
-        process.StartInfo.Environment[ContainerContract.RootVariable] = root;
+        // The container already carries the contract variables; setting them again from the same inputs makes the
+        // agent self-sufficient (a process started with only FERRY_JOB gets the full contract too).
+        foreach (var (name, value) in ContainerContract.Environment(job.ToContractJob(), settings.ToContractReplica(job)))
+        {
+            process.StartInfo.Environment[name] = value;
+        }
         process.OutputDataReceived += (_, e) => Forward(e.Data, stdout, metrics);
         process.ErrorDataReceived += (_, e) => Forward(e.Data, stderr, metrics);
 
@@ -109,7 +114,15 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
     {
         await using var file = File.Create(archivePath);
         await using var gzip = new GZipStream(file, CompressionLevel.Optimal);
-        await TarFile.CreateFromDirectoryAsync(directory, gzip, includeBaseDirectory: false, cancellationToken);
+        if (Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
+        {
+            await TarFile.CreateFromDirectoryAsync(directory, gzip, includeBaseDirectory: false, cancellationToken);
+        }
+        else
+        {
+            // An empty directory still yields a valid (empty) archive: the two zero blocks that end a tar file.
+            await gzip.WriteAsync(new byte[1024], cancellationToken);
+        }
     }
 
     private void Forward(string? line, TextWriter writer, MetricScanner metrics)
