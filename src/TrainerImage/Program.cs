@@ -1,2 +1,1 @@
-Console.Error.WriteLine("train: the trainer is not built yet.");
-return 2;
+return Ferry.Trainer.TrainCommand.Run(args, Environment.GetEnvironmentVariable, Console.Out, Console.Error);

@@ -34,7 +34,17 @@ internal static class TensorMemory
     /// <summary>Address of the tensor's first element (storage base plus storage offset).</summary>
     public static IntPtr DataPointer(torch.Tensor tensor)
     {
-        var storage = tensor.storage<byte>();
-        return storage.data_ptr() + (nint)(tensor.storage_offset() * tensor.ElementSize);
+        // storage<T>() converts the tensor to T first; asking for its own element type keeps it an alias, not a copy.
+        var storageBase = tensor.dtype switch
+        {
+            torch.ScalarType.Float32 => tensor.storage<float>().data_ptr(),
+            torch.ScalarType.Float64 => tensor.storage<double>().data_ptr(),
+            torch.ScalarType.Int64 => tensor.storage<long>().data_ptr(),
+            torch.ScalarType.Int32 => tensor.storage<int>().data_ptr(),
+            torch.ScalarType.Byte => tensor.storage<byte>().data_ptr(),
+            torch.ScalarType.Bool => tensor.storage<bool>().data_ptr(),
+            _ => throw new ArgumentException($"raw access to {tensor.dtype} tensors is not supported", nameof(tensor)),
+        };
+        return storageBase + (nint)(tensor.storage_offset() * tensor.ElementSize);
     }
 }
