@@ -114,7 +114,7 @@ public sealed class Informer<T> : IInformer
 
     private async Task RunScopeAsync(string? ns, int scopeCount, CancellationToken cancellationToken)
     {
-        string? resourceVersion = null;
+        var position = new WatchPosition();
         var failures = 0;
         var syncedHere = false;
         var watched = false;
@@ -122,12 +122,12 @@ public sealed class Informer<T> : IInformer
         {
             try
             {
-                if (resourceVersion is null)
+                if (position.ResourceVersion is null)
                 {
                     var list = await _client.ListAsync(ns, _options.LabelSelector, cancellationToken).ConfigureAwait(false);
                     Interlocked.Increment(ref _lists);
                     ApplyList(ns, list.Items);
-                    resourceVersion = list.ResourceVersion;
+                    position.ResourceVersion = list.ResourceVersion;
                     if (!syncedHere)
                     {
                         syncedHere = true;
@@ -145,8 +145,7 @@ public sealed class Informer<T> : IInformer
                 }
 
                 watched = true;
-                var (next, reason, delivered) = await WatchOnceAsync(ns, resourceVersion, cancellationToken).ConfigureAwait(false);
-                resourceVersion = next;
+                var (reason, delivered) = await WatchOnceAsync(ns, position, cancellationToken).ConfigureAwait(false);
                 OperatorTelemetry.WatchRestarts.Add(1, Tag("kind", Kind.Kind), Tag("reason", reason));
                 if (delivered)
                 {
@@ -165,9 +164,10 @@ public sealed class Informer<T> : IInformer
             }
             catch (KubernetesApiException e) when (e.IsGone)
             {
-                _logger.LogInformation("{Kind} resourceVersion {ResourceVersion} expired (410 Gone); listing again", Kind.Kind, resourceVersion);
+                _logger.LogInformation("{Kind} resourceVersion {ResourceVersion} expired (410 Gone); listing again",
+                    Kind.Kind, position.ResourceVersion);
                 OperatorTelemetry.WatchRestarts.Add(1, Tag("kind", Kind.Kind), Tag("reason", "gone"));
-                resourceVersion = null;
+                position.ResourceVersion = null;
             }
             catch (Exception e)
             {
@@ -188,10 +188,13 @@ public sealed class Informer<T> : IInformer
         }
     }
 
-    /// <summary>Runs one watch; returns the resourceVersion to resume from (null = list again) and why it ended.</summary>
-    private async Task<(string? ResourceVersion, string Reason, bool Delivered)> WatchOnceAsync(
-        string? ns, string resourceVersion, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs one watch from <paramref name="position"/>, advancing it with every event (so an error mid-stream still
+    /// resumes from the last version seen; null = list again); returns why the watch ended.
+    /// </summary>
+    private async Task<(string Reason, bool Delivered)> WatchOnceAsync(string? ns, WatchPosition position, CancellationToken cancellationToken)
     {
+        var resourceVersion = position.ResourceVersion!;
         using var idle = new CancellationTokenSource(_options.WatchIdleTimeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, idle.Token);
         var delivered = false;
@@ -215,22 +218,24 @@ public sealed class Informer<T> : IInformer
                             NotifyAll(h => h.OnUpdate(old, obj));
                         }
 
-                        resourceVersion = obj.Metadata?.ResourceVersion ?? resourceVersion;
+                        position.ResourceVersion = obj.Metadata?.ResourceVersion ?? position.ResourceVersion;
                         break;
                     case WatchEventType.Deleted when change.Object is { } obj:
                         var removed = Cache.Remove(obj) ?? obj;
                         NotifyAll(h => h.OnDelete(removed));
-                        resourceVersion = obj.Metadata?.ResourceVersion ?? resourceVersion;
+                        position.ResourceVersion = obj.Metadata?.ResourceVersion ?? position.ResourceVersion;
                         break;
                     case WatchEventType.Bookmark when change.Object?.Metadata?.ResourceVersion is { Length: > 0 } bookmark:
-                        resourceVersion = bookmark;
+                        position.ResourceVersion = bookmark;
                         break;
                     case WatchEventType.Error:
                         var code = change.Status?.Code ?? 500;
                         if (code == 410)
                         {
-                            _logger.LogInformation("{Kind} watch reported 410 Gone at {ResourceVersion}; listing again", Kind.Kind, resourceVersion);
-                            return (null, "gone", delivered);
+                            _logger.LogInformation("{Kind} watch reported 410 Gone at {ResourceVersion}; listing again",
+                                Kind.Kind, position.ResourceVersion);
+                            position.ResourceVersion = null;
+                            return ("gone", delivered);
                         }
 
                         throw new KubernetesApiException((System.Net.HttpStatusCode)code,
@@ -238,13 +243,13 @@ public sealed class Informer<T> : IInformer
                 }
             }
 
-            return (resourceVersion, "closed", delivered);
+            return ("closed", delivered);
         }
         catch (OperationCanceledException) when (idle.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             _logger.LogInformation("{Kind} watch silent for {Timeout}; restarting from {ResourceVersion}",
-                Kind.Kind, _options.WatchIdleTimeout, resourceVersion);
-            return (resourceVersion, "idle", true);
+                Kind.Kind, _options.WatchIdleTimeout, position.ResourceVersion);
+            return ("idle", true);
         }
     }
 
@@ -292,6 +297,11 @@ public sealed class Informer<T> : IInformer
             // A faulty handler must not stop the watch for everyone else.
             _logger.LogError(e, "{Kind} event handler failed", Kind.Kind);
         }
+    }
+
+    private sealed class WatchPosition
+    {
+        public string? ResourceVersion { get; set; }
     }
 
     private static KeyValuePair<string, object?> Tag(string key, object? value) => new(key, value);
