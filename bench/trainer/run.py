@@ -18,7 +18,8 @@
 
 Knobs: BENCH_TRAINER_ROUNDS (3), BENCH_TRAINER_BATCH (64), BENCH_TRAINER_MLP_STEPS (300),
 BENCH_TRAINER_CNN_STEPS (60), BENCH_TRAINER_WARMUP_STEPS (20), BENCH_TRAINER_MODELS (mlp,cnn),
-BENCH_ACCURACY_EPOCHS (see DEFAULT_ACCURACY_EPOCHS), BENCH_ACCURACY_RANKS (1,2).
+BENCH_ACCURACY_EPOCHS (see DEFAULT_ACCURACY_EPOCHS), BENCH_ACCURACY_RANKS (1,2), BENCH_ACCURACY_PARALLEL (0; 1 runs
+the rank counts side by side, which changes wall time only).
 """
 
 import json
@@ -41,7 +42,7 @@ MLP_HIDDEN = 2048
 LOG_INTERVAL = 10
 # The epoch budget of the accuracy run: enough for the CNN to pass the published 2-conv figure (0.916)
 # with SGD+momentum at the trainer's defaults; raise it with BENCH_ACCURACY_EPOCHS for a longer run.
-DEFAULT_ACCURACY_EPOCHS = 10
+DEFAULT_ACCURACY_EPOCHS = 8
 PUBLISHED = {"cnn": 0.916, "mlp": 0.8833}  # Fashion-MNIST benchmark table: 2 conv + pooling; MLP 256-128-100
 
 TRAIN_LINE = re.compile(r"^epoch=(\d+) step=(\d+) train_loss=(\S+)\s*$")
@@ -74,8 +75,10 @@ def make_root(base, rank):
     return root
 
 
-def run_ferry(dll, ranks, hyper, label, timeout_s):
-    """Runs `train` as `ranks` processes; returns rank 0's stdout lines as (arrival seconds, text) and stderr."""
+def run_ferry(dll, ranks, hyper, label, timeout_s, log_path=None):
+    """Runs `train` as `ranks` processes; returns rank 0's stdout lines as (arrival seconds, text) and stderr.
+
+    With log_path, rank 0's lines are also appended there as they arrive (long runs leave a trace when stopped)."""
     base = tempfile.mkdtemp(prefix="ferry-bench-trainer-")
     port = benchlib.free_port()
     procs, logs = [], []
@@ -97,9 +100,14 @@ def run_ferry(dll, ranks, hyper, label, timeout_s):
         # Drain every pipe on its own thread so no rank blocks on a full pipe; rank 0's stdout is timestamped.
 
         def read_stdout(rank, stream):
+            log = open(log_path, "w", buffering=1) if log_path and rank == 0 else None
             for line in stream:
                 if rank == 0:
                     lines.append((time.perf_counter() - start, line.rstrip("\n")))
+                    if log:
+                        log.write(f"{time.perf_counter() - start:9.1f} {line}")
+            if log:
+                log.close()
 
         def read_stderr(rank, stream):
             stderr[rank] = stream.read()
@@ -247,13 +255,15 @@ def accuracy():
     print(f"# machine: {machine['nproc']} cores, {machine['cpu_model']}, load {machine['loadavg_at_start']}", file=sys.stderr)
     print("# building Ferry's trainer", file=sys.stderr)
     dll = build_trainer()
-    runs = []
-    for ranks in rank_counts:
+    parallel = os.environ.get("BENCH_ACCURACY_PARALLEL", "0") == "1"
+
+    def one(ranks):
         print(f"# cnn, {epochs} epochs, ranks={ranks}, full Fashion-MNIST", file=sys.stderr)
         hyper = {"model": "cnn", "batch_size": batch, "epochs": epochs, "threads": 1, "seed": 42}
         started = time.perf_counter()
         lines, _ = run_ferry(dll, ranks, hyper, f"accuracy ranks={ranks}",
-                             timeout_s=benchlib.env_int("BENCH_ACCURACY_TIMEOUT_S", 4 * 3600))
+                             timeout_s=benchlib.env_int("BENCH_ACCURACY_TIMEOUT_S", 4 * 3600),
+                             log_path=os.path.join(benchlib.RESULTS_DIR, f"accuracy-ranks{ranks}.log.tmp"))
         wall = time.perf_counter() - started
         ends = [EPOCH_END.match(text) for _, text in lines]
         ends = [m for m in ends if m]
@@ -262,10 +272,20 @@ def accuracy():
         per_epoch = [{"epoch": int(m.group(1)), "step": int(m.group(2)), "train_loss": float(m.group(3)),
                       "val_loss": float(m.group(4)), "val_accuracy": float(m.group(5))} for m in ends]
         acc = per_epoch[-1]["val_accuracy"]
-        if not 0.0 <= acc <= 1.0 or acc < 0.5:
+        if not 0.5 <= acc <= 1.0:
             benchlib.fail(f"accuracy ranks={ranks}: test accuracy {acc} means training is broken")
-        runs.append({"ranks": ranks, "epochs": epochs, "batch_size_per_rank": batch, "acc": acc,
-                     "wall_seconds": wall, "per_epoch": per_epoch})
+        return {"ranks": ranks, "epochs": epochs, "batch_size_per_rank": batch, "acc": acc,
+                "wall_seconds": wall, "concurrent_with_other_rank_counts": parallel, "per_epoch": per_epoch}
+
+    os.makedirs(benchlib.RESULTS_DIR, exist_ok=True)
+    if parallel:
+        # Accuracy does not depend on timing (seeded, synchronous): running the rank counts side by side only
+        # shortens the wall time; the wall_seconds figures are then not comparable with each other.
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(len(rank_counts)) as pool:
+            runs = list(pool.map(one, rank_counts))
+    else:
+        runs = [one(r) for r in rank_counts]
     line = "accuracy model=cnn " + " ".join(f"ranks={r['ranks']} acc={r['acc']:.4f}" for r in runs)
     print(line, flush=True)
     benchlib.write_results("accuracy", {
