@@ -1,0 +1,174 @@
+using System.Globalization;
+using Ferry.Crds.V1Alpha1;
+using Ferry.Operator.Reconciliation;
+using Ferry.Operator.Runtime.Resources;
+using k8s.Models;
+
+namespace Ferry.Operator.Backends.InCluster;
+
+/// <summary>
+/// Runs a TrainingJob as pods in the cluster: one headless Service and one Pod per replica (see
+/// <see cref="InClusterPodBuilder"/>), owned by the TrainingJob. Observes pods through the API (label
+/// `ferry.dev/job-name`, owned by the job's uid) and creates/deletes them as the reconciler decides.
+/// </summary>
+public sealed class InClusterBackend(
+    IResourceClient<V1Pod> pods,
+    IResourceClient<V1Service> services,
+    InClusterOptions options) : ITrainingBackend
+{
+    /// <inheritdoc />
+    public TrainingJobBackend Backend => TrainingJobBackend.InCluster;
+
+    /// <inheritdoc />
+    public string? Validate(TrainingJob job)
+    {
+        var spec = job.Spec;
+        if (string.IsNullOrWhiteSpace(spec.Image))
+        {
+            return "spec.image is required for backend InCluster: set it to the training image.";
+        }
+
+        for (var i = 0; i < (spec.Inputs?.Count ?? 0); i++)
+        {
+            if (!spec.Inputs![i].Uri.StartsWith("s3://", StringComparison.Ordinal))
+            {
+                return $"spec.inputs[{i}].uri '{spec.Inputs[i].Uri}' is not an s3:// URI; pods in the cluster can only read s3:// inputs.";
+            }
+        }
+
+        foreach (var (field, uri) in new[] { ("spec.output.uri", spec.Output?.Uri), ("spec.checkpoint.uri", spec.Checkpoint?.Uri) })
+        {
+            if (uri is { Length: > 0 } && !uri.StartsWith("s3://", StringComparison.Ordinal))
+            {
+                return $"{field} '{uri}' is not an s3:// URI; pods in the cluster can only write to s3://.";
+            }
+        }
+
+        foreach (var (field, quantity) in new[] { ("spec.resources.cpu", spec.Resources?.Cpu), ("spec.resources.memory", spec.Resources?.Memory) })
+        {
+            if (quantity is { Length: > 0 })
+            {
+                try
+                {
+                    _ = new ResourceQuantity(quantity).ToDecimal();
+                }
+                catch (Exception e) when (e is FormatException or ArgumentException or OverflowException)
+                {
+                    return $"{field} '{quantity}' is not a Kubernetes quantity; write it like 4, 500m or 16Gi.";
+                }
+            }
+        }
+
+        if (spec.Spot && options.SpotNodeSelector.Count == 0 && options.SpotTolerations.Count == 0)
+        {
+            return "spec.spot is true, but this operator has no spot placement configured for in-cluster jobs (inCluster.spot.nodeSelector / tolerations in the Helm values). Set spec.spot: false or ask the platform team to configure spot placement.";
+        }
+
+        return null;
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<ReplicaObservation>> ObserveAsync(TrainingJob job, CancellationToken cancellationToken)
+    {
+        var list = await pods.ListAsync(job.Metadata.NamespaceProperty, $"{TrainingJobLabels.JobName}={job.Metadata.Name}", cancellationToken);
+        return [.. list.Items
+            .Where(p => p.Metadata.OwnerReferences?.Any(o => o.Uid == job.Metadata.Uid) == true)
+            .Select(Observe)
+            .OfType<ReplicaObservation>()
+            .OrderBy(r => r.Index)];
+    }
+
+    /// <inheritdoc />
+    public async Task StartAsync(TrainingJob job, ReplicaStart start, CancellationToken cancellationToken)
+    {
+        await CreateIfMissingAsync(() => services.CreateAsync(InClusterPodBuilder.Service(job), cancellationToken));
+        foreach (var index in start.Indexes)
+        {
+            await CreateIfMissingAsync(() => pods.CreateAsync(InClusterPodBuilder.Pod(job, index, start.Attempt, options), cancellationToken));
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task DeleteAsync(TrainingJob job, IReadOnlyList<ReplicaObservation> replicas, CancellationToken cancellationToken)
+    {
+        foreach (var replica in replicas)
+        {
+            await pods.DeleteAsync(job.Metadata.NamespaceProperty, replica.Name, null, cancellationToken);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task CleanUpAsync(TrainingJob job, CancellationToken cancellationToken)
+    {
+        var observed = await ObserveAsync(job, cancellationToken);
+        await DeleteAsync(job, [.. observed.Where(r => !r.Terminating)], cancellationToken);
+        var service = await services.GetAsync(job.Metadata.NamespaceProperty, job.Metadata.Name, cancellationToken);
+        if (service?.Metadata.OwnerReferences?.Any(o => o.Uid == job.Metadata.Uid) == true)
+        {
+            await services.DeleteAsync(job.Metadata.NamespaceProperty, job.Metadata.Name, null, cancellationToken);
+        }
+    }
+
+    /// <summary>A pod as a replica observation; null for a pod without Ferry's labels.</summary>
+    public static ReplicaObservation? Observe(V1Pod pod)
+    {
+        var labels = pod.Metadata.Labels;
+        if (labels is null
+            || !labels.TryGetValue(TrainingJobLabels.ReplicaIndex, out var indexText)
+            || !labels.TryGetValue(TrainingJobLabels.Attempt, out var attemptText)
+            || !int.TryParse(indexText, NumberStyles.None, CultureInfo.InvariantCulture, out var index)
+            || !int.TryParse(attemptText, NumberStyles.None, CultureInfo.InvariantCulture, out var attempt))
+        {
+            return null;
+        }
+
+        var status = pod.Status;
+        var state = status?.Phase switch
+        {
+            "Running" => ReplicaState.Running,
+            "Succeeded" => ReplicaState.Succeeded,
+            "Failed" => ReplicaState.Failed,
+            _ => ReplicaState.Pending,
+        };
+        var train = status?.ContainerStatuses?.FirstOrDefault(c => c.Name == InClusterPodBuilder.TrainingContainer);
+        var init = status?.InitContainerStatuses?.FirstOrDefault(c => c.Name == InClusterPodBuilder.InitContainer);
+        var terminated = train?.State?.Terminated;
+        var startedAt = train?.State?.Running?.StartedAt ?? terminated?.StartedAt;
+        var message = terminated?.Message;
+        int? exitCode = terminated?.ExitCode;
+        if (state == ReplicaState.Failed && terminated is null)
+        {
+            if (init?.State?.Terminated is { ExitCode: not 0 } initFailed)
+            {
+                exitCode = initFailed.ExitCode;
+                message = $"The {InClusterPodBuilder.InitContainer} init container (inputs, checkpoints) failed with exit code {initFailed.ExitCode}: {initFailed.Message ?? initFailed.Reason}";
+            }
+            else
+            {
+                message = $"The pod failed ({status?.Reason ?? "no reason"}): {status?.Message ?? "no message"}";
+            }
+        }
+
+        return new ReplicaObservation(
+            pod.Metadata.Name,
+            index,
+            attempt,
+            state,
+            Terminating: pod.Metadata.DeletionTimestamp is not null,
+            StartedAt: startedAt,
+            ExitCode: exitCode,
+            Message: message);
+    }
+
+    private static async Task CreateIfMissingAsync(Func<Task> create)
+    {
+        try
+        {
+            await create();
+        }
+        catch (KubernetesApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Conflict)
+        {
+            // Already exists (created by an earlier pass whose status write did not land): nothing to do.
+        }
+    }
+}

@@ -1,0 +1,203 @@
+using Ferry.Crds.V1Alpha1;
+using Ferry.Operator.Agent;
+using Ferry.Operator.Contract;
+using k8s.Models;
+
+namespace Ferry.Operator.Backends.InCluster;
+
+/// <summary>
+/// Builds the children of an InCluster TrainingJob — pure functions of the job and the operator's options:
+/// a headless Service `&lt;job&gt;` and one Pod `&lt;job&gt;-&lt;index&gt;` per replica.
+/// </summary>
+/// <remarks>
+/// Host names: pod i has hostname `algo-(i+1)` and subdomain `&lt;job&gt;`, so the headless Service publishes
+/// `algo-(i+1).&lt;job&gt;.&lt;ns&gt;.svc.&lt;domain&gt;`. The pod's DNS search list gets `&lt;job&gt;.&lt;ns&gt;.svc.&lt;domain&gt;`
+/// (dnsConfig, merged with the cluster defaults), so the bare SageMaker names in `SM_HOSTS` (`algo-1`, `algo-2`, …)
+/// resolve inside every pod and the contract stays byte-identical to SageMaker's. `publishNotReadyAddresses`
+/// publishes the records before readiness, which rendezvous needs.
+/// </remarks>
+public static class InClusterPodBuilder
+{
+    public const string TrainingContainer = "train";
+    public const string InitContainer = "ferry-init";
+    public const string OptMlVolume = "opt-ml";
+    public const string AgentVolume = "ferry-agent";
+    public const string AgentMountPath = "/ferry/agent";
+    public const string TerminationMessagePath = "/dev/termination-log";
+    public const string GpuResource = "nvidia.com/gpu";
+
+    /// <summary>Name of replica <paramref name="index"/>'s pod: `&lt;job&gt;-&lt;index&gt;` (reused by every attempt).</summary>
+    public static string PodName(string job, int index) => $"{job}-{AgentJobMapping.Text(index)}";
+
+    /// <summary>The headless Service that gives the replicas their DNS names.</summary>
+    public static V1Service Service(TrainingJob job) => new()
+    {
+        ApiVersion = "v1",
+        Kind = "Service",
+        Metadata = new V1ObjectMeta
+        {
+            Name = job.Metadata.Name,
+            NamespaceProperty = job.Metadata.NamespaceProperty,
+            Labels = new Dictionary<string, string> { [TrainingJobLabels.JobName] = job.Metadata.Name },
+            OwnerReferences = [Owner(job)],
+        },
+        Spec = new V1ServiceSpec
+        {
+            ClusterIP = "None",
+            Selector = new Dictionary<string, string> { [TrainingJobLabels.JobName] = job.Metadata.Name },
+            PublishNotReadyAddresses = true,
+            Ports = [new V1ServicePort { Name = "rendezvous", Port = ContainerContract.DefaultMasterPort, Protocol = "TCP" }],
+        },
+    };
+
+    /// <summary>The environment both containers of replica <paramref name="index"/> get: the contract plus the agent's settings.</summary>
+    public static IReadOnlyList<V1EnvVar> Environment(TrainingJob job, int index, InClusterOptions options)
+    {
+        var agentJob = AgentJobMapping.FromTrainingJob(job);
+        var replica = new ContractReplica(index, ContainerContract.DefaultRoot, ContainerContract.HostNames(agentJob.Replicas));
+        var variables = ContainerContract.Environment(agentJob.ToContractJob(), replica)
+            .Select(p => new V1EnvVar { Name = p.Key, Value = p.Value })
+            .ToList();
+        variables.Add(new V1EnvVar { Name = AgentJob.Variable, Value = agentJob.Serialize() });
+        variables.Add(new V1EnvVar { Name = AgentSettings.ReplicaIndexVariable, Value = AgentJobMapping.Text(index) });
+        variables.Add(new V1EnvVar { Name = AgentSettings.StopGraceVariable, Value = AgentJobMapping.Text((int)options.StopGracePeriod.TotalSeconds) });
+        variables.Add(new V1EnvVar { Name = AgentSettings.CheckpointSyncVariable, Value = AgentJobMapping.Text((int)options.CheckpointSyncInterval.TotalSeconds) });
+        variables.Add(new V1EnvVar { Name = AgentSettings.TerminationLogVariable, Value = TerminationMessagePath });
+        foreach (var (name, value) in options.AgentEnvironment.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            variables.RemoveAll(v => v.Name == name);
+            variables.Add(new V1EnvVar { Name = name, Value = value });
+        }
+
+        return variables;
+    }
+
+    /// <summary>The pod of replica <paramref name="index"/> in attempt <paramref name="attempt"/>.</summary>
+    public static V1Pod Pod(TrainingJob job, int index, int attempt, InClusterOptions options)
+    {
+        var spec = job.Spec;
+        var name = job.Metadata.Name;
+        var ns = job.Metadata.NamespaceProperty;
+        var inCluster = spec.InCluster;
+        var environment = Environment(job, index, options).ToList();
+        var mounts = new List<V1VolumeMount>
+        {
+            new() { Name = OptMlVolume, MountPath = ContainerContract.DefaultRoot },
+            new() { Name = AgentVolume, MountPath = AgentMountPath },
+        };
+
+        var nodeSelector = new Dictionary<string, string>(inCluster?.NodeSelector ?? new Dictionary<string, string>(), StringComparer.Ordinal);
+        var tolerations = new List<V1Toleration>(inCluster?.Tolerations ?? []);
+        if (spec.Spot)
+        {
+            foreach (var (key, value) in options.SpotNodeSelector)
+            {
+                nodeSelector[key] = value;
+            }
+
+            tolerations.AddRange(options.SpotTolerations);
+        }
+
+        var agent = AgentMountPath + "/" + Path.GetFileName(options.AgentPath);
+        return new V1Pod
+        {
+            ApiVersion = "v1",
+            Kind = "Pod",
+            Metadata = new V1ObjectMeta
+            {
+                Name = PodName(name, index),
+                NamespaceProperty = ns,
+                Labels = new Dictionary<string, string>
+                {
+                    [TrainingJobLabels.JobName] = name,
+                    [TrainingJobLabels.ReplicaIndex] = AgentJobMapping.Text(index),
+                    [TrainingJobLabels.Attempt] = AgentJobMapping.Text(attempt),
+                },
+                OwnerReferences = [Owner(job)],
+            },
+            Spec = new V1PodSpec
+            {
+                RestartPolicy = "Never",
+                Hostname = ContainerContract.HostName(index),
+                Subdomain = name,
+                DnsConfig = new V1PodDNSConfig { Searches = [$"{name}.{ns}.svc.{options.ClusterDomain}"] },
+                NodeSelector = nodeSelector.Count == 0 ? null : nodeSelector,
+                Tolerations = tolerations.Count == 0 ? null : tolerations,
+                PriorityClassName = inCluster?.PriorityClassName,
+                SchedulerName = inCluster?.SchedulerName,
+                ServiceAccountName = inCluster?.ServiceAccountName,
+                // The kubelet's grace must cover the agent's: SIGTERM → training grace → final uploads.
+                TerminationGracePeriodSeconds = (long)options.StopGracePeriod.TotalSeconds + 30,
+                Volumes =
+                [
+                    new V1Volume { Name = OptMlVolume, EmptyDir = new V1EmptyDirVolumeSource() },
+                    new V1Volume { Name = AgentVolume, EmptyDir = new V1EmptyDirVolumeSource() },
+                ],
+                InitContainers =
+                [
+                    new V1Container
+                    {
+                        Name = InitContainer,
+                        Image = options.AgentImage,
+                        Command = [options.AgentPath, "agent", "init", "--install-to", AgentMountPath],
+                        Env = environment,
+                        VolumeMounts = mounts,
+                        TerminationMessagePath = TerminationMessagePath,
+                        TerminationMessagePolicy = "FallbackToLogsOnError",
+                    },
+                ],
+                Containers =
+                [
+                    new V1Container
+                    {
+                        Name = TrainingContainer,
+                        Image = spec.Image,
+                        Command = [agent, "agent", "exec", "--", .. AgentJobMapping.TrainingCommand(spec)],
+                        Env = environment,
+                        VolumeMounts = mounts,
+                        Resources = Resources(spec.Resources),
+                        TerminationMessagePath = TerminationMessagePath,
+                        TerminationMessagePolicy = "File",
+                    },
+                ],
+            },
+        };
+    }
+
+    /// <summary>Requests cpu/memory, limits memory and `nvidia.com/gpu` (GPUs are requested by their limit).</summary>
+    public static V1ResourceRequirements? Resources(ResourceSpec? resources)
+    {
+        var requests = new Dictionary<string, ResourceQuantity>();
+        var limits = new Dictionary<string, ResourceQuantity>();
+        if (resources?.Cpu is { Length: > 0 } cpu)
+        {
+            requests["cpu"] = new ResourceQuantity(cpu);
+        }
+
+        if (resources?.Memory is { Length: > 0 } memory)
+        {
+            requests["memory"] = new ResourceQuantity(memory);
+            limits["memory"] = new ResourceQuantity(memory);
+        }
+
+        if (resources?.GpusPerReplica is > 0 and var gpus)
+        {
+            limits[GpuResource] = new ResourceQuantity(AgentJobMapping.Text(gpus));
+        }
+
+        return requests.Count == 0 && limits.Count == 0
+            ? null
+            : new V1ResourceRequirements { Requests = requests.Count == 0 ? null : requests, Limits = limits.Count == 0 ? null : limits };
+    }
+
+    /// <summary>The controller owner reference to the TrainingJob (garbage collection, and `kubectl get pods` shows the owner).</summary>
+    public static V1OwnerReference Owner(TrainingJob job) => new()
+    {
+        ApiVersion = TrainingJob.GroupVersion,
+        Kind = TrainingJob.KubeKind,
+        Name = job.Metadata.Name,
+        Uid = job.Metadata.Uid,
+        Controller = true,
+        BlockOwnerDeletion = true,
+    };
+}
