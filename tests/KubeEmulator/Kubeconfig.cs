@@ -1,6 +1,6 @@
 namespace Ferry.KubeEmulator;
 
-/// <summary>Writes a kubeconfig that points kubectl and client libraries at the emulator (plain http, no credentials).</summary>
+/// <summary>Writes a kubeconfig that points kubectl and client libraries at the emulator (plain http; a placeholder token the emulator ignores).</summary>
 /// <remarks>https://kubernetes.io/docs/concepts/configuration/organize-cluster-access-kubeconfig/</remarks>
 internal static class Kubeconfig
 {
@@ -15,7 +15,9 @@ internal static class Kubeconfig
             server: {server.GetLeftPart(UriPartial.Authority)}
         users:
         - name: {ContextName}
-          user: {"{}"}
+          user:
+            # The emulator does no authentication; clients (KubernetesClient) insist on some credential.
+            token: ferry-emulator
         contexts:
         - name: {ContextName}
           context:

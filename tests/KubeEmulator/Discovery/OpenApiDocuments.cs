@@ -47,7 +47,7 @@ internal sealed class OpenApiDocuments(ResourceRegistry registry)
             return null;
         }
 
-        var json = Encoding.UTF8.GetBytes(Build(resources).ToJsonString());
+        var json = Serialization.JsonOutput.Bytes(Build(resources));
         var hash = Convert.ToHexString(SHA256.HashData(json))[..32];
         _cache[groupVersion] = (generation, json, hash);
         return (json, hash);

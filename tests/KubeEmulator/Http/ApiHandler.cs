@@ -163,7 +163,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
             throw new ApiException(404, "NotFound", "the server could not find the requested resource");
         }
 
-        await WriteJsonAsync(ctx, 200, JsonSerializer.SerializeToUtf8Bytes(doc));
+        await WriteJsonAsync(ctx, 200, JsonOutput.Bytes(doc));
     }
 
     private async Task WriteOpenApiAsync(HttpContext ctx, string groupVersion)
@@ -288,7 +288,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
         if (accept.Contains("as=Table", StringComparison.Ordinal))
         {
             var table = TableConverter.Table(r, page2.Select(o => Parse(ops.Render(r, o))), IncludeOf(ctx), ops.Time.GetUtcNow(), rvText, next);
-            await WriteJsonAsync(ctx, 200, JsonSerializer.SerializeToUtf8Bytes(table));
+            await WriteJsonAsync(ctx, 200, JsonOutput.Bytes(table));
             return;
         }
 
@@ -396,7 +396,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
         {
             // The apiserver answers a too-old resourceVersion on watch with 200 and one ERROR event carrying a 410 Status.
             await ctx.Response.StartAsync(ctx.RequestAborted);
-            await WriteEventAsync(ctx, "ERROR", JsonSerializer.SerializeToUtf8Bytes(e.ToStatus()));
+            await WriteEventAsync(ctx, "ERROR", JsonOutput.Bytes(e.ToStatus()));
             return;
         }
 
@@ -483,7 +483,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
                 if (asTable)
                 {
                     var table = TableConverter.Table(r, [Parse(bytes)], include, ops.Time.GetUtcNow(), null, null, withColumns: first);
-                    bytes = JsonSerializer.SerializeToUtf8Bytes(table);
+                    bytes = JsonOutput.Bytes(table);
                     first = false;
                 }
 
@@ -503,7 +503,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
         }
 
         var obj = new JsonObject { ["kind"] = r.Kind, ["apiVersion"] = r.GroupVersion, ["metadata"] = meta };
-        await WriteEventAsync(ctx, "BOOKMARK", JsonSerializer.SerializeToUtf8Bytes(obj));
+        await WriteEventAsync(ctx, "BOOKMARK", JsonOutput.Bytes(obj));
     }
 
     private static async Task WriteEventAsync(HttpContext ctx, string type, byte[] obj)
@@ -600,7 +600,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
     private static byte[] PartialMetadata(StoredObject o)
     {
         var meta = o.ToJsonObject()["metadata"]!.DeepClone();
-        return JsonSerializer.SerializeToUtf8Bytes(new JsonObject { ["kind"] = "PartialObjectMetadata", ["apiVersion"] = "meta.k8s.io/v1", ["metadata"] = meta });
+        return JsonOutput.Bytes(new JsonObject { ["kind"] = "PartialObjectMetadata", ["apiVersion"] = "meta.k8s.io/v1", ["metadata"] = meta });
     }
 
     private async Task WriteResultAsync(HttpContext ctx, ApiResource r, WriteResult result, int status)
@@ -619,12 +619,12 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
         if (accept.Contains("as=Table", StringComparison.Ordinal))
         {
             var table = TableConverter.Table(r, [Parse(json)], IncludeOf(ctx), ops.Time.GetUtcNow(), null, null);
-            json = JsonSerializer.SerializeToUtf8Bytes(table);
+            json = JsonOutput.Bytes(table);
         }
         else if (accept.Contains("as=PartialObjectMetadata", StringComparison.Ordinal))
         {
             var meta = Parse(json)["metadata"]!.DeepClone();
-            json = JsonSerializer.SerializeToUtf8Bytes(new JsonObject { ["kind"] = "PartialObjectMetadata", ["apiVersion"] = "meta.k8s.io/v1", ["metadata"] = meta });
+            json = JsonOutput.Bytes(new JsonObject { ["kind"] = "PartialObjectMetadata", ["apiVersion"] = "meta.k8s.io/v1", ["metadata"] = meta });
         }
 
         await WriteJsonAsync(ctx, status, json);
@@ -650,6 +650,6 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
             ctx.Response.Headers.RetryAfter = retry.ToString(CultureInfo.InvariantCulture);
         }
 
-        await WriteJsonAsync(ctx, e.Code, JsonSerializer.SerializeToUtf8Bytes(e.ToStatus()));
+        await WriteJsonAsync(ctx, e.Code, JsonOutput.Bytes(e.ToStatus()));
     }
 }

@@ -31,3 +31,11 @@ internal static class JsonNumbers
         return v.TryGetValue<double>(out var d) ? (long)d : null;
     }
 }
+
+/// <summary>Serializer settings for everything the emulator writes: no needless escaping (quotes stay <c>\"</c>, as the apiserver writes them).</summary>
+internal static class JsonOutput
+{
+    public static JsonSerializerOptions Options { get; } = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static byte[] Bytes(JsonNode node) => JsonSerializer.SerializeToUtf8Bytes(node, Options);
+}

@@ -40,7 +40,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
         var obj = o.ToJsonObject();
         obj["apiVersion"] = r.GroupVersion;
-        return JsonSerializer.SerializeToUtf8Bytes(obj);
+        return JsonOutput.Bytes(obj);
     }
 
     // ---------------------------------------------------------------- create
@@ -120,7 +120,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         ManagedFields.RecordUpdate(null, body, options.FieldManager, null, r.GroupVersion, time.GetUtcNow(), ListKeyFor(r));
         if (options.DryRun)
         {
-            return new WriteResult(JsonSerializer.SerializeToUtf8Bytes(body), null, warnings, Created: true);
+            return new WriteResult(JsonOutput.Bytes(body), null, warnings, Created: true);
         }
 
         StoredObject stored;
@@ -257,7 +257,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
             if (options.DryRun)
             {
-                return new WriteResult(JsonSerializer.SerializeToUtf8Bytes(next), null, warnings);
+                return new WriteResult(JsonOutput.Bytes(next), null, warnings);
             }
 
             var removeNow = next["metadata"]!["deletionTimestamp"] is not null && (next["metadata"]!["finalizers"] as JsonArray ?? []).Count == 0;

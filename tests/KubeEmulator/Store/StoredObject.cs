@@ -93,7 +93,7 @@ public sealed class StoredObject
             }
         }
 
-        return new StoredObject(ns, name, Str(meta["uid"]), resourceVersion, JsonSerializer.SerializeToUtf8Bytes(obj),
+        return new StoredObject(ns, name, Str(meta["uid"]), resourceVersion, Serialization.JsonOutput.Bytes(obj),
             labels, fields, finalizers, owners, meta["deletionTimestamp"] is not null);
     }
 
