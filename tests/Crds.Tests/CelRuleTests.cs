@@ -169,7 +169,7 @@ public sealed partial class CelRuleTests
         Refused("SageMaker checkpointing to file://", SageMaker, m => m.With("spec.checkpoint.uri", "file:///tmp/ckpt"), CheckpointS3),
         Refused("InCluster reading file://", InCluster, m => m.With("spec.inputs[0].uri", "file:///usr/share/datasets/fashion-mnist"), InputsS3),
         Refused("InCluster writing file://", InCluster, m => m.With("spec.output.uri", "file://./artifacts"), OutputS3),
-        Refused("Local sample moved to InCluster", Local, m => m.With("spec.backend", "InCluster").With("spec.image", "ghcr.io/ferry-dev/ferry-trainer:0.1.0"), InputsS3, OutputS3, CheckpointS3),
+        Refused("Local sample moved to InCluster", Local, m => m.With("spec.backend", "InCluster").With("spec.image", "ghcr.io/ferry-dev/ferry-trainer:0.1.0"), InputsS3, OutputS3),
         Refused("maxWaitSeconds without spot", InCluster, m => m.With("spec.stoppingCondition.maxWaitSeconds", 7200), WaitNeedsSpot),
         Refused("maxWaitSeconds with spot: false", SageMaker, m => m.With("spec.spot", false), WaitNeedsSpot),
         Refused("maxWaitSeconds below maxRuntimeSeconds", SageMaker, m => m.With("spec.stoppingCondition.maxWaitSeconds", 3599), WaitAtLeastRuntime),

@@ -12,12 +12,11 @@ public static class CelEvaluator
     /// <summary>True/false per rule, or the engine's error (a rule that does not compile or run).</summary>
     public sealed record Outcome(bool? Value, string? Error);
 
+    private static readonly Lock Gate = new();
+    private static Process? _node;
+
     public static IReadOnlyList<Outcome> Evaluate(IReadOnlyList<Evaluation> evaluations)
     {
-        var dir = RepoPaths.Of(Path.Combine("tests", "Crds.Tests", "cel"));
-        if (!Directory.Exists(Path.Combine(dir, "node_modules", "@bufbuild", "cel")))
-            throw new InvalidOperationException($"the CEL engine is not installed: run `npm ci` in {dir} (scripts/setup.sh does)");
-
         var request = new JsonArray(evaluations.Select(e =>
         {
             var item = new JsonObject { ["rule"] = e.Rule, ["self"] = TagIntegers(e.Self) };
@@ -26,6 +25,32 @@ public static class CelEvaluator
             return (JsonNode?)item;
         }).ToArray());
 
+        string? answer;
+        lock (Gate)
+        {
+            var node = _node ??= Start();
+            node.StandardInput.WriteLine(request.ToJsonString());
+            node.StandardInput.Flush();
+            var read = node.StandardOutput.ReadLineAsync();
+            if (!read.Wait(TimeSpan.FromMinutes(1)))
+                throw new TimeoutException("the CEL engine did not answer within a minute");
+            answer = read.Result;
+        }
+        if (answer is null)
+            throw new InvalidOperationException($"node evaluate.mjs exited: {_node?.StandardError.ReadToEnd()}");
+
+        return JsonNode.Parse(answer)!.AsArray()
+            .Select(r => new Outcome(r!["value"]?.GetValue<bool>(), r["error"]?.GetValue<string>()))
+            .ToList();
+    }
+
+    // One engine process for the whole test run; it exits when its stdin closes with ours.
+    private static Process Start()
+    {
+        var dir = RepoPaths.Of(Path.Combine("tests", "Crds.Tests", "cel"));
+        if (!Directory.Exists(Path.Combine(dir, "node_modules", "@bufbuild", "cel")))
+            throw new InvalidOperationException($"the CEL engine is not installed: run `npm ci` in {dir} (scripts/setup.sh does)");
+
         var start = new ProcessStartInfo("node", "evaluate.mjs")
         {
             WorkingDirectory = dir,
@@ -33,22 +58,13 @@ public static class CelEvaluator
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        using var node = Process.Start(start) ?? throw new InvalidOperationException("cannot start node");
-        var stderr = node.StandardError.ReadToEndAsync();
-        node.StandardInput.Write(request.ToJsonString());
-        node.StandardInput.Close();
-        var stdout = node.StandardOutput.ReadToEnd();
-        if (!node.WaitForExit(TimeSpan.FromMinutes(1)))
+        var node = Process.Start(start) ?? throw new InvalidOperationException("cannot start node");
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
-            node.Kill();
-            throw new TimeoutException("CEL evaluation did not finish within a minute");
-        }
-        if (node.ExitCode != 0)
-            throw new InvalidOperationException($"node evaluate.mjs failed ({node.ExitCode}): {stderr.Result}");
-
-        return JsonNode.Parse(stdout)!.AsArray()
-            .Select(r => new Outcome(r!["value"]?.GetValue<bool>(), r["error"]?.GetValue<string>()))
-            .ToList();
+            if (!node.HasExited)
+                node.Kill();
+        };
+        return node;
     }
 
     // JSON numbers without a fraction are CEL ints in the API server (integer-typed fields).

@@ -1,7 +1,8 @@
 // Evaluates CEL validation rules the way the API server binds them: `self` (and for transition
-// rules `oldSelf`) is the value at the rule's place in the object. Reads a JSON array of
-// { rule, self, oldSelf? } from stdin; integers arrive tagged as {"$int": "<digits>"} so they
-// become CEL ints, not doubles. Writes a JSON array of { value } or { error }.
+// rules `oldSelf`) is the value at the rule's place in the object. Each stdin line is a JSON array
+// of { rule, self, oldSelf? }; integers arrive tagged as {"$int": "<digits>"} so they become CEL
+// ints, not doubles. Each answer is one stdout line: a JSON array of { value } or { error }.
+import { createInterface } from "node:readline";
 import { run } from "@bufbuild/cel";
 
 const toCel = (v) => {
@@ -13,9 +14,7 @@ const toCel = (v) => {
   return v;
 };
 
-let input = "";
-for await (const chunk of process.stdin) input += chunk;
-const results = JSON.parse(input).map(({ rule, self, oldSelf }) => {
+const evaluate = ({ rule, self, oldSelf }) => {
   try {
     const bindings = { self: toCel(self) };
     if (oldSelf !== undefined) bindings.oldSelf = toCel(oldSelf);
@@ -24,5 +23,9 @@ const results = JSON.parse(input).map(({ rule, self, oldSelf }) => {
   } catch (e) {
     return { error: String(e?.message ?? e) };
   }
-});
-process.stdout.write(JSON.stringify(results));
+};
+
+for await (const line of createInterface({ input: process.stdin })) {
+  if (line.trim() === "") continue;
+  process.stdout.write(JSON.stringify(JSON.parse(line).map(evaluate)) + "\n");
+}
