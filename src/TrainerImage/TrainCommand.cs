@@ -43,6 +43,8 @@ public static class TrainCommand
                 var result = trainer.Run(train, test);
                 if (collectives.Rank == 0)
                 {
+                    stdout.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"finished epochs={result.Epochs} steps={result.GlobalStep} samples_per_second={result.SamplesPerSecond:F1} (all ranks, training steps only)"));
                     TrainedModel.Save(paths.ModelDir, trainer.Model!, new ModelDescription(
                         ModelDescription.CurrentFormat, trainer.Spec, [1, 28, 28], FashionMnist.Mean, FashionMnist.StandardDeviation, FashionMnist.Classes,
                         hp.Raw, hp.Epochs, collectives.WorldSize, result.ValLoss, result.ValAccuracy));
