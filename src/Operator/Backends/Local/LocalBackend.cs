@@ -1,0 +1,207 @@
+using System.Collections;
+using System.Globalization;
+using Ferry.Crds.V1Alpha1;
+using Ferry.Operator.Contract;
+using Ferry.Operator.Reconciliation;
+
+namespace Ferry.Operator.Backends.Local;
+
+/// <summary>
+/// The Local backend: the replicas of one TrainingJob as processes on this machine (see <see cref="LocalReplicaProcess"/>).
+/// It owns "what is running" — starts the replicas the status function asks for, stops the ones it deletes, and
+/// reports every replica as a <see cref="ReplicaObservation"/>; the decisions are the shared
+/// <see cref="TrainingJobStatusCalculator"/>'s, applied by the <see cref="TrainingJobReconciler"/>. Each attempt gets fresh roots under the job directory, one free
+/// MASTER_PORT on 127.0.0.1, and FERRY_OPT_ML per replica.
+/// </summary>
+public sealed class LocalBackend(LocalJobPlan plan, ProgramPath agent, TimeProvider time, Action<LocalLogLine> onLine) : ITrainingBackend, IAsyncDisposable
+{
+    private readonly Dictionary<(int Attempt, int Index), LocalReplicaProcess> _replicas = [];
+    private readonly Dictionary<int, int> _ports = [];
+    private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _changed = new(0);
+
+    /// <summary>The plan this backend runs.</summary>
+    public LocalJobPlan Plan => plan;
+
+    /// <summary>What the agent grants the training process between SIGTERM and SIGKILL.</summary>
+    public TimeSpan StopGracePeriod { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <inheritdoc />
+    public TrainingJobBackend Backend => TrainingJobBackend.Local;
+
+    /// <inheritdoc />
+    public string? Validate(TrainingJob job) => job.Metadata.Name == plan.Job.JobName
+        ? null
+        : $"this Local backend runs TrainingJob {plan.Job.JobName}, not {job.Metadata.Name}: run each manifest with its own `ferry run`.";
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<ReplicaObservation>> ObserveAsync(TrainingJob job, CancellationToken cancellationToken) => Task.FromResult(Observe());
+
+    /// <inheritdoc />
+    public Task StartAsync(TrainingJob job, ReplicaStart start, CancellationToken cancellationToken)
+    {
+        Start(start);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task DeleteAsync(TrainingJob job, IReadOnlyList<ReplicaObservation> replicas, CancellationToken cancellationToken)
+    {
+        Delete(replicas);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task CleanUpAsync(TrainingJob job, CancellationToken cancellationToken) => StopAllAsync();
+
+    /// <summary>Every replica that has not been deleted and gone away, of any attempt.</summary>
+    public IReadOnlyList<ReplicaObservation> Observe()
+    {
+        lock (_gate)
+        {
+            // A deleted replica whose processes have ended is gone, as a deleted pod is.
+            foreach (var key in _replicas.Where(r => r.Value.StopRequested && r.Value.Completion.IsCompleted).Select(r => r.Key).ToList())
+            {
+                _replicas.Remove(key);
+            }
+
+            return [.. _replicas.Values.Select(r => r.Observe()).OrderBy(r => r.Attempt).ThenBy(r => r.Index)];
+        }
+    }
+
+    /// <summary>Starts the replicas <paramref name="start"/> names (a fresh root each: a stale one of the same attempt is removed).</summary>
+    public void Start(ReplicaStart start)
+    {
+        lock (_gate)
+        {
+            if (!_ports.TryGetValue(start.Attempt, out var port))
+            {
+                port = LocalPrograms.FreePort();
+                _ports[start.Attempt] = port;
+            }
+
+            var attemptDirectory = plan.AttemptDirectory(start.Attempt);
+            foreach (var index in start.Indexes)
+            {
+                if (_replicas.ContainsKey((start.Attempt, index)))
+                {
+                    continue;
+                }
+
+                var root = plan.ReplicaRoot(start.Attempt, index);
+                if (Directory.Exists(root))
+                {
+                    Directory.Delete(root, recursive: true);
+                }
+
+                Directory.CreateDirectory(root);
+                var (log, terminationLog) = LocalReplicaLaunch.Paths(attemptDirectory, index);
+                File.Delete(terminationLog);
+                var launch = new LocalReplicaLaunch(agent, plan.Command, Environment(index, root, port, terminationLog), plan.WorkingDirectory, log, terminationLog, StopGracePeriod);
+                _replicas[(start.Attempt, index)] = LocalReplicaProcess.Start(
+                    $"{plan.Job.JobName}-{index}", index, start.Attempt, launch, time, onLine, Signal);
+            }
+        }
+
+        Signal();
+    }
+
+    /// <summary>Stops the replicas (they stay observed as terminating until their processes have ended).</summary>
+    public void Delete(IEnumerable<ReplicaObservation> replicas)
+    {
+        lock (_gate)
+        {
+            foreach (var replica in replicas)
+            {
+                if (_replicas.TryGetValue((replica.Attempt, replica.Index), out var process))
+                {
+                    process.RequestStop();
+                    _ = process.Completion.ContinueWith(_ => Signal(), TaskScheduler.Default);
+                }
+            }
+        }
+    }
+
+    /// <summary>Waits until a replica changes state or <paramref name="timeout"/> passes on the backend's clock.</summary>
+    public async Task WaitForChangeAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var change = _changed.WaitAsync(linked.Token);
+        var delay = Task.Delay(timeout, time, linked.Token);
+        await Task.WhenAny(change, delay);
+        await linked.CancelAsync();
+        cancellationToken.ThrowIfCancellationRequested();
+
+        // Coalesce a burst of changes into one look.
+        while (_changed.CurrentCount > 0 && _changed.Wait(0, CancellationToken.None))
+        {
+        }
+    }
+
+    /// <summary>Stops every replica and waits until their processes have ended.</summary>
+    public async Task StopAllAsync()
+    {
+        List<LocalReplicaProcess> all;
+        lock (_gate)
+        {
+            all = [.. _replicas.Values];
+        }
+
+        foreach (var replica in all)
+        {
+            replica.RequestStop();
+        }
+
+        await Task.WhenAll(all.Select(r => r.Completion));
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await StopAllAsync();
+        _changed.Dispose();
+    }
+
+    private void Signal()
+    {
+        try
+        {
+            _changed.Release();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The run is over.
+        }
+    }
+
+    private Dictionary<string, string> Environment(int index, string root, int port, string terminationLog)
+    {
+        var variables = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (DictionaryEntry entry in System.Environment.GetEnvironmentVariables())
+        {
+            variables[(string)entry.Key] = (string?)entry.Value ?? "";
+        }
+
+        // The agent rebuilds the contract variables from FERRY_JOB for the training process, with torchrun's default
+        // port; carrying MASTER_PORT in the job's environment makes this attempt's free port win there too.
+        var job = plan.Job with
+        {
+            Environment = new Dictionary<string, string>(plan.Job.Environment ?? new Dictionary<string, string>(), StringComparer.Ordinal)
+            {
+                ["MASTER_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            },
+        };
+        var replica = new ContractReplica(index, root, ContainerContract.HostNames(job.Replicas), "127.0.0.1", port);
+        foreach (var (name, value) in ContainerContract.Environment(job.ToContractJob(), replica))
+        {
+            variables[name] = value;
+        }
+
+        variables[Agent.AgentJob.Variable] = job.Serialize();
+        variables[Agent.AgentSettings.ReplicaIndexVariable] = index.ToString(CultureInfo.InvariantCulture);
+        variables[ContainerContract.RootVariable] = root;
+        variables[Agent.AgentSettings.TerminationLogVariable] = terminationLog;
+        variables[Agent.AgentSettings.StopGraceVariable] = ((int)StopGracePeriod.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+        return variables;
+    }
+}

@@ -1,0 +1,105 @@
+using System.Net;
+using System.Net.Sockets;
+using Ferry.Operator.Cli;
+
+namespace Ferry.Operator.Backends.Local;
+
+/// <summary>A program to start: the executable and the arguments that come before the program's own.</summary>
+public sealed record ProgramPath(string FileName, IReadOnlyList<string> LeadingArguments)
+{
+    /// <summary>The whole command line as a list (executable first).</summary>
+    public IReadOnlyList<string> CommandLine(params IEnumerable<string> arguments) => [FileName, .. LeadingArguments, .. arguments];
+}
+
+/// <summary>Finds the programs the Local backend starts: this program's agent, and the built trainer.</summary>
+public static class LocalPrograms
+{
+    /// <summary>Environment variable naming the trainer: a path to <c>train.dll</c> or to an executable.</summary>
+    public const string TrainerVariable = "FERRY_TRAINER";
+
+    /// <summary>The solution file that marks the repository root.</summary>
+    public const string SolutionFile = "Operator.sln";
+
+    /// <summary>The <c>dotnet</c> host running this process, else the one the SDK names, else <c>dotnet</c> from PATH.</summary>
+    public static string DotnetHost()
+    {
+        var current = Environment.ProcessPath;
+        if (current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet")
+        {
+            return current;
+        }
+
+        return Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+    }
+
+    /// <summary><c>dotnet ferry.dll</c>: this assembly, so the agent is exactly the code that launched it.</summary>
+    public static ProgramPath Agent() => new(DotnetHost(), [typeof(AgentCommand).Assembly.Location]);
+
+    /// <summary>
+    /// The built trainer: <c>FERRY_TRAINER</c>, else <c>src/TrainerImage/bin/&lt;Configuration&gt;/net10.0/train.dll</c> under
+    /// the repository root (found by walking up from the working directory, then from this program, for Operator.sln),
+    /// Release before Debug. Throws with the command that builds it when there is none.
+    /// </summary>
+    public static ProgramPath Trainer(Func<string, string?>? getVariable = null, string? workingDirectory = null)
+    {
+        getVariable ??= Environment.GetEnvironmentVariable;
+        if (getVariable(TrainerVariable) is { Length: > 0 } configured)
+        {
+            var full = Path.GetFullPath(configured, workingDirectory ?? Directory.GetCurrentDirectory());
+            if (!File.Exists(full))
+            {
+                throw new FileNotFoundException($"{TrainerVariable} is {configured}, which does not exist; point it at the trainer's train.dll or unset it.", full);
+            }
+
+            return FromPath(full);
+        }
+
+        var roots = new[] { workingDirectory ?? Directory.GetCurrentDirectory(), AppContext.BaseDirectory }
+            .Select(RepositoryRoot)
+            .OfType<string>()
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+        foreach (var root in roots)
+        {
+            foreach (var configuration in new[] { "Release", "Debug" })
+            {
+                var candidate = Path.Combine(root, "src", "TrainerImage", "bin", configuration, "net10.0", "train.dll");
+                if (File.Exists(candidate))
+                {
+                    return FromPath(candidate);
+                }
+            }
+        }
+
+        var where = roots.Count > 0 ? $"under {roots[0]}/src/TrainerImage/bin" : "(no Operator.sln found above the working directory)";
+        throw new FileNotFoundException(
+            $"the job has no spec.command, so it runs the built trainer, but there is none {where}: build it with `dotnet build -c Release src/TrainerImage`, or set {TrainerVariable} to its train.dll.");
+    }
+
+    /// <summary>The directory holding Operator.sln at or above <paramref name="start"/>, or null.</summary>
+    public static string? RepositoryRoot(string start)
+    {
+        for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, SolutionFile)))
+            {
+                return directory.FullName;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A TCP port that was free a moment ago on 127.0.0.1 (for MASTER_PORT).</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    private static ProgramPath FromPath(string path) =>
+        path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? new ProgramPath(DotnetHost(), [path]) : new ProgramPath(path, []);
+}
