@@ -23,9 +23,9 @@ public sealed class MetricDefinition
     /// <summary>
     /// The definitions used when a job declares none. They match the trainer's log lines, e.g.
     /// <c>epoch=2 step=900 train_loss=0.4123 val_loss=0.4410 val_accuracy=0.8512</c>; <c>nan</c> is
-    /// captured too so the NaN rule can see it.
+    /// captured too so the NaN rule can see it. Each call returns fresh objects.
     /// </summary>
-    public static IReadOnlyList<MetricDefinition> Defaults { get; } =
+    public static IReadOnlyList<MetricDefinition> Defaults =>
     [
         new() { Name = "train_loss", Regex = @"\btrain_loss=([-+0-9.eE]+|nan|NaN)" },
         new() { Name = "val_loss", Regex = @"\bval_loss=([-+0-9.eE]+|nan|NaN)" },
