@@ -10,4 +10,7 @@ internal static class FieldPath
     public static string Index(string path, int index) => path + "[" + index.ToString(CultureInfo.InvariantCulture) + "]";
 
     public static string Key(string path, string key) => path + "[" + key + "]";
+
+    /// <summary>The name printed for a path; the root (a nil field.Path in the apiserver) prints as `&lt;nil&gt;`.</summary>
+    public static string Display(string path) => path.Length == 0 ? "<nil>" : path;
 }

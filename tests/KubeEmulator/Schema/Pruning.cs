@@ -6,8 +6,6 @@ namespace Ferry.KubeEmulator.Schema;
 /// <remarks>https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#field-pruning</remarks>
 internal static class Pruning
 {
-    private static readonly string[] ResourceFields = ["apiVersion", "kind", "metadata"];
-
     /// <summary>Prunes <paramref name="root"/> in place and returns the paths of the removed fields (e.g. `spec.foo`).</summary>
     public static List<string> PruneRoot(JsonObject root, StructuralSchema schema)
     {
@@ -38,6 +36,12 @@ internal static class Pruning
         foreach (var (key, value) in o.ToList())
         {
             var childPath = path.Length == 0 ? key : path + "." + key;
+            if (isResource && key == "metadata")
+            {
+                // ObjectMeta is the apiserver's own type: never pruned by the custom schema.
+                continue;
+            }
+
             if (schema.Properties.TryGetValue(key, out var property))
             {
                 Prune(value, property, childPath, pruned);
@@ -46,7 +50,7 @@ internal static class Pruning
             {
                 Prune(value, schema.AdditionalProperties, childPath, pruned);
             }
-            else if (isResource && ResourceFields.Contains(key))
+            else if (isResource && key is "apiVersion" or "kind")
             {
                 // apiVersion, kind and metadata of a resource (the root or an embedded resource) are always kept.
             }

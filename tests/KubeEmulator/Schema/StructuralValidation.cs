@@ -76,29 +76,29 @@ internal static class StructuralValidation
     }
 
     private static FieldError TypeError(string path, string expected, string actual) =>
-        new(FieldErrorType.TypeInvalid, path, JsonValue.Create(actual), $"{path} in body must be of type {expected}: {GoFormat.Quote(actual)}");
+        new(FieldErrorType.TypeInvalid, FieldPath.Display(path), JsonValue.Create(actual), $"{path} in body must be of type {expected}: {GoFormat.Quote(actual)}");
 
     private static void ValidateString(string value, StructuralSchema schema, string path, List<FieldError> errors)
     {
         var length = value.EnumerateRunes().Count();
         if (schema.MaxLength is { } max && length > max)
         {
-            errors.Add(new FieldError(FieldErrorType.TooLong, path, JsonValue.Create(value), MaxLengthDetail(max)));
+            errors.Add(new FieldError(FieldErrorType.TooLong, FieldPath.Display(path), JsonValue.Create(value), MaxLengthDetail(max)));
         }
 
         if (schema.MinLength is { } min && length < min)
         {
-            errors.Add(new FieldError(FieldErrorType.Invalid, path, JsonValue.Create(value), $"{path} in body should be at least {min} chars long"));
+            errors.Add(new FieldError(FieldErrorType.Invalid, FieldPath.Display(path), JsonValue.Create(value), $"{path} in body should be at least {min} chars long"));
         }
 
         if (schema.PatternRegex is { } regex && !regex.IsMatch(value))
         {
-            errors.Add(new FieldError(FieldErrorType.Invalid, path, JsonValue.Create(value), $"{path} in body should match '{schema.Pattern}'"));
+            errors.Add(new FieldError(FieldErrorType.Invalid, FieldPath.Display(path), JsonValue.Create(value), $"{path} in body should match '{schema.Pattern}'"));
         }
 
         if (schema.Format is { } format && Formats.IsValid(format, value) == false)
         {
-            errors.Add(new FieldError(FieldErrorType.TypeInvalid, path, JsonValue.Create(value), $"{path} in body must be of type {format}: {GoFormat.Quote(value)}"));
+            errors.Add(new FieldError(FieldErrorType.TypeInvalid, FieldPath.Display(path), JsonValue.Create(value), $"{path} in body must be of type {format}: {GoFormat.Quote(value)}"));
         }
     }
 
@@ -113,19 +113,19 @@ internal static class StructuralValidation
         var d = JsonValues.AsDouble(value) ?? 0;
         if (schema.MultipleOf is { } factor && factor > 0 && Math.Abs(Math.IEEERemainder(d, factor)) > 1e-9 * Math.Max(1, Math.Abs(d)))
         {
-            errors.Add(new FieldError(FieldErrorType.Invalid, path, value.DeepClone(), $"{path} in body should be a multiple of {GoFormat.Float(factor)}"));
+            errors.Add(new FieldError(FieldErrorType.Invalid, FieldPath.Display(path), value.DeepClone(), $"{path} in body should be a multiple of {GoFormat.Float(factor)}"));
         }
 
         if (schema.Maximum is { } max && (schema.ExclusiveMaximum ? d >= max : d > max))
         {
             var relation = schema.ExclusiveMaximum ? "less than" : "less than or equal to";
-            errors.Add(new FieldError(FieldErrorType.Invalid, path, value.DeepClone(), $"{path} in body should be {relation} {GoFormat.Float(max)}"));
+            errors.Add(new FieldError(FieldErrorType.Invalid, FieldPath.Display(path), value.DeepClone(), $"{path} in body should be {relation} {GoFormat.Float(max)}"));
         }
 
         if (schema.Minimum is { } min && (schema.ExclusiveMinimum ? d <= min : d < min))
         {
             var relation = schema.ExclusiveMinimum ? "greater than" : "greater than or equal to";
-            errors.Add(new FieldError(FieldErrorType.Invalid, path, value.DeepClone(), $"{path} in body should be {relation} {GoFormat.Float(min)}"));
+            errors.Add(new FieldError(FieldErrorType.Invalid, FieldPath.Display(path), value.DeepClone(), $"{path} in body should be {relation} {GoFormat.Float(min)}"));
         }
     }
 
@@ -133,12 +133,12 @@ internal static class StructuralValidation
     {
         if (schema.MinItems is { } min && array.Count < min)
         {
-            errors.Add(new FieldError(FieldErrorType.Invalid, path, JsonValue.Create(array.Count), $"{path} in body should have at least {min} items"));
+            errors.Add(new FieldError(FieldErrorType.Invalid, FieldPath.Display(path), JsonValue.Create(array.Count), $"{path} in body should have at least {min} items"));
         }
 
         if (schema.MaxItems is { } max && array.Count > max)
         {
-            errors.Add(new FieldError(FieldErrorType.TooMany, path, JsonValue.Create(array.Count), MaxItemsDetail(max)));
+            errors.Add(new FieldError(FieldErrorType.TooMany, FieldPath.Display(path), JsonValue.Create(array.Count), MaxItemsDetail(max)));
         }
 
         if (schema.Items is { } items)
@@ -154,20 +154,12 @@ internal static class StructuralValidation
     {
         if (schema.MaxProperties is { } max && obj.Count > max)
         {
-            errors.Add(new FieldError(FieldErrorType.TooMany, path, JsonValue.Create(obj.Count), MaxItemsDetail(max)));
+            errors.Add(new FieldError(FieldErrorType.TooMany, FieldPath.Display(path), JsonValue.Create(obj.Count), MaxItemsDetail(max)));
         }
 
         if (schema.MinProperties is { } min && obj.Count < min)
         {
-            errors.Add(new FieldError(FieldErrorType.Invalid, path, JsonValue.Create(obj.Count), $"{path} in body should have at least {min} properties"));
-        }
-
-        foreach (var required in schema.Required)
-        {
-            if (!obj.ContainsKey(required))
-            {
-                errors.Add(new FieldError(FieldErrorType.Required, Child(path, required), null, ""));
-            }
+            errors.Add(new FieldError(FieldErrorType.Invalid, FieldPath.Display(path), JsonValue.Create(obj.Count), $"{path} in body should have at least {min} properties"));
         }
 
         foreach (var (key, value) in obj)
@@ -179,6 +171,15 @@ internal static class StructuralValidation
             else if (schema.AdditionalProperties is { } additional)
             {
                 Validate(value, additional, Child(path, key), errors);
+            }
+        }
+
+        // kube-openapi checks `required` after the properties.
+        foreach (var required in schema.Required)
+        {
+            if (!obj.ContainsKey(required))
+            {
+                errors.Add(new FieldError(FieldErrorType.Required, Child(path, required), null, ""));
             }
         }
     }
@@ -193,7 +194,7 @@ internal static class StructuralValidation
         var supported = values.Select(v => v is JsonValue s && s.GetValueKind() == JsonValueKind.String
             ? s.GetValue<string>()
             : v?.ToJsonString() ?? "null");
-        errors.Add(new FieldError(FieldErrorType.NotSupported, path, node?.DeepClone(),
+        errors.Add(new FieldError(FieldErrorType.NotSupported, FieldPath.Display(path), node?.DeepClone(),
             "supported values: " + string.Join(", ", supported.Select(GoFormat.Quote))));
     }
 

@@ -67,7 +67,21 @@ internal static partial class CelValues
 
         foreach (var (key, value) in o)
         {
-            if (schema.Properties.TryGetValue(key, out var property))
+            if (isResource && key == "metadata")
+            {
+                // Only metadata.name and metadata.generateName are visible to rules.
+                var visible = new JsonObject();
+                foreach (var field in new[] { "name", "generateName" })
+                {
+                    if (value?[field] is JsonValue s)
+                    {
+                        visible[field] = s.DeepClone();
+                    }
+                }
+
+                result["metadata"] = visible;
+            }
+            else if (schema.Properties.TryGetValue(key, out var property))
             {
                 if (Escape(key) is { } name)
                 {
@@ -77,20 +91,6 @@ internal static partial class CelValues
             else if (isResource && key is "apiVersion" or "kind")
             {
                 result[key] = Encode(value, null);
-            }
-            else if (isResource && key == "metadata" && value is JsonObject metadata)
-            {
-                // Only metadata.name and metadata.generateName are visible to rules.
-                var visible = new JsonObject();
-                foreach (var field in new[] { "name", "generateName" })
-                {
-                    if (metadata[field] is JsonValue s)
-                    {
-                        visible[field] = s.DeepClone();
-                    }
-                }
-
-                result["metadata"] = visible;
             }
         }
 

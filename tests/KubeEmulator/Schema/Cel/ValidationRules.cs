@@ -140,12 +140,12 @@ internal static partial class ValidationRules
             case "pass":
                 return null;
             case "compileError":
-                return new FieldError(FieldErrorType.Invalid, node.Path, typeName, $"rule compile error: compilation failed: {detail}");
+                return new FieldError(FieldErrorType.Invalid, FieldPath.Display(node.Path), typeName, $"rule compile error: compilation failed: {detail}");
             case "overload":
-                return new FieldError(FieldErrorType.Invalid, node.Path, typeName,
+                return new FieldError(FieldErrorType.Invalid, FieldPath.Display(node.Path), typeName,
                     $"'no such overload': call arguments did not match a supported operator, function or macro signature for rule: {RuleErrorString(rule)}");
             case "error":
-                return new FieldError(FieldErrorType.Invalid, node.Path, typeName, $"{detail} evaluating rule: {RuleErrorString(rule)}");
+                return new FieldError(FieldErrorType.Invalid, FieldPath.Display(node.Path), typeName, $"{detail} evaluating rule: {RuleErrorString(rule)}");
             case "fail":
                 var path = string.IsNullOrEmpty(rule.FieldPath) ? node.Path : FieldPath.Child(node.Path, NormalizeFieldPath(rule.FieldPath, node.Schema));
                 var message = MessageOrDefault(rule);
@@ -159,7 +159,7 @@ internal static partial class ValidationRules
                     }
                 }
 
-                return ForReason(rule.Reason, path, typeName, message);
+                return ForReason(rule.Reason, FieldPath.Display(path), typeName, message);
             default:
                 throw new InvalidOperationException("Unexpected CEL result: " + result.ToJsonString());
         }
