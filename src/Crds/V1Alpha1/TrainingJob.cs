@@ -9,8 +9,10 @@ namespace Ferry.Crds.V1Alpha1;
 /// <summary>A distributed training run on SageMaker, in the cluster or on this machine (ferry.dev/v1alpha1).</summary>
 [KubernetesEntity(Group = Group, ApiVersion = Version, Kind = KubeKind, PluralName = Plural)]
 [Description("TrainingJob runs a distributed training job on AWS SageMaker, in the cluster as pods, or locally as processes, and reports its progress, metrics and artifacts in status.")]
-[CelRule("size(self.metadata.name) <= 59",
-    Message = "metadata.name must be at most 59 characters: it names the job's pods (<name>-<replica index>, at most 63 characters) and Service; choose a shorter name")]
+// Kubeflow's training jobs have the same rule: the name becomes a Service name (a DNS-1035 label)
+// and, with "-<replica index>", pod host names of at most 63 characters.
+[CelRule("size(self.metadata.name) <= 59 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+    Message = "metadata.name must be a DNS-1035 label of at most 59 characters (lowercase letters, digits and '-', starting with a letter): it names the job's Service and its pods <name>-<replica index>; rename the TrainingJob")]
 [PrinterColumn("Backend", "string", ".spec.backend", Description = "Where the job runs.")]
 [PrinterColumn("Phase", "string", ".status.phase", Description = "The job's phase.")]
 [PrinterColumn("Replicas", "integer", ".spec.resources.replicas", Description = "Number of training replicas.")]
