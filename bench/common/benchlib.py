@@ -122,6 +122,14 @@ def source_root():
                                  capture_output=True, text=True)
         if archive.returncode != 0:
             fail(f"exporting {commit} failed: {archive.stderr.strip()}")
+        # node_modules are installed by scripts/setup.sh (npm ci), not committed: share the working tree's.
+        for dirpath, dirnames, filenames in os.walk(target + ".partial"):
+            dirnames[:] = [d for d in dirnames if d not in ("node_modules", "bin", "obj")]
+            if "package-lock.json" in filenames:
+                rel = os.path.relpath(dirpath, target + ".partial")
+                installed = os.path.join(REPO_DIR, rel, "node_modules")
+                if os.path.isdir(installed) and not os.path.exists(os.path.join(dirpath, "node_modules")):
+                    os.symlink(installed, os.path.join(dirpath, "node_modules"))
         os.rename(target + ".partial", target)
     _SOURCE_ROOT = target
     return _SOURCE_ROOT

@@ -173,11 +173,11 @@ async Task<int> RunAsync()
 async Task<JsonObject> MeasureCapacityAsync(HttpClient http, KubeApiEmulator api)
 {
     var duration = TimeSpan.FromSeconds(options.CapacitySeconds);
-    var getRps = await HammerAsync(duration, 32, _ => http.GetAsync("api/v1/namespaces/default"));
-    var cmRps = await HammerAsync(duration, 32, i => http.PostAsync($"api/v1/namespaces/{CapacityNs}/configmaps",
+    var getRps = await HammerAsync("GET namespace", duration, 32, _ => http.GetAsync("api/v1/namespaces/default"));
+    var cmRps = await HammerAsync("create ConfigMap", duration, 32, i => http.PostAsync($"api/v1/namespaces/{CapacityNs}/configmaps",
         Json(new JsonObject { ["apiVersion"] = "v1", ["kind"] = "ConfigMap", ["metadata"] = new JsonObject { ["name"] = $"cm-{i}" }, ["data"] = new JsonObject { ["k"] = "v" } })));
     var created = new List<string>();
-    var tjRps = await HammerAsync(duration, 32, i =>
+    var tjRps = await HammerAsync("create TrainingJob", duration, 32, i =>
     {
         lock (created)
         {
@@ -189,7 +189,7 @@ async Task<JsonObject> MeasureCapacityAsync(HttpClient http, KubeApiEmulator api
 
     // The operator is not running yet: remove these jobs so it never sees them.
     var index = 0;
-    var deleteRps = await HammerAsync(TimeSpan.FromMinutes(10), 32, _ =>
+    var deleteRps = await HammerAsync("delete TrainingJob", TimeSpan.FromMinutes(10), 32, _ =>
     {
         var i = Interlocked.Increment(ref index) - 1;
         return i < created.Count
@@ -214,7 +214,7 @@ async Task<JsonObject> MeasureCapacityAsync(HttpClient http, KubeApiEmulator api
 }
 
 // Runs `workers` loops issuing requests until `duration` elapses (or `next` returns null); returns completed requests/s.
-async Task<double> HammerAsync(TimeSpan duration, int workers, Func<int, Task<HttpResponseMessage>?> next)
+async Task<double> HammerAsync(string label, TimeSpan duration, int workers, Func<int, Task<HttpResponseMessage>?> next)
 {
     var counter = -1;
     var completed = 0L;
@@ -233,7 +233,7 @@ async Task<double> HammerAsync(TimeSpan duration, int workers, Func<int, Task<Ht
             using var response = await request;
             if (!response.IsSuccessStatusCode)
             {
-                throw Fail($"the emulator answered {(int)response.StatusCode} during the capacity probe: {await response.Content.ReadAsStringAsync()}");
+                throw Fail($"the emulator answered {(int)response.StatusCode} to {label} during the capacity probe: {await response.Content.ReadAsStringAsync()}");
             }
 
             Interlocked.Increment(ref completed);
