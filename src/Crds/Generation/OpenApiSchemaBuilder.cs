@@ -98,7 +98,7 @@ public static class OpenApiSchemaBuilder
     private static SortedDictionary<string, JsonNode?> ElementSchema(Type elementType, PropertyInfo? property)
     {
         var element = TypeSchema(elementType, property: null);
-        if (property is not null && (elementType == typeof(string)))
+        if (property is not null && elementType == typeof(string))
             ApplyStringMarkers(property, element);
         return element;
     }
@@ -136,6 +136,7 @@ public static class OpenApiSchemaBuilder
     {
         var schema = TypeSchema(property.PropertyType, property);
         var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+        CheckMarkersFit(property, type);
 
         if (property.GetCustomAttribute<DescriptionAttribute>() is { } description)
             schema["description"] = description.Description;
@@ -183,6 +184,27 @@ public static class OpenApiSchemaBuilder
         }
 
         return schema;
+    }
+
+    // A marker the generator would silently drop is a contract the CRD does not enforce: refuse it.
+    private static void CheckMarkersFit(PropertyInfo property, Type type)
+    {
+        var element = DictionaryValueType(type) ?? ListItemType(type);
+        var isNumber = type == typeof(int) || type == typeof(long) || type == typeof(double);
+        var misfits = new List<string>();
+        if ((property.GetCustomAttribute<LengthAttribute>() is not null || property.GetCustomAttribute<PatternAttribute>() is not null)
+            && type != typeof(string) && element != typeof(string))
+            misfits.Add("Length/Pattern need a string (or a list or map of strings)");
+        if ((property.GetCustomAttribute<MinimumAttribute>() is not null || property.GetCustomAttribute<MaximumAttribute>() is not null) && !isNumber)
+            misfits.Add("Minimum/Maximum need a number");
+        if (property.GetCustomAttribute<ItemsAttribute>() is not null && ListItemType(type) is null)
+            misfits.Add("Items needs a list");
+        if (property.GetCustomAttribute<MaxPropertiesAttribute>() is not null && DictionaryValueType(type) is null)
+            misfits.Add("MaxProperties needs a map");
+        if (property.GetCustomAttribute<IntOrStringAttribute>() is not null && type != typeof(string))
+            misfits.Add("IntOrString needs a string");
+        if (misfits.Count > 0)
+            throw new InvalidOperationException($"{property.DeclaringType?.Name}.{property.Name}: {string.Join("; ", misfits)}.");
     }
 
     private static void ApplyStringMarkers(PropertyInfo property, SortedDictionary<string, JsonNode?> schema)
