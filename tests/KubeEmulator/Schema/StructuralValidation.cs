@@ -8,13 +8,20 @@ namespace Ferry.KubeEmulator.Schema;
 /// Field names follow kube-openapi: `spec.inputs[0].name`, map values as `spec.env.KEY`.</remarks>
 internal static class StructuralValidation
 {
-    public static void ValidateRoot(JsonObject root, StructuralSchema schema, List<FieldError> errors) =>
-        Validate(root, schema, "", errors);
+    /// <summary>Validates the object; on update, errors of values equal to their old value are ratcheted (dropped).</summary>
+    public static void ValidateRoot(JsonObject root, JsonObject? old, StructuralSchema schema, List<FieldError> errors) =>
+        Validate(root, schema, "", Correlation.Of(old), errors);
 
     private static string Child(string path, string name) => path.Length == 0 ? name : path + "." + name;
 
-    private static void Validate(JsonNode? node, StructuralSchema schema, string path, List<FieldError> errors)
+    private static void Validate(JsonNode? node, StructuralSchema schema, string path, Correlation old, List<FieldError> errors)
     {
+        if (old.Unchanged(node))
+        {
+            // Validation ratcheting (on by default since Kubernetes 1.30): an unchanged value keeps being accepted.
+            return;
+        }
+
         var expected = schema.IntOrString ? "integer,string" : schema.Type;
         if (JsonValues.IsNull(node))
         {
@@ -46,13 +53,13 @@ internal static class StructuralValidation
 
         if (node is JsonArray array)
         {
-            ValidateArray(array, schema, path, errors);
+            ValidateArray(array, schema, path, old, errors);
         }
 
         CheckEnum(node, schema, path, errors);
         if (node is JsonObject obj)
         {
-            ValidateObject(obj, schema, path, errors);
+            ValidateObject(obj, schema, path, old, errors);
         }
     }
 
@@ -129,7 +136,7 @@ internal static class StructuralValidation
         }
     }
 
-    private static void ValidateArray(JsonArray array, StructuralSchema schema, string path, List<FieldError> errors)
+    private static void ValidateArray(JsonArray array, StructuralSchema schema, string path, Correlation old, List<FieldError> errors)
     {
         if (schema.MinItems is { } min && array.Count < min)
         {
@@ -145,12 +152,12 @@ internal static class StructuralValidation
         {
             for (var i = 0; i < array.Count; i++)
             {
-                Validate(array[i], items, $"{path}[{i}]", errors);
+                Validate(array[i], items, $"{path}[{i}]", old.Item(array[i], schema), errors);
             }
         }
     }
 
-    private static void ValidateObject(JsonObject obj, StructuralSchema schema, string path, List<FieldError> errors)
+    private static void ValidateObject(JsonObject obj, StructuralSchema schema, string path, Correlation old, List<FieldError> errors)
     {
         if (schema.MaxProperties is { } max && obj.Count > max)
         {
@@ -166,11 +173,11 @@ internal static class StructuralValidation
         {
             if (schema.Properties.TryGetValue(key, out var property))
             {
-                Validate(value, property, Child(path, key), errors);
+                Validate(value, property, Child(path, key), old.Key(key), errors);
             }
             else if (schema.AdditionalProperties is { } additional)
             {
-                Validate(value, additional, Child(path, key), errors);
+                Validate(value, additional, Child(path, key), old.Key(key), errors);
             }
         }
 
@@ -202,7 +209,7 @@ internal static class StructuralValidation
     {
         foreach (var branch in schema.AllOf)
         {
-            Validate(node, branch, path, errors);
+            Validate(node, branch, path, Correlation.None, errors);
         }
 
         if (schema.AnyOf.Count > 0)
@@ -238,7 +245,7 @@ internal static class StructuralValidation
     private static List<FieldError> Branch(JsonNode node, StructuralSchema branch, string path)
     {
         var branchErrors = new List<FieldError>();
-        Validate(node, branch, path, branchErrors);
+        Validate(node, branch, path, Correlation.None, branchErrors);
         return branchErrors;
     }
 

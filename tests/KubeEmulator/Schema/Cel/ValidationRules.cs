@@ -9,7 +9,9 @@ namespace Ferry.KubeEmulator.Schema.Cel;
 /// <remarks>https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#validation-rules</remarks>
 internal static partial class ValidationRules
 {
-    private sealed record PendingNode(string Path, StructuralSchema Schema, List<ValidationRule> Rules);
+    /// <param name="Ratcheted">The node (or, when it does not correlate, its nearest correlating ancestor) equals its
+    /// old value, so failures of rules that do not use oldSelf are not reported (validation ratcheting).</param>
+    private sealed record PendingNode(string Path, StructuralSchema Schema, List<ValidationRule> Rules, bool Ratcheted);
 
     public static async Task EvaluateAsync(CelProcess cel, JsonObject newObject, JsonObject? oldObject, StructuralSchema schema,
         bool validateStatus, List<FieldError> errors, CancellationToken cancellationToken)
@@ -21,7 +23,7 @@ internal static partial class ValidationRules
 
         var pending = new List<PendingNode>();
         var requestNodes = new JsonArray();
-        Collect(newObject, oldObject, oldObject is not null, schema, "", isRoot: true, validateStatus, pending, requestNodes);
+        Collect(newObject, Correlation.Of(oldObject), parentUnchanged: false, schema, "", isRoot: true, validateStatus, pending, requestNodes);
         if (pending.Count == 0)
         {
             return;
@@ -44,7 +46,7 @@ internal static partial class ValidationRules
         }
     }
 
-    private static void Collect(JsonNode? value, JsonNode? oldValue, bool hasOld, StructuralSchema schema, string path, bool isRoot,
+    private static void Collect(JsonNode? value, Correlation correlation, bool parentUnchanged, StructuralSchema schema, string path, bool isRoot,
         bool validateStatus, List<PendingNode> pending, JsonArray requestNodes)
     {
         if (JsonValues.IsNull(value) || !schema.HasRulesBelow)
@@ -52,7 +54,9 @@ internal static partial class ValidationRules
             return;
         }
 
-        hasOld = hasOld && !JsonValues.IsNull(oldValue);
+        var oldValue = correlation.Old;
+        var hasOld = correlation.Exists && !JsonValues.IsNull(oldValue);
+        var unchanged = correlation.Exists ? correlation.Unchanged(value) : parentUnchanged;
         if (schema.Rules.Count > 0)
         {
             // Transition rules run only when an old value correlates, unless optionalOldSelf makes oldSelf an optional.
@@ -79,14 +83,13 @@ internal static partial class ValidationRules
 
                 request["rules"] = ruleArray;
                 requestNodes.Add(request);
-                pending.Add(new PendingNode(path, schema, rules));
+                pending.Add(new PendingNode(path, schema, rules, unchanged));
             }
         }
 
         switch (value)
         {
             case JsonObject o:
-                var oldObject = hasOld ? oldValue as JsonObject : null;
                 foreach (var (key, child) in o)
                 {
                     if (isRoot && key == "status" && !validateStatus)
@@ -94,40 +97,28 @@ internal static partial class ValidationRules
                         continue;
                     }
 
-                    JsonNode? oldChild = null;
-                    var childHasOld = oldObject is not null && oldObject.TryGetPropertyValue(key, out oldChild);
+                    // apiVersion and kind do not correlate at the root (both sides are converted to the same version).
+                    var childCorrelation = isRoot && key is "apiVersion" or "kind" ? Correlation.None : correlation.Key(key);
                     if (schema.Properties.TryGetValue(key, out var property))
                     {
-                        Collect(child, oldChild, childHasOld, property, FieldPath.Child(path, key), false, validateStatus, pending, requestNodes);
+                        Collect(child, childCorrelation, unchanged, property, FieldPath.Child(path, key), false, validateStatus, pending, requestNodes);
                     }
                     else if (schema.AdditionalProperties is { } additional)
                     {
-                        Collect(child, oldChild, childHasOld, additional, FieldPath.Key(path, key), false, validateStatus, pending, requestNodes);
+                        Collect(child, childCorrelation, unchanged, additional, FieldPath.Key(path, key), false, validateStatus, pending, requestNodes);
                     }
                 }
 
                 break;
             case JsonArray a when schema.Items is { } items:
-                var oldArray = hasOld ? oldValue as JsonArray : null;
                 for (var i = 0; i < a.Count; i++)
                 {
                     // Only list-type=map items correlate with old items (by their keys); atomic and set lists do not.
-                    var oldItem = schema.ListType == "map" && oldArray is not null ? FindByKeys(oldArray, a[i], schema.ListMapKeys) : null;
-                    Collect(a[i], oldItem, oldItem is not null, items, FieldPath.Index(path, i), false, validateStatus, pending, requestNodes);
+                    Collect(a[i], correlation.Item(a[i], schema), unchanged, items, FieldPath.Index(path, i), false, validateStatus, pending, requestNodes);
                 }
 
                 break;
         }
-    }
-
-    private static JsonNode? FindByKeys(JsonArray oldItems, JsonNode? item, IReadOnlyList<string> keys)
-    {
-        if (item is not JsonObject o || keys.Count == 0)
-        {
-            return null;
-        }
-
-        return oldItems.OfType<JsonObject>().FirstOrDefault(old => keys.All(k => JsonValues.DeepEquals(old[k], o[k])));
     }
 
     private static FieldError? ToError(PendingNode node, ValidationRule rule, JsonObject result)
@@ -146,6 +137,8 @@ internal static partial class ValidationRules
                     $"'no such overload': call arguments did not match a supported operator, function or macro signature for rule: {RuleErrorString(rule)}");
             case "error":
                 return new FieldError(FieldErrorType.Invalid, FieldPath.Display(node.Path), typeName, $"{detail} evaluating rule: {RuleErrorString(rule)}");
+            case "fail" when node.Ratcheted && !rule.UsesOldSelf:
+                return null;
             case "fail":
                 var path = string.IsNullOrEmpty(rule.FieldPath) ? node.Path : FieldPath.Child(node.Path, NormalizeFieldPath(rule.FieldPath, node.Schema));
                 var message = MessageOrDefault(rule);
