@@ -38,7 +38,8 @@ public static class TrainCommand
                 }
 
                 using var ring = Rendezvous.Connect(rendezvous);
-                using ICollectives collectives = useCuda && ring.WorldSize > 1 ? new NcclCollectives(ring) : new RingView(ring);
+                using var nccl = useCuda && ring.WorldSize > 1 ? new NcclCollectives(ring) : null;
+                ICollectives collectives = (ICollectives?)nccl ?? ring;
                 var trainer = new DataParallelTrainer(hp, collectives, device, paths.CheckpointDir, stdout);
                 var result = trainer.Run(train, test);
                 if (collectives.Rank == 0)
@@ -94,27 +95,6 @@ public static class TrainCommand
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             stderr.WriteLine($"train: could not write the failure file under {root}/output: {e.Message}");
-        }
-    }
-
-    /// <summary>Lets the ring be used through <see cref="ICollectives"/> without transferring its ownership twice.</summary>
-    private sealed class RingView(RingAllReduce ring) : ICollectives
-    {
-        public int Rank => ring.Rank;
-
-        public int WorldSize => ring.WorldSize;
-
-        public void AllReduceMean(torch.Tensor buffer) => ring.AllReduceMean(buffer);
-
-        public void Broadcast(torch.Tensor buffer) => ring.Broadcast(buffer);
-
-        public void Broadcast(Span<byte> buffer) => ring.Broadcast(buffer);
-
-        public void Barrier() => ring.Barrier();
-
-        public void Dispose()
-        {
-            // The ring is disposed by its owner.
         }
     }
 }

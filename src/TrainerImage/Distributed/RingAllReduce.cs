@@ -244,7 +244,15 @@ public sealed unsafe class RingAllReduce : ICollectives
     {
         while (true)
         {
-            _jobReady.Wait();
+            try
+            {
+                _jobReady.Wait();
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+
             if (_disposed)
             {
                 return;
@@ -446,11 +454,15 @@ public sealed unsafe class RingAllReduce : ICollectives
         }
 
         _disposed = true;
-        CloseSockets();
+        Break("the ring was closed");
         if (_senderThread is not null)
         {
             _jobReady.Release();
-            _senderThread.Join(TimeSpan.FromSeconds(5));
+            if (!_senderThread.Join(TimeSpan.FromSeconds(5)))
+            {
+                // The sender is still unwinding from a failed send; leave its semaphores to the GC.
+                return;
+            }
         }
 
         _jobReady.Dispose();

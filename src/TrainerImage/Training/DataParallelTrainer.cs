@@ -67,53 +67,66 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
         metrics.Info($"training {Spec} with {hp.Optimizer.ToString().ToLowerInvariant()} on {world} rank(s), device {device.type.ToString().ToLowerInvariant()}, " +
             $"{train.Count} train / {test.Count} test samples, batch {hp.BatchSize} per rank, {stepsPerEpoch} steps per epoch");
 
-        using var trainImages = train.Images.to(device);
-        using var trainLabels = train.Labels.to(device);
+        // On the CPU the preloaded tensors are used as they are; on a GPU they are copied there once.
+        var onCpu = device.type == DeviceType.CPU;
+        var trainImages = onCpu ? train.Images : train.Images.to(device);
+        var trainLabels = onCpu ? train.Labels : train.Labels.to(device);
         double valLoss = double.NaN, valAccuracy = double.NaN;
         var clock = Stopwatch.StartNew();
         long samples = 0;
-        for (var epoch = startEpoch; epoch <= hp.Epochs; epoch++)
+        try
         {
-            model.train();
-            var shard = EpochSharding.ShardIndices(train.Count, hp.Seed, epoch, rank, world, hp.BatchSize);
-            using var order = torch.tensor(shard, device: device);
-            double epochLoss = 0, intervalLoss = 0;
-            var intervalSteps = 0;
-            for (var s = 0; s < stepsPerEpoch; s++)
+            for (var epoch = startEpoch; epoch <= hp.Epochs; epoch++)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                float loss;
-                using (var batch = order.narrow(0, (long)s * hp.BatchSize, hp.BatchSize))
-                using (var images = trainImages.index_select(0, batch))
-                using (var labels = trainLabels.index_select(0, batch))
+                model.train();
+                var shard = EpochSharding.ShardIndices(train.Count, hp.Seed, epoch, rank, world, hp.BatchSize);
+                using var order = torch.tensor(shard, device: device);
+                double epochLoss = 0, intervalLoss = 0;
+                var intervalSteps = 0;
+                for (var s = 0; s < stepsPerEpoch; s++)
                 {
-                    loss = step.Run(images, labels);
+                    cancellationToken.ThrowIfCancellationRequested();
+                    float loss;
+                    using (var batch = order.narrow(0, (long)s * hp.BatchSize, hp.BatchSize))
+                    using (var images = trainImages.index_select(0, batch))
+                    using (var labels = trainLabels.index_select(0, batch))
+                    {
+                        loss = step.Run(images, labels);
+                    }
+
+                    if (!float.IsFinite(loss))
+                    {
+                        throw new TrainingDivergedException($"training diverged: the loss became {loss} at epoch {epoch} step {globalStep + 1}; lower learning_rate (now {hp.LearningRate}).");
+                    }
+
+                    globalStep++;
+                    samples += (long)hp.BatchSize * world;
+                    epochLoss += loss;
+                    intervalLoss += loss;
+                    intervalSteps++;
+                    AfterStep?.Invoke(globalStep, model);
+                    if (globalStep % hp.LogInterval == 0)
+                    {
+                        metrics.Train(epoch, globalStep, intervalLoss / intervalSteps);
+                        intervalLoss = 0;
+                        intervalSteps = 0;
+                    }
                 }
 
-                if (!float.IsFinite(loss))
+                if (rank == 0)
                 {
-                    throw new TrainingDivergedException($"training diverged: the loss became {loss} at epoch {epoch} step {globalStep + 1}; lower learning_rate (now {hp.LearningRate}).");
-                }
-
-                globalStep++;
-                samples += (long)hp.BatchSize * world;
-                epochLoss += loss;
-                intervalLoss += loss;
-                intervalSteps++;
-                AfterStep?.Invoke(globalStep, model);
-                if (globalStep % hp.LogInterval == 0)
-                {
-                    metrics.Train(epoch, globalStep, intervalLoss / intervalSteps);
-                    intervalLoss = 0;
-                    intervalSteps = 0;
+                    (valLoss, valAccuracy) = Evaluate(model, test, device);
+                    metrics.EpochEnd(epoch, globalStep, epochLoss / stepsPerEpoch, valLoss, valAccuracy);
+                    Checkpoints.Save(checkpointDir, new CheckpointHeader(epoch, globalStep, Spec, hp.Optimizer, hp.Seed, world, hp.BatchSize), model, optimizer);
                 }
             }
-
-            if (rank == 0)
+        }
+        finally
+        {
+            if (!onCpu)
             {
-                (valLoss, valAccuracy) = Evaluate(model, test, device);
-                metrics.EpochEnd(epoch, globalStep, epochLoss / stepsPerEpoch, valLoss, valAccuracy);
-                Checkpoints.Save(checkpointDir, new CheckpointHeader(epoch, globalStep, Spec, hp.Optimizer, hp.Seed, world, hp.BatchSize), model, optimizer);
+                trainImages.Dispose();
+                trainLabels.Dispose();
             }
         }
 
@@ -130,6 +143,7 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
     /// <summary>Mean cross-entropy and accuracy of <paramref name="model"/> on <paramref name="data"/>.</summary>
     public static (double Loss, double Accuracy) Evaluate(nn.Module<Tensor, Tensor> model, ImageDataset data, Device device)
     {
+        var wasTraining = model.training;
         model.eval();
         using var noGrad = torch.no_grad();
         double lossSum = 0;
@@ -145,7 +159,7 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
             correct += logits.argmax(1).eq(labels).sum().item<long>();
         }
 
-        model.train();
+        model.train(wasTraining);
         return (lossSum / data.Count, (double)correct / data.Count);
     }
 
