@@ -1,0 +1,167 @@
+using System.Text.Json.Nodes;
+using Ferry.Crds.V1Alpha1;
+using Ferry.KubeEmulator;
+using Ferry.KubeEmulator.Kubelet;
+using Ferry.Operator.Backends.InCluster;
+using Ferry.Operator.Reconciliation;
+using Ferry.Operator.Runtime.Resources;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Ferry.Operator.Tests.Fixtures;
+
+/// <summary>
+/// The reconciler against the Kubernetes API emulator (our real CRD loaded) with its simulated kubelet: the real
+/// resource clients, the real InCluster backend, a FakeTimeProvider shared by the operator and the kubelet.
+/// </summary>
+public sealed class OperatorHarness : IAsyncDisposable
+{
+    private OperatorHarness(KubeApiEmulator api, Kubernetes client, FakeTimeProvider time, InClusterOptions options)
+    {
+        Api = api;
+        Client = client;
+        Time = time;
+        Jobs = new KubernetesResourceClient<TrainingJob>(client);
+        Pods = new KubernetesResourceClient<V1Pod>(client);
+        Services = new KubernetesResourceClient<V1Service>(client);
+        Events = new KubernetesResourceClient<Corev1Event>(client);
+        Reconciler = new TrainingJobReconciler(
+            new KubernetesTrainingJobStore(Jobs),
+            [new InClusterBackend(Pods, Services, options)],
+            new KubernetesEventSink(Events, time),
+            time);
+    }
+
+    public KubeApiEmulator Api { get; }
+
+    public Kubernetes Client { get; }
+
+    public FakeTimeProvider Time { get; }
+
+    public IResourceClient<TrainingJob> Jobs { get; }
+
+    public IResourceClient<V1Pod> Pods { get; }
+
+    public IResourceClient<V1Service> Services { get; }
+
+    public IResourceClient<Corev1Event> Events { get; }
+
+    public TrainingJobReconciler Reconciler { get; }
+
+    public const string Namespace = "default";
+
+    /// <summary>The committed CRD (config/crd), found from the test binary's directory.</summary>
+    public static string CrdPath
+    {
+        get
+        {
+            var directory = new DirectoryInfo(AppContext.BaseDirectory);
+            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Operator.sln")))
+            {
+                directory = directory.Parent;
+            }
+
+            return Path.Combine(directory?.FullName ?? throw new InvalidOperationException("Operator.sln not found above the test binaries."),
+                "config", "crd", "ferry.dev_trainingjobs.yaml");
+        }
+    }
+
+    public static async Task<OperatorHarness> StartAsync(IPodRuntime? runtime = null, InClusterOptions? options = null)
+    {
+        var time = new FakeTimeProvider(Build.T0);
+        var api = await KubeApiEmulator.StartAsync(new KubeApiEmulatorOptions { TimeProvider = time, CrdPaths = [CrdPath] });
+        if (runtime is not null)
+        {
+            api.Kubelet.Runtime = runtime;
+        }
+
+        api.Kubelet.Start();
+        var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(api.KubeconfigPath));
+        return new OperatorHarness(api, client, time, options ?? new InClusterOptions());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Api.Kubelet.StopAsync();
+        Client.Dispose();
+        await Api.DisposeAsync();
+    }
+
+    public Task<TrainingJob> ApplyAsync(TrainingJob job)
+    {
+        job.Metadata.NamespaceProperty = Namespace;
+        job.Metadata.Uid = null;
+        job.Metadata.ResourceVersion = null;
+        job.Metadata.Generation = null;
+        job.Status = null;
+        return Jobs.CreateAsync(job);
+    }
+
+    public Task<TrainingJob?> GetAsync(string name) => Jobs.GetAsync(Namespace, name);
+
+    public async Task<IReadOnlyList<V1Pod>> PodsOfAsync(string job) =>
+        (await Pods.ListAsync(Namespace, $"{TrainingJobLabels.JobName}={job}")).Items;
+
+    public Task SetSuspendAsync(string job, bool suspend) =>
+        Jobs.PatchAsync(Namespace, job, new V1Patch($"{{\"spec\":{{\"suspend\":{(suspend ? "true" : "false")}}}}}", V1Patch.PatchType.MergePatch));
+
+    /// <summary>
+    /// Reconciles until <paramref name="done"/> holds for the stored job (null once deleted), advancing the fake clock
+    /// by <paramref name="step"/> between passes so scripted containers progress; fails after a generous real-time timeout.
+    /// </summary>
+    public async Task<TrainingJob?> ReconcileUntilAsync(string name, Func<TrainingJob?, IReadOnlyList<V1Pod>, bool> done, TimeSpan? step = null, int timeoutSeconds = 60)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
+        while (true)
+        {
+            await Reconciler.ReconcileAsync(Namespace, name, CancellationToken.None);
+            var job = await GetAsync(name);
+            var pods = await PodsOfAsync(name);
+            if (done(job, pods))
+            {
+                return job;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"TrainingJob {name} did not reach the expected state; phase {job?.Status?.Phase}, " +
+                    $"pods [{string.Join(", ", pods.Select(p => $"{p.Metadata.Name}:{p.Metadata.Labels?[TrainingJobLabels.Attempt]}:{p.Status?.Phase}"))}], " +
+                    $"conditions [{string.Join("; ", job?.Status?.Conditions?.Select(c => $"{c.Type}={c.Status} {c.Reason}: {c.Message}") ?? [])}]");
+            }
+
+            if (step is { } advance)
+            {
+                Time.Advance(advance);
+            }
+
+            await Task.Delay(25);
+        }
+    }
+
+    /// <summary>The reasons of the Events recorded about <paramref name="job"/>, oldest first.</summary>
+    public async Task<IReadOnlyList<string>> EventReasonsAsync(string job) =>
+        [.. (await Events.ListAsync(Namespace)).Items
+            .Where(e => e.InvolvedObject?.Name == job)
+            .OrderBy(e => e.Metadata.CreationTimestamp).ThenBy(e => e.Metadata.ResourceVersion, StringComparer.Ordinal)
+            .Select(e => e.Reason)];
+}
+
+/// <summary>A pod runtime whose behaviour depends on the replica and the attempt (labels), on the fake clock.</summary>
+public sealed class ReplicaScriptRuntime(TimeProvider time, Func<int, int, (TimeSpan? RunFor, ContainerOutcome Outcome)> train) : IPodRuntime
+{
+    public async Task<ContainerOutcome> RunContainerAsync(JsonObject pod, JsonObject container, bool isInit, CancellationToken cancellationToken)
+    {
+        if (isInit)
+        {
+            return new ContainerOutcome(0);
+        }
+
+        var labels = pod["metadata"]?["labels"];
+        var index = int.Parse((string?)labels?[TrainingJobLabels.ReplicaIndex] ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+        var attempt = int.Parse((string?)labels?[TrainingJobLabels.Attempt] ?? "1", System.Globalization.CultureInfo.InvariantCulture);
+        var (runFor, outcome) = train(index, attempt);
+        await Task.Delay(runFor ?? Timeout.InfiniteTimeSpan, time, cancellationToken);
+        return outcome;
+    }
+}
