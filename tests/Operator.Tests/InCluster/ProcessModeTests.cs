@@ -1,0 +1,116 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+using Ferry.Crds.V1Alpha1;
+using Ferry.Operator.Backends.InCluster;
+using Ferry.Operator.Reconciliation;
+using Ferry.Operator.Storage;
+using Ferry.Operator.Tests.Fixtures;
+using static Ferry.Operator.Tests.Fixtures.Build;
+
+namespace Ferry.Operator.Tests.InCluster;
+
+/// <summary>
+/// End to end through the pod spec: the reconciler creates pods in the emulator, the kubelet runs their containers as
+/// local processes (the real agent from `ferry.dll`, a shell script as `train`), inputs and artifacts live in moto's S3.
+/// </summary>
+[Collection(MotoCollection.Name)]
+public sealed class ProcessModeTests(MotoS3 moto) : IDisposable
+{
+    private readonly string _work = Directory.CreateTempSubdirectory("ferry-process-mode-").FullName;
+
+    public void Dispose() => Directory.Delete(_work, true);
+
+    private async Task<string> TrainScriptAsync(string body)
+    {
+        var path = Path.Combine(_work, "train.sh");
+        await File.WriteAllTextAsync(path, "#!/bin/sh\nset -e\n" + body + "\n");
+        return path;
+    }
+
+    private Task<OperatorHarness> StartAsync()
+    {
+        // spec.command `train <script>` runs as `sh <script>`: the stand-in for a training image's `train`.
+        var runtime = new ProcessPodRuntime(_work, new Dictionary<string, string> { ["train"] = "/bin/sh" }, moto.ProcessEnvironment);
+        return OperatorHarness.StartAsync(runtime, new InClusterOptions { StopGracePeriod = TimeSpan.FromSeconds(5) });
+    }
+
+    [Fact]
+    public async Task Pods_run_the_real_agent_and_the_model_lands_in_s3()
+    {
+        var bucket = await moto.CreateBucketAsync();
+        for (var i = 0; i < 4; i++)
+        {
+            await moto.PutTextAsync(bucket, $"data/train/shard-{i}.idx", $"shard {i}");
+        }
+
+        var script = await TrainScriptAsync("""
+            ls "$SM_CHANNEL_TRAIN" > "$SM_MODEL_DIR/files-$SM_CURRENT_HOST.txt"
+            cat "$FERRY_OPT_ML/input/config/resourceconfig.json" > "$SM_MODEL_DIR/resourceconfig-$RANK.json"
+            echo "epoch=1 train_loss=0.5 val_accuracy=0.81"
+            echo "epoch=2 train_loss=0.3 val_accuracy=0.87"
+            """);
+        await using var harness = await StartAsync();
+        await harness.ApplyAsync(Job("e2e").WithReplicas(2).With(j =>
+        {
+            j.Spec.Command = ["train", script];
+            j.Spec.Inputs = [new InputChannel { Name = "train", Uri = $"s3://{bucket}/data/train", Distribution = S3DataDistribution.ShardedByS3Key }];
+            j.Spec.Output = new OutputSpec { Uri = $"s3://{bucket}/out" };
+            j.Spec.Checkpoint = new CheckpointSpec { Uri = $"s3://{bucket}/ckpt/e2e" };
+        }));
+
+        var done = await harness.ReconcileUntilAsync("e2e", (job, _) => job?.Status?.Phase is TrainingJobPhase.Succeeded or TrainingJobPhase.Failed, timeoutSeconds: 120);
+
+        Assert.True(done!.Status!.Phase == TrainingJobPhase.Succeeded, done.Status.FailureReason + "\n" + string.Join('\n', ((ProcessPodRuntime)harness.Api.Kubelet.Runtime).Logs));
+        var model = $"s3://{bucket}/out/e2e/output/model.tar.gz";
+        Assert.Equal(model, done.Status.Artifacts!.Model);
+        var files = await UnpackAsync(await moto.GetBytesAsync(bucket, "out/e2e/output/model.tar.gz"));
+        // Replica 0 packs its own /opt/ml/model; its shard is every other object of the sorted list.
+        Assert.Equal("shard-0.idx\nshard-2.idx\n", files["files-algo-1.txt"]);
+        Assert.Equal("{\"current_host\":\"algo-1\",\"hosts\":[\"algo-1\",\"algo-2\"],\"network_interface_name\":\"eth0\"}", files["resourceconfig-0.json"]);
+        Assert.Equal(0.87, done.Status.Metrics!.Single(m => m.Name == "val_accuracy").Value);
+        Assert.Equal(2, done.Status.Metrics!.Single(m => m.Name == "epoch").Value);
+    }
+
+    [Fact]
+    public async Task A_failure_file_becomes_the_jobs_failure_reason()
+    {
+        var bucket = await moto.CreateBucketAsync();
+        var script = await TrainScriptAsync("""
+            if [ "$RANK" = "1" ]; then
+              printf 'Dataset shard is empty on %s' "$SM_CURRENT_HOST" > "$FERRY_OPT_ML/output/failure"
+              exit 4
+            fi
+            sleep 30
+            """);
+        await using var harness = await StartAsync();
+        await harness.ApplyAsync(Job("e2e-fail").WithReplicas(2).With(j =>
+        {
+            j.Spec.Command = ["train", script];
+            j.Spec.Output = new OutputSpec { Uri = $"s3://{bucket}/out" };
+        }));
+
+        var done = await harness.ReconcileUntilAsync("e2e-fail", (job, _) => job?.Status?.Phase is TrainingJobPhase.Succeeded or TrainingJobPhase.Failed, timeoutSeconds: 120);
+
+        Assert.Equal(TrainingJobPhase.Failed, done!.Status!.Phase);
+        Assert.Equal("Dataset shard is empty on algo-2", done.Status.FailureReason);
+        Assert.Equal("ReplicaFailed", ConditionList.Find(done.Status.Conditions, "Failed")!.Reason);
+        Assert.Empty(await moto.KeysAsync(bucket, "out/"));
+    }
+
+    private static async Task<Dictionary<string, string>> UnpackAsync(byte[] archive)
+    {
+        var files = new Dictionary<string, string>();
+        await using var gzip = new GZipStream(new MemoryStream(archive), CompressionMode.Decompress);
+        await using var reader = new TarReader(gzip);
+        while (await reader.GetNextEntryAsync() is { } entry)
+        {
+            if (entry.DataStream is not null)
+            {
+                using var text = new StreamReader(entry.DataStream);
+                files[entry.Name] = await text.ReadToEndAsync();
+            }
+        }
+
+        return files;
+    }
+}
