@@ -5,17 +5,20 @@ namespace Ferry.KubeEmulator.Kubelet;
 
 /// <summary>One scripted behaviour: containers of pods whose name matches run for a while, then exit.</summary>
 /// <param name="PodNamePattern">Glob on the pod name (<c>*</c> and <c>?</c>), e.g. <c>job-a-*</c>.</param>
-/// <param name="ContainerName">Only this container (null: any).</param>
+/// <param name="ContainerName">Only this container (null: every main container; init containers are matched only by name).</param>
 /// <param name="RunFor">How long the container runs (on the kubelet's TimeProvider); null runs until the pod is deleted.</param>
 /// <param name="Outcome">How it exits.</param>
 public sealed record PodScript(string PodNamePattern, string? ContainerName, TimeSpan? RunFor, ContainerOutcome Outcome)
 {
-    internal bool Matches(string podName, string containerName) =>
-        (ContainerName is null || ContainerName == containerName)
+    internal bool Matches(string podName, string containerName, bool isInit) =>
+        (isInit ? ContainerName == containerName : ContainerName is null || ContainerName == containerName)
         && Regex.IsMatch(podName, "^" + Regex.Escape(PodNamePattern).Replace("\\*", ".*", StringComparison.Ordinal).Replace("\\?", ".", StringComparison.Ordinal) + "$");
 }
 
-/// <summary>Simulates containers from a script: the first matching <see cref="PodScript"/> decides how long a container runs and how it exits.</summary>
+/// <summary>
+/// Simulates containers from a script: the first matching <see cref="PodScript"/> decides how long a container runs and how
+/// it exits. Init containers without a script naming them succeed at once.
+/// </summary>
 public sealed class ScriptedPodRuntime(TimeProvider time) : IPodRuntime
 {
     private readonly List<PodScript> _scripts = [];
@@ -57,7 +60,7 @@ public sealed class ScriptedPodRuntime(TimeProvider time) : IPodRuntime
         PodScript script;
         lock (_lock)
         {
-            script = _scripts.FirstOrDefault(s => s.Matches(podName, containerName))
+            script = _scripts.FirstOrDefault(s => s.Matches(podName, containerName, isInit))
                 ?? (isInit ? Default with { RunFor = TimeSpan.Zero, Outcome = new ContainerOutcome(0) } : Default);
         }
 

@@ -148,8 +148,12 @@ public sealed class SimulatedKubelet : IAsyncDisposable
             {
                 var index = i;
                 var startedAt = Now();
+
+                // Start the container before reporting it running, so a test that sees "running" and advances the clock
+                // never races the container's timer.
+                var run = Runtime.RunContainerAsync(pod, inits[index], true, ct);
                 await WriteStatusAsync(s => s["initContainerStatuses"]![index] = Running(inits[index], startedAt, uid));
-                var outcome = await Runtime.RunContainerAsync(pod, inits[index], true, ct);
+                var outcome = await run;
                 var finishedAt = Now();
                 await WriteStatusAsync(s => s["initContainerStatuses"]![index] = Terminated(inits[index], outcome, startedAt, finishedAt, uid));
                 if (outcome.ExitCode != 0)
@@ -165,6 +169,7 @@ public sealed class SimulatedKubelet : IAsyncDisposable
             }
 
             var mainStarted = Now();
+            var runs = mains.Select(c => Runtime.RunContainerAsync(pod, c, false, ct)).ToList();
             await WriteStatusAsync(s =>
             {
                 s["phase"] = "Running";
@@ -175,7 +180,7 @@ public sealed class SimulatedKubelet : IAsyncDisposable
             var outcomes = new ContainerOutcome[mains.Count];
             await Task.WhenAll(mains.Select(async (c, index) =>
             {
-                var outcome = await Runtime.RunContainerAsync(pod, c, false, ct);
+                var outcome = await runs[index];
                 outcomes[index] = outcome;
                 var finishedAt = Now();
                 await gate.WaitAsync(ct);
