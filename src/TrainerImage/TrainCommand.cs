@@ -38,7 +38,7 @@ public static class TrainCommand
                 }
 
                 using var ring = Rendezvous.Connect(rendezvous);
-                using var nccl = useCuda && ring.WorldSize > 1 ? new NcclCollectives(ring) : null;
+                using var nccl = useCuda && ring.WorldSize > 1 ? new NcclCollectives(ring, device.index) : null;
                 ICollectives collectives = (ICollectives?)nccl ?? ring;
                 var trainer = new DataParallelTrainer(hp, collectives, device, paths.CheckpointDir, stdout);
                 var result = trainer.Run(train, test);

@@ -18,9 +18,15 @@ public sealed unsafe class NcclCollectives : ICollectives
     // so they are ordered after backward and before the optimiser step without extra synchronisation.
     private readonly IntPtr _stream = IntPtr.Zero;
 
-    public NcclCollectives(RingAllReduce bootstrap)
+    public NcclCollectives(RingAllReduce bootstrap, int deviceIndex)
     {
         _bootstrap = bootstrap;
+        var cudaResult = NcclNative.CudaSetDevice(deviceIndex);
+        if (cudaResult != 0)
+        {
+            throw new CollectiveException($"cudaSetDevice({deviceIndex}) failed with CUDA error {cudaResult}; check LOCAL_RANK against the GPUs visible to this replica");
+        }
+
         NcclUniqueId id = default;
         if (bootstrap.Rank == 0)
         {

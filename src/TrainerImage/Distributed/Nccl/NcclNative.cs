@@ -45,6 +45,10 @@ internal static partial class NcclNative
     [LibraryImport(Library, EntryPoint = "ncclCommDestroy")]
     public static partial int CommDestroy(IntPtr comm);
 
+    /// <summary>cudaSetDevice from the CUDA runtime: NCCL binds a communicator to the device current at ncclCommInitRank.</summary>
+    [LibraryImport("libcudart.so.12", EntryPoint = "cudaSetDevice")]
+    public static partial int CudaSetDevice(int device);
+
     [LibraryImport(Library, EntryPoint = "ncclGetErrorString")]
     public static partial IntPtr GetErrorString(int result);
 
