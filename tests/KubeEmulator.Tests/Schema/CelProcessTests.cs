@@ -64,6 +64,23 @@ public sealed class CelProcessTests
     }
 
     [Fact]
+    public async Task A_missing_node_is_a_clear_error()
+    {
+        var empty = Directory.CreateTempSubdirectory("ferry-no-node-");
+        try
+        {
+            await using var validator = new CustomResourceValidator(celHelperDir: null, nodeSearchPath: empty.FullName);
+            var error = await Assert.ThrowsAsync<CelUnavailableException>(
+                () => validator.ValidateAsync(RuleSchema, Object("""{"replicas": 1}"""), null, false));
+            Assert.Contains("need Node.js, but `node` is not on PATH", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            empty.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void The_cel_folder_is_found_from_the_build_output()
     {
         var dir = CelProcess.LocateHelperDir();

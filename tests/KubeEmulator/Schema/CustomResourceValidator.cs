@@ -21,8 +21,9 @@ public sealed class CustomResourceValidator : IAsyncDisposable
     {
     }
 
-    /// <summary>Creates a validator whose CEL process runs from <paramref name="celHelperDir"/> (null: located automatically).</summary>
-    internal CustomResourceValidator(string? celHelperDir) => _cel = new CelProcess(celHelperDir);
+    /// <summary>Creates a validator whose CEL process runs from <paramref name="celHelperDir"/> (null: located automatically)
+    /// with `node` looked up in <paramref name="nodeSearchPath"/> (null: PATH).</summary>
+    internal CustomResourceValidator(string? celHelperDir, string? nodeSearchPath = null) => _cel = new CelProcess(celHelperDir, nodeSearchPath);
 
     /// <summary>The id of the CEL process while it runs (tests kill it to check the restart).</summary>
     internal int? CelProcessId => _cel.ProcessId;

@@ -25,10 +25,12 @@ internal sealed class CelProcess : IAsyncDisposable
     private ConcurrentDictionary<long, TaskCompletionSource<JsonObject>> _pending = new();
     private long _nextId;
     private readonly string? _helperDir;
+    private readonly string? _searchPath;
     private bool _disposed;
 
     /// <param name="helperDir">The folder with cel-server.mjs and node_modules; null to locate it (see <see cref="LocateHelperDir"/>).</param>
-    public CelProcess(string? helperDir = null) => _helperDir = helperDir;
+    /// <param name="searchPath">Where to look for `node` (PATH syntax); null for the PATH environment variable.</param>
+    public CelProcess(string? helperDir = null, string? searchPath = null) => (_helperDir, _searchPath) = (helperDir, searchPath);
 
     /// <summary>The id of the running Node process, or null when none runs (for tests that kill it).</summary>
     public int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
@@ -138,7 +140,7 @@ internal sealed class CelProcess : IAsyncDisposable
 
     private Process Start(ConcurrentDictionary<long, TaskCompletionSource<JsonObject>> pending)
     {
-        var node = FindNode() ?? throw new CelUnavailableException(
+        var node = FindNode(_searchPath ?? Environment.GetEnvironmentVariable("PATH") ?? "") ?? throw new CelUnavailableException(
             "CRD validation rules (x-kubernetes-validations) need Node.js, but `node` is not on PATH. "
             + "Install it (apt-get install nodejs npm; scripts/setup.sh does this) and run `npm ci` in tests/KubeEmulator/cel.");
         var dir = _helperDir ?? LocateHelperDir();
@@ -223,9 +225,9 @@ internal sealed class CelProcess : IAsyncDisposable
         }
     }
 
-    private static string? FindNode()
+    private static string? FindNode(string searchPath)
     {
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        foreach (var dir in searchPath.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
         {
             foreach (var name in OperatingSystem.IsWindows() ? new[] { "node.exe" } : ["node", "nodejs"])
             {
