@@ -134,8 +134,10 @@ async Task<int> RunAsync()
         await Task.Delay(TimeSpan.FromSeconds(options.IdleSeconds));
         EnsureRunning(op);
         var idleRequests = RequestTally.Delta(beforeIdle, tally.Snapshot());
-        var idleWrites = idleRequests.Where(kv => RequestTally.IsWrite(kv.Key)).Sum(kv => kv.Value);
-        report["idle"] = new JsonObject { ["writes"] = idleWrites, ["requests"] = ToJson(idleRequests) };
+        // Lease renewals are leader election's heartbeat, not reconciliation; they are reported apart.
+        var idleWrites = idleRequests.Where(kv => RequestTally.IsWrite(kv.Key) && !kv.Key.Contains(" leases", StringComparison.Ordinal)).Sum(kv => kv.Value);
+        var idleLeaseWrites = idleRequests.Where(kv => RequestTally.IsWrite(kv.Key) && kv.Key.Contains(" leases", StringComparison.Ordinal)).Sum(kv => kv.Value);
+        report["idle"] = new JsonObject { ["writes_excluding_lease_renewals"] = idleWrites, ["lease_writes"] = idleLeaseWrites, ["requests"] = ToJson(idleRequests) };
 
         var (hwmKb, rssKb) = ReadMemory(op.Process.Id);
         report["operator_vmhwm_kb"] = hwmKb;
