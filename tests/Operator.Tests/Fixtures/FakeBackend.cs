@@ -1,0 +1,71 @@
+using Ferry.Crds.V1Alpha1;
+using Ferry.Operator.Backends;
+using Ferry.Operator.Reconciliation;
+
+namespace Ferry.Operator.Tests.Fixtures;
+
+/// <summary>An in-memory backend: replicas are records the test moves between states.</summary>
+public sealed class FakeBackend(TrainingJobBackend backend = TrainingJobBackend.InCluster) : ITrainingBackend
+{
+    private readonly Dictionary<string, ReplicaObservation> _replicas = new(StringComparer.Ordinal);
+
+    public TrainingJobBackend Backend => backend;
+
+    public int Starts { get; private set; }
+
+    public int Deletes { get; private set; }
+
+    public int CleanUps { get; private set; }
+
+    public Exception? FailObserveWith { get; set; }
+
+    public IReadOnlyList<ReplicaObservation> Replicas => [.. _replicas.Values.OrderBy(r => r.Index)];
+
+    public void SetAll(ReplicaState state, string? message = null, int? exitCode = null)
+    {
+        foreach (var replica in _replicas.Values.ToList())
+        {
+            _replicas[replica.Name] = replica with { State = state, Message = message, ExitCode = exitCode };
+        }
+    }
+
+    public void Set(int index, ReplicaState state, string? message = null, int? exitCode = null)
+    {
+        var replica = _replicas.Values.Single(r => r.Index == index);
+        _replicas[replica.Name] = replica with { State = state, Message = message, ExitCode = exitCode };
+    }
+
+    public string? Validate(TrainingJob job) => null;
+
+    public Task<IReadOnlyList<ReplicaObservation>> ObserveAsync(TrainingJob job, CancellationToken cancellationToken) =>
+        FailObserveWith is { } error ? Task.FromException<IReadOnlyList<ReplicaObservation>>(error) : Task.FromResult(Replicas);
+
+    public Task StartAsync(TrainingJob job, ReplicaStart start, CancellationToken cancellationToken)
+    {
+        foreach (var index in start.Indexes)
+        {
+            var name = $"{job.Metadata.Name}-{index}";
+            _replicas.TryAdd(name, new ReplicaObservation(name, index, start.Attempt, ReplicaState.Pending));
+            Starts++;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task DeleteAsync(TrainingJob job, IReadOnlyList<ReplicaObservation> replicas, CancellationToken cancellationToken)
+    {
+        foreach (var replica in replicas)
+        {
+            Deletes += _replicas.Remove(replica.Name) ? 1 : 0;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task CleanUpAsync(TrainingJob job, CancellationToken cancellationToken)
+    {
+        CleanUps++;
+        _replicas.Clear();
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,161 @@
+using Ferry.Crds.V1Alpha1;
+using Ferry.Operator.Backends;
+using Ferry.Operator.Backends.InCluster;
+using Ferry.Operator.Reconciliation;
+using Ferry.Operator.Runtime.Controllers;
+using Ferry.Operator.Runtime.Resources;
+using Ferry.Operator.Tests.Fixtures;
+using k8s;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using static Ferry.Operator.Tests.Fixtures.Build;
+
+namespace Ferry.Operator.Tests.Reconciliation;
+
+/// <summary>The reconciler over the in-memory store (what `ferry run` uses) and a fake backend.</summary>
+public sealed class TrainingJobReconcilerTests
+{
+    private readonly FakeTimeProvider _time = new(T0);
+    private readonly InMemoryTrainingJobStore _store;
+    private readonly InMemoryEventSink _events = new();
+    private readonly FakeBackend _backend = new();
+    private readonly TrainingJobReconciler _reconciler;
+
+    public TrainingJobReconcilerTests()
+    {
+        _store = new InMemoryTrainingJobStore(_time);
+        _reconciler = new TrainingJobReconciler(_store, [_backend], _events, _time);
+    }
+
+    private Task<ReconcileResult> ReconcileAsync(string name = "mnist") => _reconciler.ReconcileAsync("team-a", name, CancellationToken.None);
+
+    private TrainingJob Stored(string name = "mnist") => _store.GetAsync("team-a", name, CancellationToken.None).Result!;
+
+    [Fact]
+    public async Task A_job_goes_from_created_to_complete_and_a_settled_job_writes_nothing()
+    {
+        _store.Create(Job().WithReplicas(2));
+
+        await ReconcileAsync();
+        Assert.Contains(TrainingJobLabels.Finalizer, Stored().Metadata.Finalizers);
+        Assert.Equal(2, _backend.Replicas.Count);
+        Assert.Equal(TrainingJobPhase.Starting, Stored().Status!.Phase);
+
+        _backend.SetAll(ReplicaState.Running);
+        await ReconcileAsync();
+        Assert.Equal(TrainingJobPhase.Running, Stored().Status!.Phase);
+
+        var writes = _store.Writes;
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Assert.IsType<ReconcileResult.DoneResult>(await ReconcileAsync());
+        Assert.Equal(writes, _store.Writes);
+
+        _backend.SetAll(ReplicaState.Succeeded, exitCode: 0);
+        await ReconcileAsync();
+        Assert.Equal(TrainingJobPhase.Succeeded, Stored().Status!.Phase);
+        Assert.Equal("True", ConditionList.Find(Stored().Status!.Conditions, "Complete")!.Status);
+
+        writes = _store.Writes;
+        for (var i = 0; i < 3; i++)
+        {
+            _time.Advance(TimeSpan.FromMinutes(5));
+            await ReconcileAsync();
+        }
+
+        Assert.Equal(writes, _store.Writes);
+        Assert.Equal(["PodsCreated", "Running", "Succeeded"], _events.Events.Select(e => e.Event.Reason));
+    }
+
+    [Fact]
+    public async Task Deletion_cleans_up_through_the_backend_and_releases_the_finalizer_once()
+    {
+        _store.Create(Job().WithReplicas(2));
+        await ReconcileAsync();
+
+        _store.RequestDeletion("team-a", "mnist");
+        Assert.NotNull(Stored().Metadata.DeletionTimestamp);
+        await ReconcileAsync();
+
+        Assert.Null(await _store.GetAsync("team-a", "mnist", CancellationToken.None));
+        Assert.Empty(_backend.Replicas);
+        Assert.Equal(1, _backend.CleanUps);
+        Assert.IsType<ReconcileResult.DoneResult>(await ReconcileAsync());
+        Assert.Equal(1, _backend.CleanUps);
+    }
+
+    [Fact]
+    public async Task A_backend_the_operator_lacks_ends_in_invalid_spec_without_retry()
+    {
+        _store.Create(Job().With(j => j.Spec.Backend = TrainingJobBackend.Local));
+
+        var result = await ReconcileAsync();
+
+        Assert.IsType<ReconcileResult.DoneResult>(result);
+        var failed = ConditionList.Find(Stored().Status!.Conditions, "Failed")!;
+        Assert.Equal("InvalidSpec", failed.Reason);
+        Assert.Contains("spec.backend is Local", failed.Message, StringComparison.Ordinal);
+        Assert.Empty(_backend.Replicas);
+        var writes = _store.Writes;
+        await ReconcileAsync();
+        Assert.Equal(writes, _store.Writes);
+    }
+
+    [Fact]
+    public async Task Ttl_deletes_the_finished_job_when_it_expires()
+    {
+        _store.Create(Job().WithTtl(120));
+        await ReconcileAsync();
+        _backend.SetAll(ReplicaState.Succeeded, exitCode: 0);
+
+        var finished = await ReconcileAsync();
+        Assert.Equal(TimeSpan.FromSeconds(120), Assert.IsType<ReconcileResult.RequeueAfterResult>(finished).Delay);
+
+        _time.Advance(TimeSpan.FromSeconds(120));
+        await ReconcileAsync(); // deletion requested: the finalizer holds the job
+        await ReconcileAsync(); // the finalizer runs
+
+        Assert.Null(await _store.GetAsync("team-a", "mnist", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_transient_backend_error_surfaces_for_the_controllers_backoff_and_writes_no_status()
+    {
+        _store.Create(Job());
+        _backend.FailObserveWith = new HttpRequestException("connection refused");
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => ReconcileAsync());
+        Assert.Null(Stored().Status);
+    }
+
+    [Fact]
+    public async Task A_job_that_does_not_exist_is_done()
+    {
+        Assert.IsType<ReconcileResult.DoneResult>(await ReconcileAsync("missing"));
+        Assert.Equal(0, _store.Writes);
+    }
+
+    [Fact]
+    public void The_host_setup_registers_a_reconciler_with_the_configured_in_cluster_options()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["InCluster:AgentImage"] = "registry.local/ferry:9",
+            ["InCluster:SpotNodeSelector:pool"] = "spot",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton<TimeProvider>(_time);
+        services.AddSingleton<IKubernetes>(new Kubernetes(new KubernetesClientConfiguration { Host = "http://127.0.0.1:1" }));
+        services.AddSingleton(typeof(IResourceClient<>), typeof(KubernetesResourceClient<>));
+
+        new TrainingJobControllerSetup().Register(services, configuration);
+        using var provider = services.BuildServiceProvider();
+
+        Assert.NotNull(provider.GetRequiredService<IReconciler<TrainingJob>>());
+        var options = provider.GetRequiredService<InClusterOptions>();
+        Assert.Equal("registry.local/ferry:9", options.AgentImage);
+        Assert.Equal("spot", options.SpotNodeSelector["pool"]);
+        Assert.Equal(TrainingJobBackend.InCluster, Assert.Single(provider.GetServices<ITrainingBackend>()).Backend);
+    }
+}
