@@ -202,7 +202,7 @@ internal static class TableConverter
     }
 }
 
-/// <summary>The JSONPath subset printer columns use: <c>.a.b</c>, <c>[n]</c>, <c>[*]</c> and <c>[?(@.k=="v")]</c> filters.</summary>
+/// <summary>The JSONPath subset printer columns use: <c>.a.b</c>, <c>[n]</c>, <c>[a:b]</c>, <c>[*]</c> and <c>[?(@.k=="v")]</c> filters.</summary>
 /// <remarks>https://kubernetes.io/docs/reference/kubectl/jsonpath/</remarks>
 public static class JsonPath
 {
@@ -268,6 +268,16 @@ public static class JsonPath
             if (inner == "*")
             {
                 result.AddRange(n);
+            }
+            else if (inner.Contains(':', StringComparison.Ordinal) && !inner.StartsWith('?'))
+            {
+                var parts = inner.Split(':');
+                var from = int.TryParse(parts[0], out var f) ? (f < 0 ? Math.Max(0, n.Count + f) : Math.Min(f, n.Count)) : 0;
+                var to = parts.Length > 1 && int.TryParse(parts[1], out var t) ? (t < 0 ? Math.Max(0, n.Count + t) : Math.Min(t, n.Count)) : n.Count;
+                for (var k = from; k < to; k++)
+                {
+                    result.Add(n[k]);
+                }
             }
             else if (int.TryParse(inner, out var idx))
             {
