@@ -56,6 +56,9 @@ public sealed class ValidationRuleTests(ValidatorFixture fixture, ITestOutputHel
         { "split and join", "self.image.split(':').join('/') == 'trainer/12'" },
         { "isSorted", "self.args.map(a, size(a)).isSorted() && !self.args.isSorted()" },
         { "list indexOf", "self.args.indexOf('--lr') == 0" },
+        { "sum min max", "[1, 2, 3].sum() == 6 && [3, 1].min() == 1 && [3, 1].max() == 3" },
+        { "regex find", "self.image.find('[0-9]+') == '12' && 'a1b22'.findAll('[0-9]+') == ['1', '22']" },
+        { "optional", "optional.of(1).hasValue() && !optional.none().hasValue() && optional.none().orValue(2) == 2" },
     };
 
     [Theory]

@@ -125,6 +125,15 @@ internal sealed class CelProcess : IAsyncDisposable
             }
             catch (Exception e) when (e is IOException or TimeoutException)
             {
+                try
+                {
+                    process.Kill(entireProcessTree: true);
+                }
+                catch (InvalidOperationException)
+                {
+                    // Already exited.
+                }
+
                 throw new CelUnavailableException($"The CEL evaluator (node {ScriptName}) did not start: {StderrText()}", e);
             }
 
