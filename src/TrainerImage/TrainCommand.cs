@@ -14,6 +14,15 @@ public static class TrainCommand
     /// <summary>Runs training; returns 0 on success, 1 on any failure (after writing &lt;root&gt;/output/failure).</summary>
     public static int Run(IReadOnlyList<string> args, Func<string, string?> env, TextWriter stdout, TextWriter stderr)
     {
+        if (args.Count == 1 && args[0] is "--help" or "-h")
+        {
+            stdout.WriteLine("usage: train [--<hyperparameter> <value>]...");
+            stdout.WriteLine("Trains on Fashion-MNIST following the SageMaker container contract (root: $FERRY_OPT_ML or /opt/ml).");
+            stdout.WriteLine($"hyperparameters (also read from <root>/input/config/hyperparameters.json): {string.Join(", ", HyperParameters.Names)}");
+            stdout.WriteLine("see src/TrainerImage/README.md for defaults, environment variables and log formats.");
+            return 0;
+        }
+
         var root = ContainerPaths.ResolveRoot(env);
         var rankLabel = "";
         try
