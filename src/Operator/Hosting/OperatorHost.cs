@@ -24,6 +24,9 @@ public static class OperatorHost
     /// <summary>Prefix of environment variables read as configuration (<c>FERRY_Operator__Qps=50</c>).</summary>
     public const string EnvironmentPrefix = "FERRY_";
 
+    /// <summary>Environment variable naming a JSON configuration file (the Helm chart's ConfigMap), read after appsettings.json.</summary>
+    public const string ConfigFileVariable = "FERRY_CONFIG_FILE";
+
     /// <summary>Builds the host.</summary>
     /// <param name="overrides">Configuration keys set on the command line (highest precedence).</param>
     /// <param name="setups">Controller setups; when null, every <see cref="IControllerSetup"/> in the operator assembly.</param>
@@ -38,6 +41,17 @@ public static class OperatorHost
             ContentRootPath = AppContext.BaseDirectory,
             ApplicationName = "ferry",
         });
+        var configFile = Environment.GetEnvironmentVariable(ConfigFileVariable);
+        if (!string.IsNullOrWhiteSpace(configFile))
+        {
+            if (!File.Exists(configFile))
+            {
+                throw new OperatorConfigurationException([$"{ConfigFileVariable} names '{configFile}', which does not exist; mount the file or unset the variable."]);
+            }
+
+            builder.Configuration.AddJsonFile(configFile, optional: false, reloadOnChange: false);
+        }
+
         builder.Configuration.AddEnvironmentVariables(EnvironmentPrefix);
         if (overrides is not null)
         {

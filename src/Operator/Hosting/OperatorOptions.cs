@@ -1,9 +1,9 @@
 namespace Ferry.Operator.Hosting;
 
 /// <summary>
-/// Settings of the <c>ferry operator</c> host, bound from the <c>Operator</c> section of appsettings.json,
-/// environment variables with the <c>FERRY_</c> prefix (e.g. <c>FERRY_Operator__MaxConcurrentReconciles=8</c>)
-/// and command-line flags, in increasing precedence.
+/// Settings of the <c>ferry operator</c> host, bound from the <c>Operator</c> section of appsettings.json, the JSON
+/// file named by <c>FERRY_CONFIG_FILE</c> (the Helm chart's ConfigMap), environment variables with the <c>FERRY_</c>
+/// prefix (e.g. <c>FERRY_Operator__MaxConcurrentReconciles=8</c>) and command-line flags, in increasing precedence.
 /// </summary>
 public sealed class OperatorOptions
 {
