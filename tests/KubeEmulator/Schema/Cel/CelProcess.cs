@@ -15,14 +15,15 @@ internal sealed class CelProcess : IAsyncDisposable
     /// <summary>Overrides the folder holding cel-server.mjs and node_modules.</summary>
     public const string HelperDirVariable = "FERRY_CEL_HELPER_DIR";
 
+    private const string ScriptName = "cel-server.mjs";
+
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
 
     private readonly SemaphoreSlim _startLock = new(1, 1);
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly StringBuilder _stderr = new();
-    private Process? _process;
-    private ConcurrentDictionary<long, TaskCompletionSource<JsonObject>> _pending = new();
+    private Connection? _connection;
     private long _nextId;
     private readonly string? _helperDir;
     private readonly string? _searchPath;
@@ -33,7 +34,10 @@ internal sealed class CelProcess : IAsyncDisposable
     public CelProcess(string? helperDir = null, string? searchPath = null) => (_helperDir, _searchPath) = (helperDir, searchPath);
 
     /// <summary>The id of the running Node process, or null when none runs (for tests that kill it).</summary>
-    public int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
+    public int? ProcessId => _connection?.Process is { HasExited: false } p ? p.Id : null;
+
+    /// <summary>A running process with the requests waiting for its answers.</summary>
+    private sealed record Connection(Process Process, ConcurrentDictionary<long, TaskCompletionSource<JsonObject>> Pending);
 
     /// <summary>Sends one request and returns its response; restarts the process once if it died meanwhile.</summary>
     public async Task<JsonObject> SendAsync(JsonObject request, CancellationToken cancellationToken)
@@ -101,24 +105,23 @@ internal sealed class CelProcess : IAsyncDisposable
     private async Task<(Process, ConcurrentDictionary<long, TaskCompletionSource<JsonObject>>)> EnsureStartedAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var current = (_process, _pending);
-        if (current._process is { HasExited: false } running)
+        if (_connection is { Process.HasExited: false } running)
         {
-            return (running, current._pending);
+            return (running.Process, running.Pending);
         }
 
         await _startLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_process is { HasExited: false } started)
+            if (_connection is { Process.HasExited: false } started)
             {
-                return (started, _pending);
+                return (started.Process, started.Pending);
             }
 
-            _process?.Dispose();
+            _connection?.Process.Dispose();
             var pending = new ConcurrentDictionary<long, TaskCompletionSource<JsonObject>>();
             var process = Start(pending);
-            (_process, _pending) = (process, pending);
+            _connection = new Connection(process, pending);
             try
             {
                 await ExchangeAsync(process, pending, new JsonObject { ["ping"] = true }, cancellationToken).WaitAsync(StartTimeout, cancellationToken).ConfigureAwait(false);
@@ -144,8 +147,6 @@ internal sealed class CelProcess : IAsyncDisposable
             _startLock.Release();
         }
     }
-
-    private const string ScriptName = "cel-server.mjs";
 
     private Process Start(ConcurrentDictionary<long, TaskCompletionSource<JsonObject>> pending)
     {
@@ -282,7 +283,7 @@ internal sealed class CelProcess : IAsyncDisposable
         await _startLock.WaitAsync().ConfigureAwait(false);
         try
         {
-            if (_process is { } process)
+            if (_connection?.Process is { } process)
             {
                 try
                 {
@@ -307,7 +308,7 @@ internal sealed class CelProcess : IAsyncDisposable
                 }
 
                 process.Dispose();
-                _process = null;
+                _connection = null;
             }
         }
         finally
