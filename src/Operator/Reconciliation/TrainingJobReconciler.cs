@@ -68,7 +68,21 @@ public sealed class TrainingJobReconciler(
 
             if (decision.Start is { } start)
             {
-                await backend.StartAsync(job, start, cancellationToken);
+                try
+                {
+                    await backend.StartAsync(job, start, cancellationToken);
+                }
+                catch (TrainingJobRefusedException refused)
+                {
+                    // Terminal: decide again with the refusal as the spec problem, which stops what was started.
+                    _logger.LogWarning("TrainingJob {Namespace}/{Name} cannot run: {Reason}", ns, name, refused.Message);
+                    replicas = await backend.ObserveAsync(job, cancellationToken);
+                    decision = TrainingJobStatusCalculator.Compute(new TrainingJobObservation(job, replicas, time.GetUtcNow(), refused.Message));
+                    if (decision.Delete.Count > 0)
+                    {
+                        await backend.DeleteAsync(job, decision.Delete, cancellationToken);
+                    }
+                }
             }
         }
 

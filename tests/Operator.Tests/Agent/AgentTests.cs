@@ -6,6 +6,7 @@ using Ferry.Operator.Agent;
 using Ferry.Operator.Contract;
 using Ferry.Operator.Storage;
 using Ferry.Operator.Tests.Fixtures;
+using static Ferry.Operator.Tests.Fixtures.Build;
 
 namespace Ferry.Operator.Tests.Agent;
 
@@ -248,6 +249,41 @@ public sealed class AgentTests(MotoS3 moto) : IDisposable
 
         Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Contains("bye", _out.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Checkpoints_are_uploaded_periodically_while_training_runs()
+    {
+        var bucket = await moto.CreateBucketAsync();
+        var settings = Settings(0) with { CheckpointSyncInterval = TimeSpan.FromMinutes(5) };
+        var job = Job(bucket, replicas: 1) with { OutputUri = null };
+        await ContractWriter.WriteAsync(job.ToContractJob(), settings.ToContractReplica(job), CancellationToken.None);
+        var written = Path.Combine(_scratch, "written");
+        var release = Path.Combine(_scratch, "release");
+        var train = await ScriptAsync("train.sh", $"""
+            printf 'step-100' > "$FERRY_OPT_ML/checkpoints/step-100.pt"
+            touch '{written}'
+            while [ ! -e '{release}' ]; do sleep 0.05; done
+            """);
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(T0);
+        using var stores = new ObjectStoreFactory(moto.Settings);
+
+        var run = new AgentExec(stores, _out, _err, time).RunAsync(job, settings, ["sh", train], CancellationToken.None);
+        await WaitUntilAsync(() => File.Exists(written));
+        Assert.Empty(await moto.KeysAsync(bucket, "ckpt/"));
+
+        time.Advance(TimeSpan.FromMinutes(5));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((await moto.KeysAsync(bucket, "ckpt/")).Count == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the periodic checkpoint upload did not happen");
+            await Task.Delay(50);
+        }
+
+        Assert.False(run.IsCompleted, "the upload must happen while the process still runs");
+        await File.WriteAllTextAsync(release, "");
+        Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal("step-100"u8.ToArray(), await moto.GetBytesAsync(bucket, "ckpt/mnist/step-100.pt"));
     }
 
     [Fact]

@@ -19,6 +19,8 @@ public sealed class FakeBackend(TrainingJobBackend backend = TrainingJobBackend.
 
     public Exception? FailObserveWith { get; set; }
 
+    public Exception? FailStartWith { get; set; }
+
     public IReadOnlyList<ReplicaObservation> Replicas => [.. _replicas.Values.OrderBy(r => r.Index)];
 
     public void SetAll(ReplicaState state, string? message = null, int? exitCode = null)
@@ -42,6 +44,15 @@ public sealed class FakeBackend(TrainingJobBackend backend = TrainingJobBackend.
 
     public Task StartAsync(TrainingJob job, ReplicaStart start, CancellationToken cancellationToken)
     {
+        if (FailStartWith is { } error)
+        {
+            // As the API: the replicas before the refused one were created.
+            var first = start.Indexes[0];
+            var name0 = $"{job.Metadata.Name}-{first}";
+            _replicas.TryAdd(name0, new ReplicaObservation(name0, first, start.Attempt, ReplicaState.Pending));
+            return Task.FromException(error);
+        }
+
         foreach (var index in start.Indexes)
         {
             var name = $"{job.Metadata.Name}-{index}";

@@ -129,6 +129,24 @@ public sealed class TrainingJobReconcilerTests
     }
 
     [Fact]
+    public async Task A_backend_refusal_fails_the_job_as_invalid_spec_and_stops_what_was_started()
+    {
+        _store.Create(Job().WithReplicas(2));
+        _backend.FailStartWith = new TrainingJobRefusedException("The Kubernetes API refused the job's pod: priorityClassName 'gold' not found.");
+
+        Assert.IsType<ReconcileResult.DoneResult>(await ReconcileAsync());
+
+        var status = Stored().Status!;
+        Assert.Equal(TrainingJobPhase.Failed, status.Phase);
+        Assert.Equal("InvalidSpec", ConditionList.Find(status.Conditions, "Failed")!.Reason);
+        Assert.Contains("priorityClassName 'gold'", status.FailureReason, StringComparison.Ordinal);
+        Assert.Empty(_backend.Replicas);
+        var writes = _store.Writes;
+        await ReconcileAsync();
+        Assert.Equal(writes, _store.Writes);
+    }
+
+    [Fact]
     public async Task A_job_that_does_not_exist_is_done()
     {
         Assert.IsType<ReconcileResult.DoneResult>(await ReconcileAsync("missing"));

@@ -170,5 +170,11 @@ public sealed class InClusterBackend(
         {
             // Already exists (created by an earlier pass whose status write did not land): nothing to do.
         }
+        catch (KubernetesApiException e) when (e.StatusCode is System.Net.HttpStatusCode.UnprocessableEntity or System.Net.HttpStatusCode.BadRequest)
+        {
+            // An invalid object stays invalid: retrying cannot succeed. (403, e.g. an exhausted quota, is retried with backoff.)
+            throw new TrainingJobRefusedException(
+                $"The Kubernetes API refused the job's pod or Service as invalid: {e.Status?.Message ?? e.Message}. Fix spec.inCluster or spec.resources and re-create the TrainingJob.", e);
+        }
     }
 }
