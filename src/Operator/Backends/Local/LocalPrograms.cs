@@ -1,4 +1,5 @@
 using System.Net;
+using System.Reflection;
 using System.Net.Sockets;
 using Ferry.Operator.Cli;
 
@@ -38,7 +39,7 @@ public static class LocalPrograms
     /// <summary>
     /// The built trainer: <c>FERRY_TRAINER</c>, else <c>src/TrainerImage/bin/&lt;Configuration&gt;/net10.0/train.dll</c> under
     /// the repository root (found by walking up from the working directory, then from this program, for Operator.sln),
-    /// Release before Debug. Throws with the command that builds it when there is none.
+    /// this program's own configuration first, then Release, then Debug. Throws with the command that builds it when there is none.
     /// </summary>
     public static ProgramPath Trainer(Func<string, string?>? getVariable = null, string? workingDirectory = null)
     {
@@ -61,7 +62,7 @@ public static class LocalPrograms
             .ToList();
         foreach (var root in roots)
         {
-            foreach (var configuration in new[] { "Release", "Debug" })
+            foreach (var configuration in Configurations())
             {
                 var candidate = Path.Combine(root, "src", "TrainerImage", "bin", configuration, "net10.0", "train.dll");
                 if (File.Exists(candidate))
@@ -74,6 +75,13 @@ public static class LocalPrograms
         var where = roots.Count > 0 ? $"under {roots[0]}/src/TrainerImage/bin" : "(no Operator.sln found above the working directory)";
         throw new FileNotFoundException(
             $"the job has no spec.command, so it runs the built trainer, but there is none {where}: build it with `dotnet build -c Release src/TrainerImage`, or set {TrainerVariable} to its train.dll.");
+    }
+
+    // This program's own build configuration first (a Debug operator with a Debug trainer), then Release, then Debug.
+    private static IEnumerable<string> Configurations()
+    {
+        var own = typeof(LocalPrograms).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration;
+        return new[] { own, "Release", "Debug" }.OfType<string>().Where(c => c.Length > 0).Distinct(StringComparer.Ordinal);
     }
 
     /// <summary>The directory holding Operator.sln at or above <paramref name="start"/>, or null.</summary>

@@ -30,9 +30,9 @@ public static partial class CelRuleTwins
     /// <summary>Every twin.</summary>
     public static IReadOnlyList<CelRuleTwin> All { get; } =
     [
-        new("size(self.metadata.name) <= 59",
-            "metadata.name must be at most 59 characters: it names the job's pods (<name>-<replica index>, at most 63 characters) and Service; choose a shorter name",
-            (self, _) => Text(Child(self, "metadata"), "name") is not { } name || name.Length <= 59),
+        new("size(self.metadata.name) <= 59 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+            "metadata.name must be a DNS-1035 label of at most 59 characters (lowercase letters, digits and '-', starting with a letter): it names the job's Service and its pods <name>-<replica index>; rename the TrainingJob",
+            (self, _) => Text(Child(self, "metadata"), "name") is { } name && name.Length <= 59 && Dns1035Label().IsMatch(name)),
 
         new(string.Join("\n&& ", ImmutableSpecFields.Select(n => $"(has(self.{n}) ? has(oldSelf.{n}) && self.{n} == oldSelf.{n} : !has(oldSelf.{n}))")),
             "spec is immutable once the TrainingJob is created (only spec.suspend may change): delete and re-create the TrainingJob to change it",
@@ -132,6 +132,9 @@ public static partial class CelRuleTwins
         var names = items.Select(i => Text(i, "name")).ToList();
         return names.All(n => names.Count(m => m == n) == 1);
     }
+
+    [GeneratedRegex("^[a-z]([-a-z0-9]*[a-z0-9])?$")]
+    private static partial Regex Dns1035Label();
 
     [GeneratedRegex("^[a-zA-Z_][a-zA-Z0-9_]*$")]
     private static partial Regex EnvironmentName();

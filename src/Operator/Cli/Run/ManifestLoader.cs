@@ -44,6 +44,11 @@ public static class ManifestLoader
         {
             throw new InvalidManifestException($"error parsing {source}: line {e.Start.Line}, column {e.Start.Column}: {Innermost(e).Message}");
         }
+        catch (InvalidOperationException e)
+        {
+            // YamlDotNet's scanner reports some malformed input this way, without a position.
+            throw new InvalidManifestException($"error parsing {source}: {e.Message} The file is not valid YAML: check brackets, quotes and indentation.");
+        }
 
         if (documents.Count != 1 || documents[0] is not JsonObject manifest)
         {
