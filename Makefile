@@ -4,7 +4,7 @@ DOTNET ?= dotnet
 CONFIGURATION ?= Release
 RESULTS := $(CURDIR)/artifacts/test-results
 
-.PHONY: all setup build test demo bench run deploy crd emulator e2e clean
+.PHONY: all setup build test demo bench bench-allreduce bench-trainer bench-accuracy bench-operator run deploy crd emulator e2e clean
 
 all: build
 
@@ -21,6 +21,22 @@ test: build
 	  --logger "trx" --logger "console;verbosity=minimal" --results-directory $(RESULTS); \
 	  status=$$?; scripts/test-summary.sh $(RESULTS); summary=$$?; \
 	  [ $$status -eq 0 ] && [ $$summary -eq 0 ]
+
+## Trains Fashion-MNIST with 2 data-parallel ranks through `ferry run` (Local backend).
+demo:
+	@scripts/demo.sh
+
+## Every benchmark in bench/ (one summary line each; details in bench/results/).
+bench:
+	@bench/run.sh all
+bench-allreduce:
+	@bench/run.sh allreduce
+bench-trainer:
+	@bench/run.sh trainer
+bench-accuracy:
+	@bench/run.sh accuracy
+bench-operator:
+	@bench/run.sh operator
 
 ## Regenerates config/crd and the chart's CRD copy from the C# types in src/Crds.
 crd:
