@@ -43,6 +43,21 @@ internal static class EcmaPattern
             }
         }
 
-        return new Regex(sb.ToString(), RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+        // ECMAScript mode keeps \d, \w and \s to ASCII as in RE2; constructs it lacks fall back to the full .NET syntax.
+        try
+        {
+            return new Regex(sb.ToString(), RegexOptions.ECMAScript | RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+        }
+        catch (ArgumentException)
+        {
+            try
+            {
+                return new Regex(sb.ToString(), RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"The schema pattern '{pattern}' is not a valid regular expression: {e.Message}", nameof(pattern), e);
+            }
+        }
     }
 }
