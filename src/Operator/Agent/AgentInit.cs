@@ -19,22 +19,37 @@ public sealed class AgentInit(ObjectStoreFactory stores, TextWriter log)
         for (var i = 0; i < job.Inputs.Count; i++)
         {
             var channel = job.Inputs[i];
-            using var store = stores.Open(channel.Uri, $"spec.inputs[{i}].uri");
-            var all = await store.ListAsync(cancellationToken);
+            var field = $"spec.inputs[{i}].uri";
+            using var store = stores.Open(channel.Uri, field);
+            var all = await Named(field, channel.Uri, () => store.ListAsync(cancellationToken));
             var mine = ObjectSharding.Select(all, channel.Distribution, settings.ReplicaIndex, job.Replicas);
             var directory = ContainerContract.ChannelDirectory(settings.Root, channel.Name);
-            await ObjectTransfer.DownloadAsync(store, mine, directory, cancellationToken);
+            await Named(field, channel.Uri, () => ObjectTransfer.DownloadAsync(store, mine, directory, cancellationToken));
             await log.WriteLineAsync($"ferry agent: channel {channel.Name}: {mine.Count} of {all.Count} objects from {channel.Uri} ({channel.Distribution})");
         }
 
         if (!string.IsNullOrEmpty(job.CheckpointUri))
         {
             using var store = stores.Open(job.CheckpointUri, "spec.checkpoint.uri");
-            var count = await ObjectTransfer.DownloadAllAsync(store, ContainerContract.PathOf(settings.Root, ContainerContract.CheckpointsDirectory), cancellationToken);
+            var count = await Named("spec.checkpoint.uri", job.CheckpointUri,
+                () => ObjectTransfer.DownloadAllAsync(store, ContainerContract.PathOf(settings.Root, ContainerContract.CheckpointsDirectory), cancellationToken));
             await log.WriteLineAsync($"ferry agent: checkpoints: {count} files from {job.CheckpointUri}");
         }
 
         return 0;
+    }
+
+    /// <summary>Runs a storage call; a storage error is rethrown naming the spec field and URI it came from.</summary>
+    private static async Task<T> Named<T>(string field, string uri, Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (Amazon.Runtime.AmazonServiceException e)
+        {
+            throw new IOException($"{field} '{uri}': {e.Message} (check the bucket, the prefix and the pod's AWS permissions).", e);
+        }
     }
 
     /// <summary>

@@ -58,6 +58,7 @@ internal static class AgentCommand
         catch (Exception e) when (e is FormatException or ArgumentException or IOException or Amazon.Runtime.AmazonServiceException or OperationCanceledException)
         {
             Console.Error.WriteLine("ferry agent init: " + e.Message);
+            WriteTerminationMessage(e.Message);
             return 1;
         }
     }
@@ -77,6 +78,22 @@ internal static class AgentCommand
         {
             Console.Error.WriteLine("ferry agent exec: " + e.Message);
             return 1;
+        }
+    }
+
+    /// <summary>Leaves the init failure where the kubelet reports it (the pod status), so it reaches the job's failureReason.</summary>
+    private static void WriteTerminationMessage(string message)
+    {
+        var path = Environment.GetEnvironmentVariable(AgentSettings.TerminationLogVariable) is { Length: > 0 } configured
+            ? configured
+            : AgentSettings.DefaultTerminationMessagePath;
+        try
+        {
+            File.WriteAllText(path, message.Length <= TerminationMessage.FailureReasonBytes ? message : message[..TerminationMessage.FailureReasonBytes]);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"ferry agent init: cannot write {path}: {e.Message}");
         }
     }
 

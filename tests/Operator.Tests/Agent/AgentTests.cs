@@ -93,7 +93,8 @@ public sealed class AgentTests(MotoS3 moto) : IDisposable
     {
         using var stores = new ObjectStoreFactory(moto.Settings);
         var job = Job("no-such-bucket-anywhere");
-        var error = await Assert.ThrowsAnyAsync<Exception>(() => new AgentInit(stores, _out).RunAsync(job, Settings(0), CancellationToken.None));
+        var error = await Assert.ThrowsAsync<IOException>(() => new AgentInit(stores, _out).RunAsync(job, Settings(0), CancellationToken.None));
+        Assert.StartsWith("spec.inputs[0].uri 's3://no-such-bucket-anywhere/data/train': ", error.Message, StringComparison.Ordinal);
         Assert.Contains("bucket", error.Message, StringComparison.OrdinalIgnoreCase);
     }
 

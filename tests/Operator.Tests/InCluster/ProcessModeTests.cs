@@ -97,6 +97,26 @@ public sealed class ProcessModeTests(MotoS3 moto) : IDisposable
         Assert.Empty(await moto.KeysAsync(bucket, "out/"));
     }
 
+    [Fact]
+    public async Task A_missing_input_bucket_fails_in_the_init_container_naming_the_field()
+    {
+        var bucket = await moto.CreateBucketAsync();
+        var script = await TrainScriptAsync("echo never runs");
+        await using var harness = await StartAsync();
+        await harness.ApplyAsync(Job("e2e-noinput").With(j =>
+        {
+            j.Spec.Command = ["train", script];
+            j.Spec.Inputs = [new InputChannel { Name = "train", Uri = "s3://no-such-bucket-for-ferry/train" }];
+            j.Spec.Output = new OutputSpec { Uri = $"s3://{bucket}/out" };
+        }));
+
+        var done = await harness.ReconcileUntilAsync("e2e-noinput", (job, _) => job?.Status?.Phase is TrainingJobPhase.Succeeded or TrainingJobPhase.Failed, timeoutSeconds: 120);
+
+        Assert.Equal(TrainingJobPhase.Failed, done!.Status!.Phase);
+        Assert.Contains("ferry-init init container", done.Status.FailureReason, StringComparison.Ordinal);
+        Assert.Contains("spec.inputs[0].uri 's3://no-such-bucket-for-ferry/train'", done.Status.FailureReason, StringComparison.Ordinal);
+    }
+
     private static async Task<Dictionary<string, string>> UnpackAsync(byte[] archive)
     {
         var files = new Dictionary<string, string>();
