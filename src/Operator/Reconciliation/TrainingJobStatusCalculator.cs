@@ -32,6 +32,7 @@ public static class TrainingJobStatusCalculator
         public const string ReplicaFailed = "ReplicaFailed";
         public const string MaxRetriesExceeded = "MaxRetriesExceeded";
         public const string MaxRuntimeExceeded = "MaxRuntimeExceeded";
+        public const string MaxWaitExceeded = "MaxWaitExceeded";
         public const string InvalidSpec = "InvalidSpec";
         public const string Suspended = "Suspended";
         public const string Resumed = "Resumed";
@@ -122,6 +123,21 @@ public static class TrainingJobStatusCalculator
             }
 
             deadlineWait = deadline - now;
+        }
+
+        if (spec.Spot && spec.StoppingCondition?.MaxWaitSeconds is { } maxWait && job.Metadata.CreationTimestamp is { } created)
+        {
+            // SageMaker's MaxWaitTimeInSeconds: spot capacity wait plus training, counted from the job's creation.
+            var waitDeadline = DateTime.SpecifyKind(created, DateTimeKind.Utc).AddSeconds(maxWait);
+            if (now >= waitDeadline)
+            {
+                var message = $"The spot job did not finish within spec.stoppingCondition.maxWaitSeconds ({maxWait}s) of its creation (waiting for spot capacity included); raise the limit or set spec.spot: false.";
+                Fail(status, conditions, events, Reasons.MaxWaitExceeded, message, message, generation, now);
+                var (deleteJob, ttlWait) = TimeToLive(spec, status, now);
+                return Finish(null, [.. live.Where(r => r.IsActive), .. CleanUp(spec, live.Where(r => !r.IsActive).ToList())], ttlWait, deleteJob);
+            }
+
+            deadlineWait = deadlineWait is { } runtimeWait && runtimeWait < waitDeadline - now ? runtimeWait : waitDeadline - now;
         }
 
         if (current.Where(r => r.State == ReplicaState.Failed).OrderBy(r => r.Index).FirstOrDefault() is { } failed)

@@ -238,6 +238,27 @@ public sealed class TrainingJobStatusCalculatorTests
     }
 
     [Fact]
+    public void Spot_max_wait_counts_from_creation_and_includes_waiting_for_capacity()
+    {
+        var job = Job().WithReplicas(1).With(j =>
+        {
+            j.Spec.Spot = true;
+            j.Spec.StoppingCondition = new StoppingCondition { MaxRuntimeSeconds = 600, MaxWaitSeconds = 900 };
+            j.Metadata.CreationTimestamp = T0.UtcDateTime;
+        });
+        var starting = Decide(job);
+
+        var pending = Decide(After(job, starting), Pods().Pending(1).Build(), TimeSpan.FromSeconds(300));
+        Assert.Equal(TimeSpan.FromSeconds(600), pending.RequeueAfter);
+
+        var expired = Decide(After(job, starting), Pods().Pending(1).Build(), TimeSpan.FromSeconds(900));
+        Assert.Equal(TrainingJobPhase.Failed, expired.Status.Phase);
+        Assert.Equal(R.MaxWaitExceeded, Condition(expired, "Failed").Reason);
+        Assert.Contains("maxWaitSeconds (900s)", expired.Status.FailureReason, StringComparison.Ordinal);
+        Assert.Equal(["mnist-0"], expired.Delete.Select(r => r.Name));
+    }
+
+    [Fact]
     public void Ttl_requeues_until_expiry_then_deletes_the_job()
     {
         var job = Job().WithTtl(60);
