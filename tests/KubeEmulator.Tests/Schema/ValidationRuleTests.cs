@@ -74,6 +74,23 @@ public sealed class ValidationRuleTests(ValidatorFixture fixture, ITestOutputHel
     }
 
     [Fact]
+    public async Task Formatted_strings_are_timestamps_durations_and_bytes()
+    {
+        var schema = SpecSchema("""
+            {
+              "at": {"type": "string", "format": "date-time"},
+              "day": {"type": "string", "format": "date"},
+              "timeout": {"type": "string", "format": "duration"},
+              "blob": {"type": "string", "format": "byte"}
+            }
+            """, Rules("""{"rule": "self.at.getFullYear() == 2024 && self.at < timestamp('2030-01-01T00:00:00Z') && self.day == timestamp('2024-05-01T00:00:00Z') && self.timeout == duration('90m') && size(self.blob) == 5", "message": "typed"}"""));
+        var ok = await _validator.ValidateAsync(schema, Object("""{"at": "2024-05-01T10:00:00.5Z", "day": "2024-05-01", "timeout": "1h30m", "blob": "aGVsbG8="}"""), null, false);
+        Assert.Empty(ok.Errors);
+        var bad = await _validator.ValidateAsync(schema, Object("""{"at": "2031-05-01T10:00:00Z", "day": "2024-05-01", "timeout": "1h30m", "blob": "aGVsbG8="}"""), null, false);
+        Assert.Equal(["spec: Invalid value: \"object\": typed"], Messages(bad));
+    }
+
+    [Fact]
     public async Task A_failed_rule_prints_its_message_at_the_node()
     {
         Assert.Equal(["spec: Invalid value: \"object\": replicas must be even"],

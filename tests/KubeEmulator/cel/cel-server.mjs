@@ -5,13 +5,16 @@
 //              "optionalOldSelf": false}]}]}
 //   response: {"id": 1, "results": [[{"outcome": "pass"|"fail"|"error"|"overload"|"compileError", "detail": "...",
 //              "message": "...", "messageError": "..."}]]}
-// Values V are JSON with two conventions that keep CEL's types exact: an integer is {"$i": "123"} (CEL int,
-// a JS bigint) while a plain JSON number is a CEL double; an object key that starts with "$" carries one
-// extra "$" so that user data never collides with the integer marker.
+// Values V are JSON with conventions that keep CEL's types exact: an integer is {"$i": "123"} (CEL int, a JS
+// bigint) while a plain JSON number is a CEL double; strings of schema format date/date-time, duration and byte
+// arrive as {"$t": "..."}, {"$d": "..."} and {"$b": "base64"} (CEL timestamp, duration, bytes); an object key
+// that starts with "$" carries one extra "$" so that user data never collides with these markers.
 // A request {"id": n, "ping": true} answers {"id": n, "pong": true} (start-up handshake).
 import { createInterface } from "node:readline";
 import { parse, plan, celEnv, isCelError, celFunc, celMethod, CelScalar, mapType, listType } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
+import { create } from "@bufbuild/protobuf";
+import { DurationSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
 
 const OptionalFlag = "\u0000optional";
 const OptionalValue = "\u0000value";
@@ -107,10 +110,48 @@ function decode(value) {
   if (value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) return value.map(decode);
   const keys = Object.keys(value);
-  if (keys.length === 1 && keys[0] === "$i") return BigInt(value.$i);
+  if (keys.length === 1) {
+    switch (keys[0]) {
+      case "$i": return BigInt(value.$i);
+      // A malformed value (accepted only through validation ratcheting) stays a string.
+      case "$t": try { return timestamp(value.$t); } catch { return value.$t; }
+      case "$d": try { return duration(value.$d); } catch { return value.$d; }
+      case "$b": return new Uint8Array(Buffer.from(value.$b, "base64"));
+    }
+  }
   const map = new Map();
   for (const key of keys) map.set(key.startsWith("$") ? key.slice(1) : key, decode(value[key]));
   return map;
+}
+
+// RFC 3339 date-time (or a full-date, as midnight UTC) with nanosecond precision.
+function timestamp(text) {
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2}))?$/.exec(text);
+  if (!m) throw new Error(`invalid timestamp ${JSON.stringify(text)}`);
+  const ms = Date.parse(`${m[1]}T${m[2] ?? "00:00:00"}${m[4] && m[4] !== "z" ? m[4] : "Z"}`);
+  const nanos = m[3] ? Number((m[3] + "00000000").slice(0, 9)) : 0;
+  return create(TimestampSchema, { seconds: BigInt(Math.floor(ms / 1000)), nanos });
+}
+
+// Go-style durations as the apiserver's strfmt reads them: "1h30m", "1.5s", "300ms", also "d" and "w" units.
+const DurationUnits = { ns: 1n, us: 1000n, "µs": 1000n, ms: 1000000n, s: 1000000000n, m: 60000000000n, h: 3600000000000n, d: 86400000000000n, w: 604800000000000n };
+function duration(text) {
+  let rest = text.trim();
+  let sign = 1n;
+  if (rest.startsWith("-")) { sign = -1n; rest = rest.slice(1); } else if (rest.startsWith("+")) rest = rest.slice(1);
+  let total = 0n;
+  const part = /^\s*(\d+)(?:\.(\d+))?\s*(ns|us|µs|ms|s|m|h|d|w)/;
+  if (rest === "0") return create(DurationSchema, {});
+  while (rest.length > 0) {
+    const m = part.exec(rest);
+    if (!m) throw new Error(`invalid duration ${JSON.stringify(text)}`);
+    const unit = DurationUnits[m[3]];
+    total += BigInt(m[1]) * unit;
+    if (m[2]) total += (BigInt(m[2]) * unit) / 10n ** BigInt(m[2].length);
+    rest = rest.slice(m[0].length).trim();
+  }
+  total *= sign;
+  return create(DurationSchema, { seconds: total / 1000000000n, nanos: Number(total % 1000000000n) });
 }
 
 // Translates @bufbuild/cel runtime errors into the wording of cel-go, which the apiserver prints.

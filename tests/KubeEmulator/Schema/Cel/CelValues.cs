@@ -7,7 +7,8 @@ namespace Ferry.KubeEmulator.Schema.Cel;
 /// <summary>Converts JSON values to the wire form of cel-server.mjs, typed by the schema as Kubernetes does for CEL.</summary>
 /// <remarks>Type mapping and property-name escaping: https://kubernetes.io/docs/reference/using-api/cel/#type-checking and
 /// https://kubernetes.io/docs/reference/using-api/cel/#escaping. Integers travel as {"$i": "123"} (CEL int), other numbers
-/// as JSON numbers (CEL double); object keys starting with "$" get one more "$".</remarks>
+/// as JSON numbers (CEL double), date/date-time, duration and byte strings as {"$t"|"$d"|"$b": "..."}; object keys
+/// starting with "$" get one more "$".</remarks>
 internal static partial class CelValues
 {
     private static readonly HashSet<string> ReservedWords =
@@ -116,10 +117,21 @@ internal static partial class CelValues
                 return asInteger ? new JsonObject { ["$i"] = l.ToString(System.Globalization.CultureInfo.InvariantCulture) } : JsonValue.Create(JsonValues.AsDouble(v) ?? 0);
             case JsonValueKind.Null:
                 return null;
+            case JsonValueKind.String when schema?.Type == "string" && TypedStringMarker(schema.Format) is { } marker:
+                return new JsonObject { [marker] = v.DeepClone() };
             default:
                 return v.DeepClone();
         }
     }
+
+    // Kubernetes types these formatted strings as timestamp, duration and bytes in CEL.
+    private static string? TypedStringMarker(string? format) => format switch
+    {
+        "date" or "date-time" or "datetime" => "$t",
+        "duration" => "$d",
+        "byte" => "$b",
+        _ => null,
+    };
 
     private static string WireKey(string key) => key.StartsWith('$') ? "$" + key : key;
 
