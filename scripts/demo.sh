@@ -38,7 +38,11 @@ if ! have_all "$system_data"; then
   for f in "${files[@]}"; do
     if [[ ! -s "$data/$f" ]]; then
       echo "downloading $official/$f"
-      curl -fsSL --retry 3 -o "$data/$f.part" "$official/$f"
+      if command -v curl >/dev/null 2>&1; then
+        curl -fsSL --retry 3 -o "$data/$f.part" "$official/$f"
+      else
+        wget -q -O "$data/$f.part" "$official/$f"
+      fi
       mv "$data/$f.part" "$data/$f"
     fi
   done
@@ -51,8 +55,8 @@ fi
 echo "data: $data"
 
 step "Building the trainer and the operator (Release)"
-"$dotnet" build -c Release -nologo -v q -clp:ErrorsOnly src/TrainerImage/Ferry.Trainer.csproj
-"$dotnet" build -c Release -nologo -v q -clp:ErrorsOnly src/Operator/Ferry.Operator.csproj
+"$dotnet" build -c Release -nologo -v q "-clp:ErrorsOnly;NoSummary" src/TrainerImage/Ferry.Trainer.csproj
+"$dotnet" build -c Release -nologo -v q "-clp:ErrorsOnly;NoSummary" src/Operator/Ferry.Operator.csproj
 
 step "Running $manifest (backend Local)"
 # A demo trains from scratch: earlier runs' model and checkpoints would make it resume at the end.

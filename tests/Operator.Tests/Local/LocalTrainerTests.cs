@@ -50,10 +50,11 @@ public sealed class LocalTrainerTests : IDisposable
                 maxRuntimeSeconds: 600
             """);
 
-        var (exit, output, error) = await _run.RunCommandAsync();
+        var (exit, output, error) = await _run.RunCommandAsync(verbose: true);
 
         Assert.True(exit == RunCommand.Complete, $"exit {exit}\n{output}\n{error}");
         Assert.Contains("rank 0: epoch 1/1 step 16/16 (100 %)", output, StringComparison.Ordinal);
+        Assert.Matches(@"\[rank 0\] epoch=1 step=16 train_loss=[0-9.]+ val_loss=[0-9.]+ val_accuracy=[0-9.]+", output);
         Assert.Matches(@"- name: val_accuracy\n    value: 0\.\d+", output);
         var archive = _run.PathOf("artifacts/tiny/output/model.tar.gz");
         Assert.Contains($"model: {archive}", output, StringComparison.Ordinal);
