@@ -47,7 +47,10 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
     /// <summary>POST: creates an object.</summary>
     /// <remarks>https://kubernetes.io/docs/reference/using-api/api-concepts/#api-verbs</remarks>
-    public async Task<WriteResult> CreateAsync(ApiResource r, string ns, JsonObject body, WriteOptions options, CancellationToken ct)
+    public Task<WriteResult> CreateAsync(ApiResource r, string ns, JsonObject body, WriteOptions options, CancellationToken ct) =>
+        CreateAsync(r, ns, body, options, recordManagedFields: true, ct);
+
+    private async Task<WriteResult> CreateAsync(ApiResource r, string ns, JsonObject body, WriteOptions options, bool recordManagedFields, CancellationToken ct)
     {
         var warnings = new List<string>();
         CheckTypeMeta(r, body);
@@ -117,7 +120,11 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             PrepareCrd(body);
         }
 
-        ManagedFields.RecordUpdate(null, body, options.FieldManager, null, r.GroupVersion, time.GetUtcNow(), ListKeyFor(r));
+        if (recordManagedFields)
+        {
+            ManagedFields.RecordUpdate(null, body, options.FieldManager, null, r.GroupVersion, time.GetUtcNow(), ListKeyFor(r));
+        }
+
         if (options.DryRun)
         {
             return new WriteResult(JsonOutput.Bytes(body), null, warnings, Created: true);
@@ -207,19 +214,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         {
             var created = ManagedFields.Apply(null, applied, options.FieldManager, options.Force, listKey, r.GroupVersion, time.GetUtcNow(), r.Group, r.Plural, name);
             created["metadata"]!["name"] = name;
-            var managed = created["metadata"]!["managedFields"]!.DeepClone();
-            var result = await CreateAsync(r, ns, created, options with { FieldManager = "\0apply" }, ct);
-            if (result.Stored is not null)
-            {
-                // Creation recorded the manager as an Update; replace that with the Apply ownership.
-                return await MutateAsync(r, ns, name, null, options, o =>
-                {
-                    o["metadata"]!["managedFields"] = managed.DeepClone();
-                    return o;
-                }, ct, recordManagedFields: false, forceWrite: true) with { Created = true };
-            }
-
-            return result;
+            return await CreateAsync(r, ns, created, options, recordManagedFields: false, ct);
         }
 
         return await MutateAsync(r, ns, name, subresource, options,
@@ -229,7 +224,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
     /// <summary>Reads, transforms and conditionally commits an object, retrying when another write got in between.</summary>
     public async Task<WriteResult> MutateAsync(ApiResource r, string ns, string name, string? subresource, WriteOptions options,
-        Func<JsonObject, JsonObject> transform, CancellationToken ct, bool recordManagedFields = true, bool forceWrite = false)
+        Func<JsonObject, JsonObject> transform, CancellationToken ct, bool recordManagedFields = true)
     {
         while (true)
         {
@@ -245,7 +240,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
             var warnings = new List<string>();
             var next = await PrepareUpdateAsync(r, old, updated, subresource, options, warnings, ct);
-            if (!forceWrite && SameIgnoringVolatile(old, next))
+            if (SameIgnoringVolatile(old, next))
             {
                 return new WriteResult(Render(r, current), current, warnings);
             }
