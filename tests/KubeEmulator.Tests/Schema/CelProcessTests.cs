@@ -69,7 +69,7 @@ public sealed class CelProcessTests
         var empty = Directory.CreateTempSubdirectory("ferry-no-node-");
         try
         {
-            await using var validator = new CustomResourceValidator(celHelperDir: null, nodeSearchPath: empty.FullName);
+            await using var validator = new CustomResourceValidator(celDirectory: null, nodeSearchPath: empty.FullName);
             var error = await Assert.ThrowsAsync<CelUnavailableException>(
                 () => validator.ValidateAsync(RuleSchema, Object("""{"replicas": 1}"""), null, false));
             Assert.Contains("need Node.js, but `node` is not on PATH", error.Message, StringComparison.Ordinal);
@@ -83,7 +83,7 @@ public sealed class CelProcessTests
     [Fact]
     public void The_cel_folder_is_found_from_the_build_output()
     {
-        var dir = CelProcess.LocateHelperDir();
+        var dir = CelProcess.LocateCelDirectory();
         Assert.True(File.Exists(Path.Combine(dir, "cel-server.mjs")), dir);
     }
 }

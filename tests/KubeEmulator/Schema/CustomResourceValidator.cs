@@ -17,13 +17,13 @@ public sealed class CustomResourceValidator : IAsyncDisposable
 
     /// <summary>Creates a validator; the Node CEL process starts lazily on the first rule, is reused, and restarted if it dies.</summary>
     public CustomResourceValidator()
-        : this(celHelperDir: null)
+        : this(celDirectory: null)
     {
     }
 
-    /// <summary>Creates a validator whose CEL process runs from <paramref name="celHelperDir"/> (null: located automatically)
+    /// <summary>Creates a validator whose CEL process runs from <paramref name="celDirectory"/> (null: located automatically)
     /// with `node` looked up in <paramref name="nodeSearchPath"/> (null: PATH).</summary>
-    internal CustomResourceValidator(string? celHelperDir, string? nodeSearchPath = null) => _cel = new CelProcess(celHelperDir, nodeSearchPath);
+    internal CustomResourceValidator(string? celDirectory, string? nodeSearchPath = null) => _cel = new CelProcess(celDirectory, nodeSearchPath);
 
     /// <summary>The id of the CEL process while it runs (tests kill it to check the restart).</summary>
     internal int? CelProcessId => _cel.ProcessId;

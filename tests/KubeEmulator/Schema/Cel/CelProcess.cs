@@ -13,7 +13,7 @@ public sealed class CelUnavailableException(string message, Exception? inner = n
 internal sealed class CelProcess : IAsyncDisposable
 {
     /// <summary>Overrides the folder holding cel-server.mjs and node_modules.</summary>
-    public const string HelperDirVariable = "FERRY_CEL_HELPER_DIR";
+    public const string CelDirectoryVariable = "FERRY_CEL_HELPER_DIR";
 
     private const string ScriptName = "cel-server.mjs";
 
@@ -25,13 +25,13 @@ internal sealed class CelProcess : IAsyncDisposable
     private readonly StringBuilder _stderr = new();
     private Connection? _connection;
     private long _nextId;
-    private readonly string? _helperDir;
+    private readonly string? _celDirectory;
     private readonly string? _searchPath;
     private bool _disposed;
 
-    /// <param name="helperDir">The folder with cel-server.mjs and node_modules; null to locate it (see <see cref="LocateHelperDir"/>).</param>
+    /// <param name="celDirectory">The folder with cel-server.mjs and node_modules; null to locate it (see <see cref="LocateCelDirectory"/>).</param>
     /// <param name="searchPath">Where to look for `node` (PATH syntax); null for the PATH environment variable.</param>
-    public CelProcess(string? helperDir = null, string? searchPath = null) => (_helperDir, _searchPath) = (helperDir, searchPath);
+    public CelProcess(string? celDirectory = null, string? searchPath = null) => (_celDirectory, _searchPath) = (celDirectory, searchPath);
 
     /// <summary>The id of the running Node process, or null when none runs (for tests that kill it).</summary>
     public int? ProcessId => _connection?.Process is { HasExited: false } p ? p.Id : null;
@@ -153,7 +153,7 @@ internal sealed class CelProcess : IAsyncDisposable
         var node = FindNode(_searchPath ?? Environment.GetEnvironmentVariable("PATH") ?? "") ?? throw new CelUnavailableException(
             "CRD validation rules (x-kubernetes-validations) need Node.js, but `node` is not on PATH. "
             + "Install it (apt-get install nodejs npm; scripts/setup.sh does this) and run `npm ci` in tests/KubeEmulator/cel.");
-        var dir = _helperDir ?? LocateHelperDir();
+        var dir = _celDirectory ?? LocateCelDirectory();
         if (!Directory.Exists(Path.Combine(dir, "node_modules", "@bufbuild", "cel")))
         {
             throw new CelUnavailableException(
@@ -253,9 +253,9 @@ internal sealed class CelProcess : IAsyncDisposable
     }
 
     /// <summary>FERRY_CEL_HELPER_DIR, else tests/KubeEmulator/cel of the checkout found by walking up to Operator.sln.</summary>
-    public static string LocateHelperDir()
+    public static string LocateCelDirectory()
     {
-        if (Environment.GetEnvironmentVariable(HelperDirVariable) is { Length: > 0 } overridden)
+        if (Environment.GetEnvironmentVariable(CelDirectoryVariable) is { Length: > 0 } overridden)
         {
             return Path.GetFullPath(overridden);
         }
@@ -269,7 +269,7 @@ internal sealed class CelProcess : IAsyncDisposable
         }
 
         throw new CelUnavailableException(
-            $"Cannot find the CEL evaluator: no Operator.sln above {AppContext.BaseDirectory}. Set {HelperDirVariable} to the tests/KubeEmulator/cel folder.");
+            $"Cannot find the CEL evaluator: no Operator.sln above {AppContext.BaseDirectory}. Set {CelDirectoryVariable} to the tests/KubeEmulator/cel folder.");
     }
 
     public async ValueTask DisposeAsync()
