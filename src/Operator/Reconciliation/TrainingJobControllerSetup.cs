@@ -23,8 +23,7 @@ public sealed class TrainingJobControllerSetup : IControllerSetup
     /// <inheritdoc />
     public void Register(IServiceCollection services, IConfiguration configuration)
     {
-        var options = configuration.GetSection(Section).Get<InClusterOptions>() ?? new InClusterOptions();
-        services.AddSingleton(options);
+        services.AddSingleton(ReadOptions(configuration));
         services.AddSingleton<ITrainingJobStore>(sp => new KubernetesTrainingJobStore(sp.GetRequiredService<IResourceClient<TrainingJob>>()));
         services.AddSingleton<ITrainingJobEventSink>(sp => new KubernetesEventSink(
             sp.GetRequiredService<IResourceClient<Corev1Event>>(),
@@ -40,5 +39,34 @@ public sealed class TrainingJobControllerSetup : IControllerSetup
             controller.Owns<V1Pod>();
             controller.Owns<V1Service>();
         });
+    }
+
+    /// <summary>
+    /// <see cref="InClusterOptions"/> from the `InCluster` section (Helm: `inCluster.*`); tolerations are read by their
+    /// Kubernetes field names (`operator`, not the client's `OperatorProperty`), and the `S3` section's endpoint is
+    /// passed on to the agent containers as `FERRY_S3_ENDPOINT` / `FERRY_S3_FORCE_PATH_STYLE`.
+    /// </summary>
+    public static InClusterOptions ReadOptions(IConfiguration configuration)
+    {
+        var section = configuration.GetSection(Section);
+        var options = section.Get<InClusterOptions>() ?? new InClusterOptions();
+        var tolerations = section.GetSection(nameof(InClusterOptions.SpotTolerations)).GetChildren()
+            .Select(t => new V1Toleration
+            {
+                Key = t["key"],
+                OperatorProperty = t["operator"],
+                Value = t["value"],
+                Effect = t["effect"],
+                TolerationSeconds = long.TryParse(t["tolerationSeconds"], System.Globalization.CultureInfo.InvariantCulture, out var seconds) ? seconds : null,
+            })
+            .ToList();
+        var environment = new Dictionary<string, string>(options.AgentEnvironment, StringComparer.Ordinal);
+        if (configuration["S3:Endpoint"] is { Length: > 0 } endpoint)
+        {
+            environment[Storage.S3Settings.EndpointVariable] = endpoint;
+            environment[Storage.S3Settings.ForcePathStyleVariable] = configuration["S3:ForcePathStyle"] is { Length: > 0 } pathStyle ? pathStyle.ToLowerInvariant() : "true";
+        }
+
+        return options with { SpotTolerations = tolerations.Count > 0 ? tolerations : options.SpotTolerations, AgentEnvironment = environment };
     }
 }

@@ -160,6 +160,10 @@ public sealed class TrainingJobReconcilerTests
         {
             ["InCluster:AgentImage"] = "registry.local/ferry:9",
             ["InCluster:SpotNodeSelector:pool"] = "spot",
+            ["InCluster:SpotTolerations:0:key"] = "spot",
+            ["InCluster:SpotTolerations:0:operator"] = "Exists",
+            ["InCluster:SpotTolerations:0:effect"] = "NoSchedule",
+            ["S3:Endpoint"] = "http://minio.storage:9000",
         }).Build();
         var services = new ServiceCollection();
         services.AddLogging();
@@ -174,6 +178,10 @@ public sealed class TrainingJobReconcilerTests
         var options = provider.GetRequiredService<InClusterOptions>();
         Assert.Equal("registry.local/ferry:9", options.AgentImage);
         Assert.Equal("spot", options.SpotNodeSelector["pool"]);
+        var toleration = Assert.Single(options.SpotTolerations);
+        Assert.Equal(("spot", "Exists", "NoSchedule"), (toleration.Key, toleration.OperatorProperty, toleration.Effect));
+        Assert.Equal("http://minio.storage:9000", options.AgentEnvironment["FERRY_S3_ENDPOINT"]);
+        Assert.Equal("true", options.AgentEnvironment["FERRY_S3_FORCE_PATH_STYLE"]);
         Assert.Equal(TrainingJobBackend.InCluster, Assert.Single(provider.GetServices<ITrainingBackend>()).Backend);
     }
 }
