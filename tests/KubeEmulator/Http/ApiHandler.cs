@@ -574,6 +574,14 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
 
     private static async Task<string> ReadBodyAsync(HttpContext ctx)
     {
+        if (ctx.Request.ContentType?.Contains("protobuf", StringComparison.OrdinalIgnoreCase) == true
+            || ctx.Request.ContentType?.Contains("cbor", StringComparison.OrdinalIgnoreCase) == true)
+        {
+            throw new ApiException(415, "UnsupportedMediaType",
+                $"the emulator accepts JSON and YAML request bodies only, not {ctx.Request.ContentType}: use `kubectl apply -f` or `kubectl create -f` with a manifest instead of a `kubectl create <kind>` generator");
+        }
+
+
         using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
         return await reader.ReadToEndAsync(ctx.RequestAborted);
     }
