@@ -64,7 +64,8 @@ internal static partial class ValidationRules
             if (rules.Count > 0)
             {
                 var request = new JsonObject { ["self"] = CelValues.Encode(value, schema, isRoot) };
-                if (hasOld)
+                // oldSelf travels only when a rule or its message can read it.
+                if (hasOld && rules.Any(r => r.UsesOldSelf || r.MessageExpression?.Contains("oldSelf", StringComparison.Ordinal) == true))
                 {
                     request["oldSelf"] = CelValues.Encode(oldValue, schema, isRoot);
                 }
