@@ -50,6 +50,10 @@ emulator: setup
 run:
 	$(DOTNET) run --project src/Operator -c $(CONFIGURATION) -- operator $(ARGS)
 
+## Installs or upgrades the operator with Helm in the current kube context (HELM_ARGS adds flags).
+deploy:
+	scripts/helm.sh upgrade --install ferry deploy/helm/ferry --namespace ferry-system --create-namespace $(HELM_ARGS)
+
 clean:
 	rm -rf artifacts .work
 	$(DOTNET) clean Operator.sln -nologo -v q
