@@ -17,6 +17,16 @@ public enum OptimizerKind
     Adam,
 }
 
+/// <summary>How the learning rate changes over the epochs.</summary>
+public enum LearningRateSchedule
+{
+    /// <summary>learning_rate x (1 + cos(pi x (epoch - 1) / epochs)) / 2, set at the start of each epoch.</summary>
+    Cosine,
+
+    /// <summary>learning_rate throughout.</summary>
+    Constant,
+}
+
 /// <summary>The trainer's hyperparameters, validated (SageMaker-style string map in, typed values out).</summary>
 public sealed record HyperParameters
 {
@@ -24,7 +34,7 @@ public sealed record HyperParameters
     public static readonly IReadOnlyList<string> Names =
     [
         "model", "optimizer", "learning_rate", "momentum", "batch_size", "epochs", "seed", "hidden_units",
-        "log_interval", "max_train_samples", "max_test_samples", "threads", "checkpoint_dir", "weight_decay",
+        "log_interval", "max_train_samples", "max_test_samples", "threads", "checkpoint_dir", "weight_decay", "lr_schedule",
     ];
 
     public ModelKind Model { get; init; } = ModelKind.Cnn;
@@ -60,6 +70,13 @@ public sealed record HyperParameters
     public string? CheckpointDir { get; init; }
 
     public double WeightDecay { get; init; }
+
+    public LearningRateSchedule LrSchedule { get; init; } = LearningRateSchedule.Cosine;
+
+    /// <summary>The learning rate for a 1-based epoch: a pure function of the epoch, so a resumed run gets the same one.</summary>
+    public double LearningRateAt(int epoch) => LrSchedule == LearningRateSchedule.Constant
+        ? LearningRate
+        : LearningRate * 0.5 * (1 + Math.Cos(Math.PI * (epoch - 1) / Epochs));
 
     /// <summary>The values as given (after CLI overrides), for model.json and checkpoints.</summary>
     public IReadOnlyDictionary<string, string> Raw { get; init; } = new Dictionary<string, string>();
@@ -111,6 +128,7 @@ public sealed record HyperParameters
             Threads = Integer(Get("threads"), "threads", 1, min: 1, max: 1024),
             CheckpointDir = Get("checkpoint_dir"),
             WeightDecay = Real(Get("weight_decay"), "weight_decay", 0, min: 0),
+            LrSchedule = Choice(Get("lr_schedule"), "lr_schedule", LearningRateSchedule.Cosine),
             Raw = new SortedDictionary<string, string>(values.ToDictionary(), StringComparer.Ordinal),
         };
     }

@@ -79,6 +79,11 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
             for (var epoch = startEpoch; epoch <= hp.Epochs; epoch++)
             {
                 model.train();
+                foreach (var group in optimizer.ParamGroups)
+                {
+                    group.LearningRate = hp.LearningRateAt(epoch);
+                }
+
                 var shard = EpochSharding.ShardIndices(train.Count, hp.Seed, epoch, rank, world, hp.BatchSize);
                 using var order = torch.tensor(shard, device: device);
                 double epochLoss = 0, intervalLoss = 0;

@@ -28,6 +28,17 @@ public sealed class HyperParametersTests
     }
 
     [Fact]
+    public void The_cosine_schedule_starts_at_the_learning_rate_and_decays_per_epoch()
+    {
+        var cosine = HyperParameters.FromValues(new Dictionary<string, string> { ["learning_rate"] = "0.1", ["epochs"] = "4" }, _ => { });
+        Assert.Equal(LearningRateSchedule.Cosine, cosine.LrSchedule);
+        Assert.Equal([0.1, 0.0854, 0.05, 0.0146], Enumerable.Range(1, 4).Select(e => Math.Round(cosine.LearningRateAt(e), 4)));
+
+        var constant = HyperParameters.FromValues(new Dictionary<string, string> { ["learning_rate"] = "0.1", ["epochs"] = "4", ["lr_schedule"] = "constant" }, _ => { });
+        Assert.All(Enumerable.Range(1, 4), e => Assert.Equal(0.1, constant.LearningRateAt(e)));
+    }
+
+    [Fact]
     public void Unknown_names_warn_but_do_not_fail()
     {
         var warnings = new List<string>();
@@ -43,6 +54,7 @@ public sealed class HyperParametersTests
     [InlineData("learning_rate", "-1", "learning_rate='-1'", "> 0")]
     [InlineData("momentum", "1.5", "momentum='1.5'", "< 1")]
     [InlineData("epochs", "three", "epochs='three'", "integer")]
+    [InlineData("lr_schedule", "step", "lr_schedule='step'", "cosine|constant")]
     public void Bad_values_name_the_hyperparameter_and_the_allowed_values(string name, string value, string named, string allowed)
     {
         var error = Assert.Throws<TrainerConfigurationException>(() => HyperParameters.FromValues(new Dictionary<string, string> { [name] = value }, _ => { }));
