@@ -60,11 +60,15 @@ internal sealed class LocalRun : IDisposable
     }
 
     /// <summary>The Local backend through the shared reconciler, returning the final job (status included).</summary>
-    public async Task<TrainingJob> RunJobAsync(CancellationToken cancellationToken = default)
+    public async Task<TrainingJob> RunJobAsync(CancellationToken cancellationToken = default, IReadOnlyDictionary<string, string>? environment = null)
     {
         var job = ManifestLoader.LoadFile(PathOf("job.yaml"));
         var plan = LocalJobPlan.For(job, WorkDirectory, Directory, () => LocalPrograms.Trainer());
-        await using var backend = new LocalBackend(plan, LocalPrograms.Agent(), TimeProvider.System, _ => { }) { StopGracePeriod = TimeSpan.FromSeconds(2) };
+        await using var backend = new LocalBackend(plan, LocalPrograms.Agent(), TimeProvider.System, _ => { })
+        {
+            StopGracePeriod = TimeSpan.FromSeconds(2),
+            EnvironmentOverrides = environment ?? new Dictionary<string, string>(),
+        };
         return await new LocalJobRunner(backend, TimeProvider.System).RunAsync(job, cancellationToken);
     }
 

@@ -26,6 +26,9 @@ public sealed class LocalBackend(LocalJobPlan plan, ProgramPath agent, TimeProvi
     /// <summary>What the agent grants the training process between SIGTERM and SIGKILL.</summary>
     public TimeSpan StopGracePeriod { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Variables every replica gets on top of this process's environment (e.g. an S3 endpoint and credentials).</summary>
+    public IReadOnlyDictionary<string, string> EnvironmentOverrides { get; init; } = new Dictionary<string, string>();
+
     /// <inheritdoc />
     public TrainingJobBackend Backend => TrainingJobBackend.Local;
 
@@ -180,6 +183,11 @@ public sealed class LocalBackend(LocalJobPlan plan, ProgramPath agent, TimeProvi
         foreach (DictionaryEntry entry in System.Environment.GetEnvironmentVariables())
         {
             variables[(string)entry.Key] = (string?)entry.Value ?? "";
+        }
+
+        foreach (var (name, value) in EnvironmentOverrides)
+        {
+            variables[name] = value;
         }
 
         // The agent rebuilds the contract variables from FERRY_JOB for the training process, with torchrun's default
