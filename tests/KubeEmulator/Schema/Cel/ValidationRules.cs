@@ -60,7 +60,7 @@ internal static partial class ValidationRules
         if (schema.Rules.Count > 0)
         {
             // Transition rules run only when an old value correlates, unless optionalOldSelf makes oldSelf an optional.
-            var rules = schema.Rules.Where(r => !r.UsesOldSelf || hasOld || r.OptionalOldSelf).ToList();
+            var rules = schema.Rules.Where(r => r.Rule.Trim().Length > 0 && (!r.UsesOldSelf || hasOld || r.OptionalOldSelf)).ToList();
             if (rules.Count > 0)
             {
                 var request = new JsonObject { ["self"] = CelValues.Encode(value, schema, isRoot) };
@@ -168,10 +168,10 @@ internal static partial class ValidationRules
     };
 
     private static string RuleErrorString(ValidationRule rule) =>
-        rule.Message.Trim().Length > 0 ? rule.Message.Trim() : rule.Rule.Trim();
+        rule.Message.Length > 0 ? rule.Message.Trim() : rule.Rule.Trim();
 
     private static string MessageOrDefault(ValidationRule rule) =>
-        rule.Message.Trim().Length > 0 ? rule.Message.Trim() : "failed rule: " + RuleErrorString(rule);
+        rule.Message.Length > 0 ? rule.Message.Trim() : "failed rule: " + RuleErrorString(rule);
 
     /// <summary>Turns a rule's `fieldPath` (`.spec.image`, `.env['KEY']`) into a field name relative to the node.</summary>
     internal static string NormalizeFieldPath(string fieldPath, StructuralSchema schema)
