@@ -140,7 +140,18 @@ public static class TrainingJobStatusCalculator
             deadlineWait = deadlineWait is { } runtimeWait && runtimeWait < waitDeadline - now ? runtimeWait : waitDeadline - now;
         }
 
-        if (current.Where(r => r.State == ReplicaState.Failed).OrderBy(r => r.Index).FirstOrDefault() is { } failed)
+        // A replica that vanished after its gang started (pod deleted or evicted) fails the attempt like a crash:
+        // a fresh replica cannot join ranks that are already training.
+        var startedGang = current.Any(r => r.State != ReplicaState.Pending);
+        var vanished = startedGang
+            ? Enumerable.Range(0, replicas).Except(current.Select(r => r.Index)).Select(i => (int?)i).FirstOrDefault()
+            : null;
+        var failedReplica = current.Where(r => r.State == ReplicaState.Failed).OrderBy(r => r.Index).FirstOrDefault()
+            ?? (vanished is { } lost
+                ? new ReplicaObservation($"{job.Metadata.Name}-{lost}", lost, attempt, ReplicaState.Failed,
+                    Message: $"Replica {lost} of attempt {attempt} disappeared while the others ran (its pod was deleted or evicted).")
+                : null);
+        if (failedReplica is { } failed)
         {
             var reason = FailureText(failed);
             if (attempt - 1 < spec.MaxRetries)

@@ -152,6 +152,32 @@ public sealed class TrainingJobStatusCalculatorTests
     }
 
     [Fact]
+    public void A_replica_that_vanishes_after_the_gang_started_restarts_the_attempt()
+    {
+        var job = Job().WithReplicas(3).WithMaxRetries(1);
+        var running = After(job, Decide(After(job, Decide(job)), Pods().Running(3).Build()));
+        var survivors = Pods().Running(3).Build().Where(r => r.Index != 1).ToList();
+
+        var decision = Decide(running, survivors, TimeSpan.FromMinutes(1));
+
+        Assert.Null(decision.Start);
+        Assert.Equal(2, decision.Status.Attempt);
+        Assert.Equal(["mnist-0", "mnist-2"], decision.Delete.Select(r => r.Name));
+        Assert.Contains("Replica 1 of attempt 1 disappeared", Condition(decision, "Running").Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_replica_missing_before_anything_started_is_simply_created()
+    {
+        var job = Job().WithReplicas(2);
+        var decision = Decide(After(job, Decide(job)), Pods().Pending(1).Build());
+
+        Assert.NotNull(decision.Start);
+        Assert.Equal([1], decision.Start.Indexes);
+        Assert.Equal(1, decision.Status.Attempt);
+    }
+
+    [Fact]
     public void Failures_past_max_retries_fail_the_job_with_the_replicas_message()
     {
         var job = Job().WithReplicas(2).WithMaxRetries(1);
