@@ -164,6 +164,16 @@ public sealed class KubectlTests(KubectlEnvironment env) : IClassFixture<Kubectl
         }
     }
 
+    [Fact]
+    public async Task Create_generators_that_send_protobuf_work_for_namespaces_and_configmaps()
+    {
+        var (code, _, stderr) = await env.RunAsync("create", "namespace", "generated");
+        Assert.True(code == 0, stderr);
+        (code, _, stderr) = await env.RunAsync("create", "configmap", "settings", "-n", "generated", "--from-literal=lr=0.05");
+        Assert.True(code == 0, stderr);
+        Assert.Equal("0.05", (string?)env.Api.GetObject("v1", "ConfigMap", "generated", "settings")!["data"]!["lr"]);
+    }
+
     private static async Task<string> ReadLineAsync(System.Diagnostics.Process p)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));

@@ -588,6 +588,14 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
 
     private static async Task<JsonObject> ReadObjectAsync(HttpContext ctx)
     {
+        if (ctx.Request.ContentType?.Contains("protobuf", StringComparison.OrdinalIgnoreCase) == true)
+        {
+            using var buffer = new MemoryStream();
+            await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted);
+            return ProtobufManifest.TryDecode(buffer.ToArray()) ?? throw new ApiException(415, "UnsupportedMediaType",
+                $"the emulator decodes protobuf only for v1 Namespace, ConfigMap, Secret and ServiceAccount: use `kubectl apply -f` or `kubectl create -f` with a manifest instead of a `kubectl create <kind>` generator");
+        }
+
         var text = await ReadBodyAsync(ctx);
         var contentType = ctx.Request.ContentType ?? "";
         var node = contentType.Contains("yaml", StringComparison.OrdinalIgnoreCase) ? YamlJson.Parse(text) : JsonNode.Parse(text);
