@@ -54,7 +54,7 @@ public sealed class TrainingJobReconciler(
         job = await store.AddFinalizerAsync(job, TrainingJobLabels.Finalizer, cancellationToken);
 
         var invalid = backend is null ? MissingBackend(job.Spec.Backend) : backend.Validate(job);
-        var replicas = backend is null || invalid is not null && TrainingJobStatusCalculator.IsFinished(job.Status?.Phase)
+        var replicas = backend is null || (invalid is not null && TrainingJobStatusCalculator.IsFinished(job.Status?.Phase))
             ? []
             : await backend.ObserveAsync(job, cancellationToken);
         var decision = TrainingJobStatusCalculator.Compute(new TrainingJobObservation(job, replicas, time.GetUtcNow(), invalid));

@@ -10,6 +10,8 @@ namespace Ferry.Operator.Backends.InCluster;
 /// Runs a TrainingJob as pods in the cluster: one headless Service and one Pod per replica (see
 /// <see cref="InClusterPodBuilder"/>), owned by the TrainingJob. Observes pods through the API (label
 /// `ferry.dev/job-name`, owned by the job's uid) and creates/deletes them as the reconciler decides.
+/// Pods are listed from the API rather than an informer cache: a cache that has seen only part of a freshly created
+/// gang would make a replica look vanished and restart the attempt for nothing.
 /// </summary>
 public sealed class InClusterBackend(
     IResourceClient<V1Pod> pods,
