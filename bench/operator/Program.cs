@@ -15,6 +15,9 @@ const string SustainedNs = "bench-sustained";
 const string BurstNs = "bench-burst";
 const string CapacityNs = "bench-capacity";
 
+// Numbers the capacity probe's requests across calls, so object names never repeat.
+var requestCounter = -1;
+
 static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
 
 static double Percentile(List<double> sorted, double p) =>
@@ -224,7 +227,6 @@ async Task<double> HammerAsync(string label, TimeSpan duration, int workers, Fun
         await HammerAsync(label, TimeSpan.FromSeconds(1), workers, next, warmUp: false);
     }
 
-    var counter = -1;
     var completed = 0L;
     var stopAt = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
     var start = Stopwatch.GetTimestamp();
@@ -232,7 +234,7 @@ async Task<double> HammerAsync(string label, TimeSpan duration, int workers, Fun
     {
         while (Stopwatch.GetTimestamp() < stopAt)
         {
-            var request = next(Interlocked.Increment(ref counter));
+            var request = next(Interlocked.Increment(ref requestCounter));
             if (request is null)
             {
                 return;
