@@ -4,7 +4,17 @@ namespace Ferry.KubeEmulator.Diagnostics;
 
 /// <summary>One served request, with the Kubernetes verb and the resource it addressed.</summary>
 /// <param name="Sequence">Monotonic request number (use with <see cref="RequestLog.Mark"/>).</param>
+/// <param name="Time">When the request ended (on the emulator's TimeProvider).</param>
 /// <param name="Verb">The Kubernetes verb: get, list, watch, create, update, patch, delete, deletecollection (or the HTTP method for non-resource paths).</param>
+/// <param name="Method">The HTTP method.</param>
+/// <param name="Path">Path and query string.</param>
+/// <param name="Group">API group ("" for core), null for non-resource paths.</param>
+/// <param name="Resource">Resource plural, e.g. "pods".</param>
+/// <param name="Namespace">Namespace, if the path names one.</param>
+/// <param name="Name">Object name, if the path names one.</param>
+/// <param name="Subresource">Subresource, e.g. "status".</param>
+/// <param name="StatusCode">The HTTP status answered.</param>
+/// <param name="UserAgent">The client's User-Agent.</param>
 public sealed record RequestLogEntry(long Sequence, DateTimeOffset Time, string Verb, string Method, string Path, string? Group,
     string? Resource, string? Namespace, string? Name, string? Subresource, int StatusCode, string UserAgent)
 {
