@@ -69,7 +69,7 @@ public sealed class LocalLifecycleTests : IDisposable
               echo "data channel train is empty: expected train-images-idx3-ubyte.gz" > "$FERRY_OPT_ML/output/failure"
               exit 2
             fi
-            sleep 30
+            exec sleep 30
             """);
         Manifest(script, "  maxRetries: 1");
 
@@ -86,7 +86,7 @@ public sealed class LocalLifecycleTests : IDisposable
     [Fact]
     public async Task A_job_running_past_maxRuntimeSeconds_is_stopped_and_fails()
     {
-        var script = _run.Script("slow.sh", "sleep 120");
+        var script = _run.Script("slow.sh", "exec sleep 120");
         Manifest(script, "  stoppingCondition:\n    maxRuntimeSeconds: 2");
 
         var job = await _run.RunJobAsync();
@@ -103,7 +103,7 @@ public sealed class LocalLifecycleTests : IDisposable
         var started = _run.PathOf("started");
         var script = _run.Script("long.sh", $$"""
             touch "{{started}}-$RANK"
-            sleep 120
+            exec sleep 120
             """);
         Manifest(script, "");
         using var interrupt = new CancellationTokenSource();
