@@ -199,6 +199,39 @@ public sealed class WatchTests(EmulatorHost host) : IClassFixture<EmulatorHost>
         }
     }
 
+    [Fact]
+    public async Task Table_watch_wraps_each_event_in_a_one_row_table()
+    {
+        var ns = await host.NewNamespaceAsync();
+        await host.Api.CreateAsync(Namespaced(EmulatorHost.ConfigMap("tw"), ns));
+        await using var watch = await WatchStream.OpenAsync(host.Http, $"api/v1/namespaces/{ns}/configmaps?watch=true&includeObject=Object",
+            accept: "application/json;as=Table;v=v1;g=meta.k8s.io");
+        var first = await watch.NextAsync();
+        Assert.Equal("ADDED", first!.Value.Type);
+        Assert.Equal("Table", (string?)first.Value.Object["kind"]);
+        Assert.Equal(["Name", "Age"], first.Value.Object["columnDefinitions"]!.AsArray().Select(c => (string)c!["name"]!));
+        Assert.Equal("tw", (string?)first.Value.Object["rows"]![0]!["cells"]![0]);
+        Assert.Equal("ConfigMap", (string?)first.Value.Object["rows"]![0]!["object"]!["kind"]);
+
+        await host.Api.UpdateAsync("v1", "ConfigMap", ns, "tw", o => o["data"]!["k"] = "2");
+        var second = await watch.NextAsync();
+        Assert.Equal("MODIFIED", second!.Value.Type);
+        Assert.Single(second.Value.Object["rows"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task Send_initial_events_ends_with_the_initial_events_end_bookmark()
+    {
+        var ns = await host.NewNamespaceAsync();
+        await host.Api.CreateAsync(Namespaced(EmulatorHost.ConfigMap("i1"), ns));
+        await using var watch = await WatchStream.OpenAsync(host.Http,
+            $"api/v1/namespaces/{ns}/configmaps?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan");
+        Assert.Equal("ADDED", (await watch.NextAsync())!.Value.Type);
+        var bookmark = await watch.NextAsync();
+        Assert.Equal("BOOKMARK", bookmark!.Value.Type);
+        Assert.Equal("true", (string?)bookmark.Value.Object["metadata"]!["annotations"]!["k8s.io/initial-events-end"]);
+    }
+
     private static JsonObject Namespaced(JsonObject o, string ns)
     {
         o["metadata"]!["namespace"] = ns;
