@@ -39,9 +39,6 @@ public sealed record LocalJobPlan(AgentJob Job, IReadOnlyList<string> Command, s
         return new LocalJobPlan(agentJob, commandLine, Path.GetFullPath(Path.Combine(workRoot, name)), workingDirectory);
     }
 
-    /// <summary>The model's URI once uploaded: <c>&lt;output.uri&gt;/&lt;job&gt;/output/model.tar.gz</c>.</summary>
-    public string? ModelUri => Job.OutputUri is null ? null : ArtifactLocations.ModelUri(Job.OutputUri, Job.JobName);
-
     /// <summary>The replica's stand-in for /opt/ml in attempt <paramref name="attempt"/>: a fresh directory, as a new container would be.</summary>
     public string ReplicaRoot(int attempt, int index) =>
         Path.Combine(AttemptDirectory(attempt), ContainerContract.HostName(index));
