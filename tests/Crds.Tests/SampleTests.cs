@@ -51,7 +51,7 @@ public sealed class SampleTests
         Assert.Equal(
             new Dictionary<string, string>
             {
-                ["model"] = "cnn", ["epochs"] = "2", ["batch_size"] = "64", ["learning_rate"] = "0.05", ["optimizer"] = "sgd",
+                ["model"] = "mlp", ["epochs"] = "3", ["batch_size"] = "64", ["learning_rate"] = "0.001", ["optimizer"] = "adam",
             },
             job.Spec.HyperParameters);
     }

@@ -8,7 +8,8 @@ namespace Ferry.Operator.Agent;
 /// `FERRY_REPLICA_INDEX` (0), `FERRY_OPT_ML` (/opt/ml), `FERRY_TERMINATION_LOG` (/dev/termination-log),
 /// `FERRY_STOP_GRACE_SECONDS` (30: time the training process gets between SIGTERM and SIGKILL),
 /// `FERRY_CHECKPOINT_SYNC_SECONDS` (60: how often new checkpoint files are uploaded while training runs).
-/// Host names come from `SM_HOSTS` / `MASTER_ADDR` when the container has them, else `algo-1..N`.
+/// Host names come from `SM_HOSTS` / `MASTER_ADDR` / `MASTER_PORT` when the container has them, else `algo-1..N`
+/// and port 29500.
 /// </summary>
 public sealed record AgentSettings(
     int ReplicaIndex,
@@ -17,7 +18,8 @@ public sealed record AgentSettings(
     TimeSpan StopGracePeriod,
     TimeSpan CheckpointSyncInterval,
     IReadOnlyList<string>? Hosts = null,
-    string? MasterAddress = null)
+    string? MasterAddress = null,
+    int MasterPort = ContainerContract.DefaultMasterPort)
 {
     public const string ReplicaIndexVariable = "FERRY_REPLICA_INDEX";
     public const string TerminationLogVariable = "FERRY_TERMINATION_LOG";
@@ -40,7 +42,8 @@ public sealed record AgentSettings(
             TimeSpan.FromSeconds(Integer(getVariable, StopGraceVariable, 30)),
             TimeSpan.FromSeconds(Integer(getVariable, CheckpointSyncVariable, 60)),
             hosts,
-            getVariable("MASTER_ADDR") is { Length: > 0 } master ? master : null);
+            getVariable("MASTER_ADDR") is { Length: > 0 } master ? master : null,
+            Integer(getVariable, "MASTER_PORT", ContainerContract.DefaultMasterPort));
     }
 
     /// <summary>The contract replica this container is.</summary>
@@ -48,7 +51,8 @@ public sealed record AgentSettings(
         ReplicaIndex,
         Root,
         Hosts ?? ContainerContract.HostNames(job.Replicas),
-        MasterAddress);
+        MasterAddress,
+        MasterPort);
 
     private static int Integer(Func<string, string?> getVariable, string name, int fallback)
     {

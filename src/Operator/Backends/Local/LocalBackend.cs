@@ -190,15 +190,9 @@ public sealed class LocalBackend(LocalJobPlan plan, ProgramPath agent, TimeProvi
             variables[name] = value;
         }
 
-        // The agent rebuilds the contract variables from FERRY_JOB for the training process, with torchrun's default
-        // port; carrying MASTER_PORT in the job's environment makes this attempt's free port win there too.
-        var job = plan.Job with
-        {
-            Environment = new Dictionary<string, string>(plan.Job.Environment ?? new Dictionary<string, string>(), StringComparer.Ordinal)
-            {
-                ["MASTER_PORT"] = port.ToString(CultureInfo.InvariantCulture),
-            },
-        };
+        // The agent rebuilds the training process's contract variables from FERRY_JOB and the MASTER_* variables
+        // set here, so this attempt's free port reaches the trainer.
+        var job = plan.Job;
         var replica = new ContractReplica(index, root, ContainerContract.HostNames(job.Replicas), "127.0.0.1", port);
         foreach (var (name, value) in ContainerContract.Environment(job.ToContractJob(), replica))
         {
