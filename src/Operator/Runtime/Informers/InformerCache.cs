@@ -234,6 +234,6 @@ public static class CacheIndexes
     /// <summary>An index function yielding <c>namespace/value</c> of label <paramref name="labelKey"/>.</summary>
     public static Func<IKubernetesObject<V1ObjectMeta>, IEnumerable<string>> NamespacedLabel(string labelKey) =>
         obj => obj.Metadata?.Labels is { } labels && labels.TryGetValue(labelKey, out var value)
-            ? [InformerCache<V1Pod>.KeyOf(obj.Metadata.NamespaceProperty, value)]
+            ? [string.IsNullOrEmpty(obj.Metadata.NamespaceProperty) ? value : $"{obj.Metadata.NamespaceProperty}/{value}"]
             : [];
 }

@@ -8,7 +8,8 @@ namespace Ferry.Operator.Runtime.Informers;
 
 /// <summary>
 /// One shared informer per kind, so every controller and reconciler reading pods reads the same cache and the
-/// API server sees one watch per kind. Informers asked for after <see cref="Start"/> start at once.
+/// API server sees one watch per kind. Informers asked for after <see cref="Start"/> start at once. Every cache
+/// carries the <see cref="CacheIndexes.ByControllerOwnerUid"/> index (children by their controlling owner's UID).
 /// </summary>
 public sealed class InformerFactory(
     Func<Type, object> resourceClients,
@@ -40,6 +41,7 @@ public sealed class InformerFactory(
 
             var client = (IResourceClient<T>)resourceClients(typeof(IResourceClient<T>));
             var informer = new Informer<T>(client, options, time, loggerFactory.CreateLogger($"Ferry.Operator.Informer.{client.Kind.Kind}"));
+            informer.Cache.AddIndex(CacheIndexes.ByControllerOwnerUid, CacheIndexes.ControllerOwnerUid);
             _informers[typeof(T)] = informer;
             if (_started is { } token)
             {

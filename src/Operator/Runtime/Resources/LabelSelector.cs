@@ -22,7 +22,8 @@ public sealed class LabelSelector
         var requirements = new List<Requirement>();
         foreach (var term in SplitTerms(text))
         {
-            requirements.Add(ParseTerm(term.Trim(), text));
+            var trimmed = term.Trim();
+            requirements.Add(Checked(ParseTerm(trimmed, text), trimmed));
         }
 
         return new LabelSelector(requirements);
@@ -133,6 +134,25 @@ public sealed class LabelSelector
         In,
         NotIn,
     }
+
+    private static Requirement Checked(Requirement requirement, string term)
+    {
+        if (!IsKey(requirement.Key))
+        {
+            throw new FormatException($"Label selector term '{term}' has an invalid key '{requirement.Key}'; keys are [prefix/]name of letters, digits, '-', '_' and '.'.");
+        }
+
+        var bad = requirement.Values.FirstOrDefault(v => !v.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'));
+        if (bad is not null)
+        {
+            throw new FormatException($"Label selector term '{term}' has an invalid value '{bad}'; values are letters, digits, '-', '_' and '.'.");
+        }
+
+        return requirement;
+    }
+
+    private static bool IsKey(string key) =>
+        key.Length > 0 && key.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '/');
 
     private sealed record Requirement(string Key, SelectorOperator Operator, HashSet<string> Values);
 }
