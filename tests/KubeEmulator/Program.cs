@@ -1,9 +1,14 @@
 using Ferry.KubeEmulator;
+using Ferry.KubeEmulator.Kubelet;
 
 // Standalone: dotnet run --project tests/KubeEmulator [--kubeconfig PATH] [--crd DIR_OR_FILE]... [--port N]
+//   [--kubelet-run-seconds N] [--kubelet-fail POD_NAME_PATTERN]...
+const string Usage = "usage: ferry-kube-emulator [--kubeconfig PATH] [--crd DIR_OR_FILE]... [--port N] [--kubelet-run-seconds N] [--kubelet-fail POD_NAME_PATTERN]...";
 string? kubeconfig = null;
 var crds = new List<string>();
 var port = 0;
+double? kubeletRunSeconds = null;
+var kubeletFailures = new List<string>();
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -18,11 +23,25 @@ for (var i = 0; i < args.Length; i++)
             port = p;
             i++;
             break;
+        case "--kubelet-run-seconds" when i + 1 < args.Length
+            && double.TryParse(args[i + 1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+            && seconds >= 0:
+            kubeletRunSeconds = seconds;
+            i++;
+            break;
+        case "--kubelet-run-seconds":
+            Console.Error.WriteLine("--kubelet-run-seconds needs a number of seconds, 0 or more (e.g. --kubelet-run-seconds 3)");
+            return 2;
+        case "--kubelet-fail" when i + 1 < args.Length:
+            kubeletFailures.Add(args[++i]);
+            break;
         case "-h" or "--help":
-            Console.WriteLine("usage: ferry-kube-emulator [--kubeconfig PATH] [--crd DIR_OR_FILE]... [--port N]");
+            Console.WriteLine(Usage);
+            Console.WriteLine("  --kubelet-run-seconds N         start the simulated kubelet: pods run N seconds, then their containers exit 0");
+            Console.WriteLine("  --kubelet-fail POD_NAME_PATTERN  pods whose name matches the glob (* and ?) exit 1 instead (repeatable)");
             return 0;
         default:
-            Console.Error.WriteLine($"unknown argument '{args[i]}'; expected --kubeconfig PATH, --crd DIR_OR_FILE or --port N");
+            Console.Error.WriteLine($"unknown argument '{args[i]}'; {Usage}");
             return 2;
     }
 }
@@ -31,7 +50,26 @@ for (var i = 0; i < args.Length; i++)
 crds = crds.Select(Resolve).ToList();
 await using var api = await KubeApiEmulator.StartAsync(new KubeApiEmulatorOptions { CrdPaths = crds, Port = port });
 var path = kubeconfig is null ? api.KubeconfigPath : api.WriteKubeconfig(kubeconfig);
+if (kubeletRunSeconds is not null || kubeletFailures.Count > 0)
+{
+    // Real seconds: the emulator runs on TimeProvider.System when standalone.
+    var runFor = TimeSpan.FromSeconds(kubeletRunSeconds ?? 0);
+    foreach (var pattern in kubeletFailures)
+    {
+        api.Kubelet.Script.When(pattern, runFor, exitCode: 1, message: $"simulated failure (--kubelet-fail {pattern})");
+    }
+
+    api.Kubelet.Script.Default = new PodScript("*", null, runFor, new ContainerOutcome(0));
+    api.Kubelet.Start();
+}
+
 Console.WriteLine($"Kubernetes API emulator listening on {api.BaseAddress}");
+if (api.Kubelet.IsRunning)
+{
+    Console.WriteLine($"simulated kubelet: pods run {kubeletRunSeconds ?? 0:0.###}s, then exit 0"
+        + (kubeletFailures.Count > 0 ? $" (exit 1: {string.Join(", ", kubeletFailures)})" : ""));
+}
+
 Console.WriteLine($"kubeconfig: {path}");
 Console.WriteLine($"  export KUBECONFIG={path}");
 using var stop = new CancellationTokenSource();

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# The kubectl scenario, end to end on this machine: the Kubernetes API emulator (with its simulated kubelet),
+# the real `ferry operator` process and the real kubectl.
+#
+#   kubectl apply -f config/crd/  →  ferry operator  →  kubectl apply -f config/samples/fashion-mnist-incluster.yaml
+#   →  the operator creates the pods, the simulated kubelet runs them and they exit 0
+#   →  kubectl wait --for=condition=Complete  →  phase Succeeded
+#
+# No image is pulled and nothing touches S3: the simulated kubelet only runs the pods' lifecycle. The artifact
+# flow of the in-cluster containers is covered by tests/Operator.Tests/InCluster.
+#
+# Environment:
+#   CONFIGURATION          build configuration of the outputs to run (default Release; Debug outputs are used when
+#                          only those exist)
+#   FERRY_E2E_NO_BUILD=1   do not build when the outputs exist (`make e2e` builds first)
+#   FERRY_E2E_POD_SECONDS  how long each simulated pod runs (default 3)
+#   FERRY_E2E_TIMEOUT      seconds `kubectl wait` waits for Complete (default 40)
+#   KUBECTL, DOTNET        the binaries (default kubectl, dotnet)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+CONFIGURATION=${CONFIGURATION:-Release}
+DOTNET=${DOTNET:-dotnet}
+KUBECTL=${KUBECTL:-kubectl}
+POD_SECONDS=${FERRY_E2E_POD_SECONDS:-3}
+WAIT_TIMEOUT=${FERRY_E2E_TIMEOUT:-40}
+SAMPLE=config/samples/fashion-mnist-incluster.yaml
+EMULATOR_PROJECT=tests/KubeEmulator/Ferry.KubeEmulator.csproj
+OPERATOR_PROJECT=src/Operator/Ferry.Operator.csproj
+
+WORK=$(mktemp -d -t ferry-e2e.XXXXXX)
+EMULATOR_LOG=$WORK/emulator.log
+OPERATOR_LOG=$WORK/operator.log
+EMULATOR_PID=
+OPERATOR_PID=
+STARTED=$SECONDS
+
+step() { printf '\n==> %s\n' "$*"; }
+show() { printf '$ %s\n' "$*"; }
+
+# Stops a background process group (SIGTERM, then SIGKILL after 10 s) and waits for it.
+stop_group() {
+  local pid=$1 i
+  [ -n "$pid" ] || return 0
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+on_exit() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ "$rc" -ne 0 ]; then
+    printf '\n==> e2e FAILED (exit %s) after %ss\n' "$rc" "$((SECONDS - STARTED))" >&2
+    if [ -s "$OPERATOR_LOG" ]; then
+      printf -- '--- ferry operator log (last 60 lines of %s) ---\n' "$OPERATOR_LOG" >&2
+      tail -n 60 "$OPERATOR_LOG" >&2
+    fi
+    if [ -s "$EMULATOR_LOG" ]; then
+      printf -- '--- emulator log (last 20 lines) ---\n' >&2
+      tail -n 20 "$EMULATOR_LOG" >&2
+    fi
+  fi
+  stop_group "$OPERATOR_PID"
+  stop_group "$EMULATOR_PID"
+  if [ "$rc" -eq 0 ] || [ -z "${FERRY_E2E_KEEP:-}" ]; then
+    rm -rf "$WORK"
+  else
+    printf 'logs kept in %s\n' "$WORK" >&2
+  fi
+  exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+fail() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+# kubectl with its own discovery cache and a per-call time limit.
+k() {
+  timeout 60 "$KUBECTL" --kubeconfig "$KUBECONFIG" --cache-dir "$WORK/kube-cache" --request-timeout=20s "$@"
+}
+
+# Runs kubectl, echoing the command first so a reader sees the flow.
+kshow() {
+  show "kubectl $*"
+  k "$@"
+}
+
+# Path of a build output: CONFIGURATION first, Debug when only that exists.
+output_of() {
+  local dir=$1 file=$2 config
+  for config in "$CONFIGURATION" Debug; do
+    if [ -f "$dir/bin/$config/net10.0/$file" ]; then
+      printf '%s\n' "$dir/bin/$config/net10.0/$file"
+      return 0
+    fi
+  done
+  return 1
+}
+
+command -v "$KUBECTL" >/dev/null || fail "kubectl not found; install it or set KUBECTL=/path/to/kubectl."
+command -v "$DOTNET" >/dev/null || fail "dotnet not found; install the .NET 10 SDK or set DOTNET=/path/to/dotnet."
+
+step "Build outputs"
+if [ "${FERRY_E2E_NO_BUILD:-}" = 1 ] \
+  && EMULATOR_DLL=$(output_of tests/KubeEmulator Ferry.KubeEmulator.dll) \
+  && OPERATOR_DLL=$(output_of src/Operator ferry.dll); then
+  echo "using existing outputs (FERRY_E2E_NO_BUILD=1)"
+else
+  for project in "$EMULATOR_PROJECT" "$OPERATOR_PROJECT"; do
+    show "dotnet build $project -c $CONFIGURATION"
+    "$DOTNET" build "$project" -c "$CONFIGURATION" -nologo -v q -clp:NoSummary
+  done
+  EMULATOR_DLL=tests/KubeEmulator/bin/$CONFIGURATION/net10.0/Ferry.KubeEmulator.dll
+  OPERATOR_DLL=src/Operator/bin/$CONFIGURATION/net10.0/ferry.dll
+fi
+echo "emulator: $EMULATOR_DLL"
+echo "operator: $OPERATOR_DLL"
+
+step "Start the Kubernetes API emulator (simulated kubelet: pods run ${POD_SECONDS}s, then exit 0)"
+export KUBECONFIG=$WORK/kubeconfig
+# setsid: each background process leads its own process group, so cleanup reaches everything it started.
+setsid "$DOTNET" "$EMULATOR_DLL" --kubeconfig "$KUBECONFIG" --kubelet-run-seconds "$POD_SECONDS" >"$EMULATOR_LOG" 2>&1 &
+EMULATOR_PID=$!
+for ((i = 0; i < 300; i++)); do
+  kill -0 "$EMULATOR_PID" 2>/dev/null || { cat "$EMULATOR_LOG" >&2; fail "the emulator exited before it was ready."; }
+  if [ -s "$KUBECONFIG" ] && k get namespace default -o name >/dev/null 2>&1; then
+    break
+  fi
+  sleep 0.1
+done
+k get namespace default -o name >/dev/null || fail "the emulator did not answer within 30s (log: $EMULATOR_LOG)."
+grep -E '^(Kubernetes API emulator|simulated kubelet)' "$EMULATOR_LOG"
+echo "KUBECONFIG=$KUBECONFIG"
+
+step "Install the TrainingJob CRD"
+kshow apply -f config/crd/
+kshow wait --for=condition=Established crd/trainingjobs.ferry.dev --timeout=20s
+
+step "Start ferry operator (leader election on, health/metrics on a free port)"
+setsid "$DOTNET" "$OPERATOR_DLL" operator --kubeconfig "$KUBECONFIG" --leader-elect true --lease-namespace default --port 0 \
+  >"$OPERATOR_LOG" 2>&1 &
+OPERATOR_PID=$!
+HEALTH_URL=
+for ((i = 0; i < 300; i++)); do
+  kill -0 "$OPERATOR_PID" 2>/dev/null || fail "ferry operator exited before it was ready."
+  if [ -z "$HEALTH_URL" ]; then
+    HEALTH_URL=$(sed -n 's#.*Now listening on: http://.*:\([0-9][0-9]*\)/*$#http://127.0.0.1:\1#p' "$OPERATOR_LOG" | head -n 1)
+  fi
+  if [ -n "$HEALTH_URL" ] && [ "$(curl -fsS --max-time 2 "$HEALTH_URL/readyz" 2>/dev/null)" = ok ]; then
+    break
+  fi
+  sleep 0.1
+done
+[ -n "$HEALTH_URL" ] || fail "ferry operator did not print its listening address within 30s."
+[ "$(curl -fsS --max-time 2 "$HEALTH_URL/readyz" 2>/dev/null)" = ok ] || fail "ferry operator was not ready within 30s ($HEALTH_URL/readyz)."
+echo "ready: $HEALTH_URL/readyz answers ok"
+
+step "Submit the job"
+show "kubectl apply -f $SAMPLE"
+JOB=$(k apply -f "$SAMPLE" -o name)
+echo "$JOB created"
+NAME=${JOB#*/}
+
+step "The operator creates the replica pods"
+for ((i = 0; i < 200; i++)); do
+  [ -n "$(k get pods -l "ferry.dev/job-name=$NAME" -o name 2>/dev/null)" ] && break
+  kill -0 "$OPERATOR_PID" 2>/dev/null || fail "ferry operator exited."
+  sleep 0.1
+done
+[ -n "$(k get pods -l "ferry.dev/job-name=$NAME" -o name)" ] || fail "no pod labelled ferry.dev/job-name=$NAME appeared within 20s."
+kshow get tj "$NAME"
+kshow get pods -l "ferry.dev/job-name=$NAME"
+
+step "Wait for the job to complete"
+kshow wait --for=condition=Complete "$JOB" --timeout="${WAIT_TIMEOUT}s"
+kshow get tj "$NAME"
+show "kubectl get tj $NAME -o jsonpath='{.status.conditions[?(@.type==\"Complete\")]}'"
+k get "$JOB" -o jsonpath='{.status.conditions[?(@.type=="Complete")]}'
+echo
+kshow get pods -l "ferry.dev/job-name=$NAME"
+kshow get services -l "ferry.dev/job-name=$NAME"
+# The emulator's event table has only NAME and AGE; these are the columns `kubectl get events` shows on a cluster.
+kshow get events --sort-by=.lastTimestamp \
+  -o custom-columns='LAST SEEN:.lastTimestamp,TYPE:.type,REASON:.reason,OBJECT:.involvedObject.name,MESSAGE:.message'
+
+PHASE=$(k get "$JOB" -o jsonpath='{.status.phase}')
+[ "$PHASE" = Succeeded ] || fail "$JOB is Complete but its phase is '$PHASE', expected Succeeded."
+
+step "e2e passed: $JOB Complete, phase $PHASE ($((SECONDS - STARTED))s)"
