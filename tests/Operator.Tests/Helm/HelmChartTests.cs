@@ -121,8 +121,27 @@ public sealed class HelmChartTests
         Assert.Equal("spot", config["InCluster:SpotTolerations:0:key"]);
         Assert.Equal("spot", config["InCluster:SpotNodeSelector:karpenter.sh/capacity-type"]);
         Assert.Equal("arn:aws:iam::123456789012:role/team-a", config["SageMaker:AllowedRoles:team-a:0"]);
-        Assert.Equal("http://minio.storage:9000", config["S3:ServiceUrl"]);
+        Assert.Equal("http://minio.storage:9000", config["S3:Endpoint"]);
         Assert.Equal("True", config["S3:ForcePathStyle"], ignoreCase: true);
+    }
+
+    [Fact]
+    public void Chart_configuration_reaches_the_in_cluster_backend_settings()
+    {
+        var config = OperatorJson(HelmChart.Render(
+            "--set", "inCluster.spot.tolerations[0].key=spot",
+            "--set", "inCluster.spot.tolerations[0].operator=Exists",
+            "--set", "inCluster.spot.tolerations[0].effect=NoSchedule",
+            "--set", "inCluster.agentImage=registry.local/ferry:dev",
+            "--set", "s3.endpoint=http://minio.storage:9000"));
+
+        var options = Ferry.Operator.Reconciliation.TrainingJobControllerSetup.ReadOptions(config);
+
+        Assert.Equal("registry.local/ferry:dev", options.AgentImage);
+        Assert.Equal("spot", options.SpotNodeSelector["karpenter.sh/capacity-type"]);
+        var toleration = Assert.Single(options.SpotTolerations);
+        Assert.Equal(("spot", "Exists", "NoSchedule"), (toleration.Key, toleration.OperatorProperty, toleration.Effect));
+        Assert.Contains("http://minio.storage:9000", options.AgentEnvironment.Values);
     }
 
     [Fact]

@@ -89,6 +89,47 @@ public sealed class OperatorHostTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Discovered_TrainingJob_controller_syncs_its_caches_against_the_real_crd()
+    {
+        await using var api = await KubeApiEmulator.StartAsync(new KubeApiEmulatorOptions { CrdPaths = [CrdPath()] });
+        var app = OperatorHost.Build(new Dictionary<string, string?>
+        {
+            ["Operator:Kubeconfig"] = api.KubeconfigPath,
+            ["Operator:Port"] = "0",
+            ["Operator:LeaderElection:Enabled"] = "false",
+        });
+        await app.StartAsync();
+        try
+        {
+            using var http = new HttpClient { BaseAddress = OperatorHost.ListeningAddress(app) };
+            await Wait.UntilAsync(() => Get(http, "/readyz").Result.Status == HttpStatusCode.OK, "readyz ok with the discovered controllers");
+
+            var host = app.Services.GetRequiredService<ControllerHostService>();
+            var controller = Assert.Single(host.Controllers);
+            Assert.Equal("trainingjob", controller.Name);
+            Assert.Equal(["Pod", "Service", "TrainingJob"], controller.Informers.Select(i => i.Kind.Kind).Order());
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    private static string CrdPath()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Operator.sln")))
+            {
+                return Path.Combine(dir.FullName, "config", "crd");
+            }
+        }
+
+        throw new DirectoryNotFoundException("Operator.sln not found above the test directory.");
+    }
+
+    [Fact]
     public void Invalid_settings_are_refused_with_every_problem_named()
     {
         var error = Assert.Throws<OperatorConfigurationException>(() => OperatorHost.Build(
