@@ -34,6 +34,7 @@ EMULATOR_LOG=$WORK/emulator.log
 OPERATOR_LOG=$WORK/operator.log
 EMULATOR_PID=
 OPERATOR_PID=
+JOB=
 STARTED=$SECONDS
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -57,6 +58,12 @@ on_exit() {
   trap - EXIT INT TERM
   if [ "$rc" -ne 0 ]; then
     printf '\n==> e2e FAILED (exit %s) after %ss\n' "$rc" "$((SECONDS - STARTED))" >&2
+    if [ -n "${JOB:-}" ] && kill -0 "$EMULATOR_PID" 2>/dev/null; then
+      printf -- '--- what the API server holds ---\n' >&2
+      k get trainingjobs,pods,services >&2 || true
+      k get "$JOB" -o jsonpath='{.status}' >&2 || true
+      echo >&2
+    fi
     if [ -s "$OPERATOR_LOG" ]; then
       printf -- '--- ferry operator log (last 60 lines of %s) ---\n' "$OPERATOR_LOG" >&2
       tail -n 60 "$OPERATOR_LOG" >&2
