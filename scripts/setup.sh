@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v patchelf >/dev/null || need_apt+=(patchelf)
+command -v gcc >/dev/null || need_apt+=(gcc)
+command -v python3 >/dev/null || need_apt+=(python3)
+command -v kubectl >/dev/null || echo "setup: kubectl not found; the kubectl tests need /usr/bin/kubectl (1.32)" >&2
+command -v moto_server >/dev/null || echo "setup: moto_server not found; the S3 tests need moto 5.2 (pip install 'moto[server]')" >&2
 [ -d /usr/share/datasets/fashion-mnist ] || need_apt+=(dataset-fashion-mnist)
 command -v node >/dev/null || need_apt+=(nodejs npm)
 if [ "${#need_apt[@]}" -gt 0 ]; then
