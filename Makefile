@@ -46,6 +46,10 @@ crd:
 emulator: setup
 	$(DOTNET) run --project tests/KubeEmulator -c $(CONFIGURATION) -- --crd config/crd
 
+## The kubectl scenario: emulator + `ferry operator` + kubectl apply/wait on the InCluster sample.
+e2e: build
+	FERRY_E2E_NO_BUILD=1 CONFIGURATION=$(CONFIGURATION) scripts/e2e.sh
+
 ## Runs the operator against the current kubeconfig (KUBECONFIG or ~/.kube/config).
 run:
 	$(DOTNET) run --project src/Operator -c $(CONFIGURATION) -- operator $(ARGS)
