@@ -115,8 +115,8 @@ public sealed class TrainingJobReconciler(
     private static string MissingBackend(TrainingJobBackend backend) => backend switch
     {
         TrainingJobBackend.SageMaker =>
-            "spec.backend is SageMaker, but this operator runs without SageMaker support (it has no AWS configuration for SageMaker). " +
-            "Use spec.backend: InCluster, or ask the platform team to enable the SageMaker backend.",
+            "spec.backend is SageMaker, but this version of the operator has no SageMaker backend yet. " +
+            "Use spec.backend: InCluster, or run the job with SageMaker's own tooling for now.",
         TrainingJobBackend.Local =>
             "spec.backend is Local, which only `ferry run` executes on the machine it runs on. Use spec.backend: InCluster in a cluster.",
         _ => $"spec.backend is {backend}, which this operator does not run. Use spec.backend: InCluster.",
