@@ -4,7 +4,7 @@ namespace Ferry.Bench.Operator;
 
 /// <summary>Command-line options of the operator benchmark driver (run.py passes them).</summary>
 internal sealed record BenchOptions(string OperatorDll, string CrdPath, int Jobs, double Rate, int Replicas, double PodRunSeconds,
-    double IdleSeconds, double CapacitySeconds, string OutPath, string OperatorLog, IReadOnlyList<string> OperatorArgs)
+    double IdleSeconds, double CapacitySeconds, double? TimeoutSeconds, string OutPath, string OperatorLog, IReadOnlyList<string> OperatorArgs)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -38,6 +38,7 @@ internal sealed record BenchOptions(string OperatorDll, string CrdPath, int Jobs
             Number("pod-run-seconds", 5),
             Number("idle-seconds", 60),
             Number("capacity-seconds", 3),
+            values.ContainsKey("timeout-seconds") ? Number("timeout-seconds", 0) : null,
             Required("out"),
             Required("operator-log"),
             operatorArgs);

@@ -328,14 +328,14 @@ static StringContent Json(JsonObject body) => new(body.ToJsonString(), Encoding.
 
 async Task WaitForPodsAsync(List<JobTimes> jobs, string phase, OperatorProcess op)
 {
-    var timeout = TimeSpan.FromSeconds(Math.Max(120, jobs.Count / 20.0));
-    await WaitAsync($"{phase}: every job's {options.Replicas} pods ({jobs.Count(j => j.AllPodsAt == 0)} of {jobs.Count} jobs still lack them)",
-        () => jobs.All(j => j.AllPodsAt != 0), timeout, op);
+    var timeout = TimeSpan.FromSeconds(options.TimeoutSeconds ?? Math.Max(120, jobs.Count / 20.0));
+    await WaitAsync($"{phase}: every job's {options.Replicas} pods", () => jobs.All(j => j.AllPodsAt != 0), timeout, op,
+        () => $"{jobs.Count(j => j.AllPodsAt == 0)} of {jobs.Count} jobs still lack them");
 }
 
 async Task WaitForTerminalAsync(List<JobTimes> jobs, string phase, OperatorProcess op)
 {
-    var timeout = TimeSpan.FromSeconds(Math.Max(120, jobs.Count / 20.0) + options.PodRunSeconds);
+    var timeout = TimeSpan.FromSeconds((options.TimeoutSeconds ?? Math.Max(120, jobs.Count / 20.0)) + options.PodRunSeconds);
     await WaitAsync($"{phase}: every job to finish", () => jobs.All(j => j.TerminalAt != 0), timeout, op,
         () => $"{jobs.Count(j => j.TerminalAt == 0)} of {jobs.Count} jobs not finished; phases: " +
               string.Join(", ", jobs.GroupBy(j => j.Phase ?? "none").Select(g => $"{g.Key}={g.Count()}")));
@@ -350,9 +350,16 @@ async Task WaitForTerminalAsync(List<JobTimes> jobs, string phase, OperatorProce
 async Task WaitAsync(string what, Func<bool> done, TimeSpan timeout, OperatorProcess op, Func<string>? detail = null)
 {
     var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+    var nextProgress = Stopwatch.GetTimestamp() + (10 * Stopwatch.Frequency);
     while (!done())
     {
         EnsureRunning(op);
+        if (detail is not null && Stopwatch.GetTimestamp() > nextProgress)
+        {
+            Progress($"waiting for {what}: {detail()}");
+            nextProgress += 10 * Stopwatch.Frequency;
+        }
+
         if (Stopwatch.GetTimestamp() > deadline)
         {
             throw Fail($"timed out after {timeout.TotalSeconds:F0} s waiting for {what}{(detail is null ? "" : ": " + detail())}. Operator log tail:\n{op.Tail()}");

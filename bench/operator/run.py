@@ -17,6 +17,7 @@ Prints per N:
   operator n=10000 create_p50_ms=... create_p99_ms=... burst_jobs_per_s=... requests_per_job=... idle_writes=... rss_mb=...
 and writes bench/results/operator.json. BENCH_OPERATOR_ARGS replaces the extra arguments to `ferry operator`
 (default DEFAULT_OPERATOR_ARGS below); idle_writes leaves out leader election's Lease renewals (reported apart).
+BENCH_OPERATOR_TIMEOUT_S bounds each wait (default max(120, N/20) s: an operator slower than 20 jobs/s fails).
 """
 
 import json
@@ -57,6 +58,7 @@ def main():
                 "--rate", os.environ.get("BENCH_OPERATOR_RATE", "200"),
                 "--pod-run-seconds", os.environ.get("BENCH_OPERATOR_POD_RUN_SECONDS", "5"),
                 "--idle-seconds", os.environ.get("BENCH_OPERATOR_IDLE_SECONDS", "60"),
+                *(["--timeout-seconds", os.environ["BENCH_OPERATOR_TIMEOUT_S"]] if os.environ.get("BENCH_OPERATOR_TIMEOUT_S") else []),
                 "--out", out, "--operator-log", log, "--",
                 "--port", str(benchlib.free_port())] + shlex.split(os.environ.get("BENCH_OPERATOR_ARGS", DEFAULT_OPERATOR_ARGS))
         print(f"# n={n}: {' '.join(argv)}", file=sys.stderr)
