@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Ferry.Operator.Backends.Local;
 using Ferry.Operator.Cli;
 
@@ -20,7 +21,7 @@ public sealed class InvalidManifestRunTests : IDisposable
             "The TrainingJob \"fashion-mnist-local\" is invalid: spec.resources.replicas: Invalid value: 0: spec.resources.replicas in body should be greater than or equal to 1"
         },
         {
-            "a number where a string is expected", Sample.Replace("epochs: \"2\"", "epochs: 2", StringComparison.Ordinal),
+            "a number where a string is expected", Regex.Replace(Sample, "epochs: \"([0-9]+)\"", "epochs: $1"),
             "spec.hyperParameters.epochs: Invalid value: \"integer\": spec.hyperParameters.epochs in body must be of type string: \"integer\""
         },
         {
@@ -55,6 +56,8 @@ public sealed class InvalidManifestRunTests : IDisposable
     [MemberData(nameof(Cases))]
     public async Task Exit_code_2_with_the_field_and_the_fix(string name, string manifest, string message)
     {
+        // A sample edit that the case's text replacement no longer matches would run a valid job instead.
+        Assert.True(manifest != Sample, $"{name}: the case no longer changes config/samples/fashion-mnist-local.yaml; update its replacement");
         var path = Path.Combine(_scratch.FullName, "job.yaml");
         await File.WriteAllTextAsync(path, manifest);
         using var output = new StringWriter();
