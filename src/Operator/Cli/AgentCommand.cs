@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using Ferry.Operator.Agent;
 using Ferry.Operator.Storage;
 
@@ -52,7 +51,7 @@ internal static class AgentCommand
             var job = ReadJob();
             var settings = AgentSettings.FromEnvironment();
             using var stores = ObjectStoreFactory.FromEnvironment();
-            using var stop = StopOnSignal();
+            using var stop = new InterruptSignal();
             return new AgentInit(stores, Console.Out).RunAsync(job, settings, stop.Token).GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is FormatException or ArgumentException or IOException or Amazon.Runtime.AmazonServiceException or OperationCanceledException)
@@ -70,7 +69,7 @@ internal static class AgentCommand
             var job = ReadJob();
             var settings = AgentSettings.FromEnvironment();
             using var stores = ObjectStoreFactory.FromEnvironment();
-            using var stop = StopOnSignal();
+            using var stop = new InterruptSignal();
             return new AgentExec(stores, Console.Out, Console.Error, TimeProvider.System)
                 .RunAsync(job, settings, arguments, stop.Token).GetAwaiter().GetResult();
         }
@@ -103,41 +102,5 @@ internal static class AgentCommand
         return string.IsNullOrWhiteSpace(json)
             ? throw new FormatException($"{AgentJob.Variable} is not set; the agent runs in pods the Ferry operator creates, which set it.")
             : AgentJob.Deserialize(json);
-    }
-
-    private static SignalStop StopOnSignal() => new();
-
-    /// <summary>Turns SIGTERM/SIGINT into a cancellation instead of ending the process, so the agent can stop its child gracefully.</summary>
-    private sealed class SignalStop : IDisposable
-    {
-        private readonly CancellationTokenSource _source = new();
-        private readonly PosixSignalRegistration[] _registrations;
-
-        public SignalStop()
-        {
-            _registrations =
-            [
-                PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal),
-                PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal),
-            ];
-        }
-
-        public CancellationToken Token => _source.Token;
-
-        public void Dispose()
-        {
-            foreach (var registration in _registrations)
-            {
-                registration.Dispose();
-            }
-
-            _source.Dispose();
-        }
-
-        private void OnSignal(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            _source.Cancel();
-        }
     }
 }

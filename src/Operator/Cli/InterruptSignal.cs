@@ -1,10 +1,10 @@
 using System.Runtime.InteropServices;
 
-namespace Ferry.Operator.Cli.Run;
+namespace Ferry.Operator.Cli;
 
 /// <summary>
-/// Turns Ctrl-C (SIGINT) and SIGTERM into a cancellation instead of ending the process, so <c>ferry run</c> can stop
-/// its replicas and print the final status however long the replicas take to stop.
+/// Turns Ctrl-C (SIGINT) and SIGTERM into a cancellation instead of ending the process, so a command can stop its
+/// children gracefully (<c>ferry run</c> its replicas, <c>ferry agent exec</c> the training process) and report.
 /// </summary>
 internal sealed class InterruptSignal : IDisposable
 {
