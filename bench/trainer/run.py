@@ -15,6 +15,9 @@
   run.py accuracy     Ferry's CNN trained on the full training set for BENCH_ACCURACY_EPOCHS epochs with 1 and 2
                       ranks; test accuracy is the val_accuracy of the last epoch-end line. Prints
                         accuracy model=cnn ranks=1 acc=... ranks=2 acc=...
+  run.py accuracy-report
+                      Summarises a stopped accuracy run from its rank-0 logs (bench/results/accuracy-ranks*.log.tmp):
+                      the accuracy after the last epoch every rank count completed.
 
 Knobs: BENCH_TRAINER_ROUNDS (3), BENCH_TRAINER_BATCH (64), BENCH_TRAINER_MLP_STEPS (300),
 BENCH_TRAINER_CNN_STEPS (60), BENCH_TRAINER_WARMUP_STEPS (20), BENCH_TRAINER_MODELS (mlp,cnn),
