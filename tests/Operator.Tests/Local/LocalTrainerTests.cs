@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
 using Ferry.Operator.Backends.Local;
 using Ferry.Operator.Cli;
+using Ferry.Trainer.Data;
+using Ferry.Trainer.Models;
 
 namespace Ferry.Operator.Tests.Local;
 
@@ -67,5 +69,22 @@ public sealed class LocalTrainerTests : IDisposable
         Assert.Equal(2, (int)description["world_size"]!);
         Assert.Equal(1, (int)description["epochs"]!);
         Assert.InRange((double)description["val_accuracy"]!, 0.1, 1.0);
+
+        // The archive's contents load back into the network and score on the test samples what training reported.
+        var unpacked = _run.PathOf("unpacked");
+        Directory.CreateDirectory(unpacked);
+        foreach (var (name, bytes) in entries)
+        {
+            await File.WriteAllBytesAsync(Path.Combine(unpacked, name), bytes);
+        }
+
+        using var model = TrainedModel.Load(unpacked);
+        var (train, test) = FashionMnist.Load("/usr/share/datasets/fashion-mnist", "/usr/share/datasets/fashion-mnist", maxTrain: 1, maxTest: 256);
+        using (train)
+        using (test)
+        {
+            var (_, accuracy) = model.Evaluate(test);
+            Assert.Equal((double)description["val_accuracy"]!, accuracy, 3);
+        }
     }
 }
