@@ -27,15 +27,15 @@ demo:
 	@scripts/demo.sh
 
 ## Every benchmark in bench/ (one summary line each; details in bench/results/).
-bench:
+bench: setup
 	@bench/run.sh all
-bench-allreduce:
+bench-allreduce: setup
 	@bench/run.sh allreduce
-bench-trainer:
+bench-trainer: setup
 	@bench/run.sh trainer
-bench-accuracy:
+bench-accuracy: setup
 	@bench/run.sh accuracy
-bench-operator:
+bench-operator: setup
 	@bench/run.sh operator
 
 ## Regenerates config/crd and the chart's CRD copy from the C# types in src/Crds.
