@@ -6,29 +6,19 @@ using static Ferry.KubeEmulator.Tests.Schema.SchemaFixtures;
 
 namespace Ferry.KubeEmulator.Tests.Schema;
 
-/// <summary>Runs only when the generated TrainingJob CRD is in the checkout.</summary>
-public sealed class FactWhenCrdExistsAttribute : FactAttribute
-{
-    public FactWhenCrdExistsAttribute()
-    {
-        if (TrainingJobCrd.Path is null)
-        {
-            Skip = "config/crd/ferry.dev_trainingjobs.yaml is not generated in this checkout";
-        }
-    }
-}
-
 /// <summary>The committed TrainingJob CRD and samples.</summary>
 internal static class TrainingJobCrd
 {
     public static string? Root { get; } = FindRoot();
 
-    public static string? Path => Root is null ? null
-        : System.IO.Path.Combine(Root, "config", "crd", "ferry.dev_trainingjobs.yaml") is var p && File.Exists(p) ? p : null;
+    public static string Path => Root is not null
+        && System.IO.Path.Combine(Root, "config", "crd", "ferry.dev_trainingjobs.yaml") is var p && File.Exists(p)
+            ? p
+            : throw new FileNotFoundException("config/crd/ferry.dev_trainingjobs.yaml is missing from the checkout; run `make crd`.");
 
     public static JsonObject Schema()
     {
-        var crd = YamlDocuments.Parse(File.ReadAllText(Path!))!;
+        var crd = YamlDocuments.Parse(File.ReadAllText(Path))!;
         var version = crd["spec"]!["versions"]!.AsArray().Single(v => (string?)v!["name"] == "v1alpha1")!;
         return version["schema"]!["openAPIV3Schema"]!.AsObject();
     }
@@ -64,7 +54,7 @@ public sealed class TrainingJobCrdTests(ValidatorFixture fixture, ITestOutputHel
 
     private static JsonObject SpecSchema(JsonObject schema) => schema["properties"]!["spec"]!.AsObject();
 
-    [FactWhenCrdExists]
+    [Fact]
     public async Task Every_sample_is_valid_and_has_no_unknown_fields()
     {
         var schema = TrainingJobCrd.Schema();
@@ -79,7 +69,7 @@ public sealed class TrainingJobCrdTests(ValidatorFixture fixture, ITestOutputHel
         }
     }
 
-    [FactWhenCrdExists]
+    [Fact]
     public async Task Defaults_from_the_crd_are_applied()
     {
         var manifest = Sample("fashion-mnist-sagemaker.yaml");
@@ -89,7 +79,7 @@ public sealed class TrainingJobCrdTests(ValidatorFixture fixture, ITestOutputHel
         Assert.False((bool)result.Object["spec"]!["suspend"]!);
     }
 
-    [FactWhenCrdExists]
+    [Fact]
     public async Task SageMaker_without_a_role_is_refused_with_the_crd_message()
     {
         var schema = TrainingJobCrd.Schema();
@@ -102,7 +92,7 @@ public sealed class TrainingJobCrdTests(ValidatorFixture fixture, ITestOutputHel
         Assert.Equal([$"spec.sageMaker.roleArn: Required value: {message}"], Messages(result));
     }
 
-    [FactWhenCrdExists]
+    [Fact]
     public async Task Duplicate_channel_names_are_refused()
     {
         var schema = TrainingJobCrd.Schema();
@@ -115,7 +105,7 @@ public sealed class TrainingJobCrdTests(ValidatorFixture fixture, ITestOutputHel
         Assert.Equal("FieldValueDuplicate", Assert.Single(result.Errors).Reason);
     }
 
-    [FactWhenCrdExists]
+    [Fact]
     public async Task Bad_values_get_schema_messages()
     {
         var manifest = Sample("fashion-mnist-sagemaker.yaml");
@@ -128,7 +118,7 @@ public sealed class TrainingJobCrdTests(ValidatorFixture fixture, ITestOutputHel
         Assert.Contains("spec.backend: Unsupported value: \"Foo\": supported values: \"InCluster\", \"SageMaker\", \"Local\"", Messages(result));
     }
 
-    [FactWhenCrdExists]
+    [Fact]
     public async Task A_too_long_name_is_refused_by_the_root_rule()
     {
         var schema = TrainingJobCrd.Schema();
@@ -141,7 +131,7 @@ public sealed class TrainingJobCrdTests(ValidatorFixture fixture, ITestOutputHel
         Assert.Equal([$"<nil>: Invalid value: \"object\": {message}"], Messages(result));
     }
 
-    [FactWhenCrdExists]
+    [Fact]
     public async Task The_spec_of_a_created_job_is_immutable_except_suspend()
     {
         var schema = TrainingJobCrd.Schema();
@@ -161,7 +151,7 @@ public sealed class TrainingJobCrdTests(ValidatorFixture fixture, ITestOutputHel
         Assert.Empty((await _validator.ValidateAsync(schema, changed, null, false)).Errors);
     }
 
-    [FactWhenCrdExists]
+    [Fact]
     public async Task An_update_of_the_sagemaker_sample_validates_well_under_five_milliseconds()
     {
         var schema = TrainingJobCrd.Schema();
