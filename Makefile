@@ -23,7 +23,7 @@ test: build
 	  [ $$status -eq 0 ] && [ $$summary -eq 0 ]
 
 ## Trains Fashion-MNIST with 2 data-parallel ranks through `ferry run` (Local backend).
-demo:
+demo: setup
 	@scripts/demo.sh
 
 ## Every benchmark in bench/ (one summary line each; details in bench/results/).
