@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Ferry.Crds.Generation;
+using Ferry.Crds.Serialization;
 
 namespace Ferry.Crds.Tests.Support;
 
@@ -14,7 +15,7 @@ public static class CrdFiles
 
     /// <summary>The committed CRD (config/crd), parsed.</summary>
     public static JsonObject Committed() =>
-        (JsonObject)YamlJson.Parse(File.ReadAllText(RepoPaths.Of(CommittedPaths[0])))!;
+        (JsonObject)ManifestYaml.Parse(File.ReadAllText(RepoPaths.Of(CommittedPaths[0])))!;
 
     /// <summary>The openAPIV3Schema of the committed CRD.</summary>
     public static JsonObject CommittedSchema() =>

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Ferry.Crds.Serialization;
 
 namespace Ferry.Crds.Tests.Support;
 
@@ -15,7 +16,7 @@ public static partial class Manifests
 
     public static string SampleText(string file) => File.ReadAllText(RepoPaths.Of(Path.Combine("config", "samples", file)));
 
-    public static JsonObject Sample(string file) => (JsonObject)YamlJson.Parse(SampleText(file))!;
+    public static JsonObject Sample(string file) => (JsonObject)ManifestYaml.Parse(SampleText(file))!;
 
     /// <summary>Sets (or with <paramref name="remove"/>, deletes) the value at a dotted path, creating objects on the way.</summary>
     public static JsonObject With(this JsonObject root, string path, JsonNode? value, bool remove = false)

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Ferry.KubeEmulator.Schema;
 using Xunit.Abstractions;
 using static Ferry.KubeEmulator.Tests.Schema.SchemaFixtures;
+using Ferry.Crds.Serialization;
 
 namespace Ferry.KubeEmulator.Tests.Schema;
 
@@ -18,7 +19,7 @@ internal static class TrainingJobCrd
 
     public static JsonObject Schema()
     {
-        var crd = YamlDocuments.Parse(File.ReadAllText(Path))!;
+        var crd = ManifestYaml.Parse(File.ReadAllText(Path))!;
         var version = crd["spec"]!["versions"]!.AsArray().Single(v => (string?)v!["name"] == "v1alpha1")!;
         return version["schema"]!["openAPIV3Schema"]!.AsObject();
     }
@@ -50,7 +51,7 @@ public sealed class TrainingJobCrdTests(ValidatorFixture fixture, ITestOutputHel
     private readonly CustomResourceValidator _validator = fixture.Validator;
 
     private static JsonObject Sample(string fileName) =>
-        YamlDocuments.Parse(File.ReadAllText(System.IO.Path.Combine(TrainingJobCrd.Root!, "config", "samples", fileName)))!.AsObject();
+        ManifestYaml.Parse(File.ReadAllText(System.IO.Path.Combine(TrainingJobCrd.Root!, "config", "samples", fileName)))!.AsObject();
 
     private static JsonObject SpecSchema(JsonObject schema) => schema["properties"]!["spec"]!.AsObject();
 
@@ -62,7 +63,7 @@ public sealed class TrainingJobCrdTests(ValidatorFixture fixture, ITestOutputHel
         Assert.NotEmpty(samples);
         foreach (var file in samples)
         {
-            var manifest = YamlDocuments.Parse(File.ReadAllText(file))!.AsObject();
+            var manifest = ManifestYaml.Parse(File.ReadAllText(file))!.AsObject();
             var result = await _validator.ValidateAsync(schema, manifest, null, false);
             Assert.True(result.Errors.Count == 0, $"{System.IO.Path.GetFileName(file)}: {string.Join("; ", Messages(result))}");
             Assert.True(result.UnknownFields.Count == 0, $"{System.IO.Path.GetFileName(file)}: unknown {string.Join(", ", result.UnknownFields)}");

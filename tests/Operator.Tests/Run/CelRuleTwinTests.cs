@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Ferry.Crds.Serialization;
 using Ferry.Operator.Backends.Local;
 using Ferry.Operator.Cli.Run;
 
@@ -13,7 +14,7 @@ public sealed class CelRuleTwinTests
 
     private static List<(string Path, JsonObject Rule)> CrdRules()
     {
-        var crd = (JsonObject)YamlJson.ParseDocuments(File.ReadAllText(CrdPath)).Single()!;
+        var crd = (JsonObject)ManifestYaml.ParseDocuments(File.ReadAllText(CrdPath)).Single()!;
         var schema = (JsonObject)crd["spec"]!["versions"]![0]!["schema"]!["openAPIV3Schema"]!;
         var rules = new List<(string, JsonObject)>();
         void Walk(JsonObject node, string path)

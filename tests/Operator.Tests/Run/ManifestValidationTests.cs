@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Ferry.Crds.Generation;
+using Ferry.Crds.Serialization;
 using Ferry.KubeEmulator.Schema;
 using Ferry.Operator.Backends.Local;
 using Ferry.Operator.Cli.Run;
@@ -22,11 +23,11 @@ public sealed class ManifestValidationTests : IAsyncLifetime
     public Task DisposeAsync() => _apiServer.DisposeAsync().AsTask();
 
     private static JsonObject Sample(string name = "fashion-mnist-local.yaml") =>
-        (JsonObject)YamlJson.ParseDocuments(File.ReadAllText(Path.Combine(Root, "config", "samples", name))).Single()!;
+        (JsonObject)ManifestYaml.ParseDocuments(File.ReadAllText(Path.Combine(Root, "config", "samples", name))).Single()!;
 
     private static JsonObject CrdSchema()
     {
-        var crd = (JsonObject)YamlJson.ParseDocuments(File.ReadAllText(Path.Combine(Root, "config", "crd", "ferry.dev_trainingjobs.yaml"))).Single()!;
+        var crd = (JsonObject)ManifestYaml.ParseDocuments(File.ReadAllText(Path.Combine(Root, "config", "crd", "ferry.dev_trainingjobs.yaml"))).Single()!;
         return (JsonObject)crd["spec"]!["versions"]![0]!["schema"]!["openAPIV3Schema"]!;
     }
 

@@ -3,6 +3,7 @@ using Ferry.Crds.Generation;
 using Ferry.Crds.V1Alpha1;
 using k8s;
 using YamlDotNet.Core;
+using Ferry.Crds.Serialization;
 
 namespace Ferry.Operator.Cli.Run;
 
@@ -38,7 +39,7 @@ public static class ManifestLoader
         IReadOnlyList<JsonNode?> documents;
         try
         {
-            documents = YamlJson.ParseDocuments(yaml);
+            documents = ManifestYaml.ParseDocuments(yaml);
         }
         catch (YamlException e)
         {

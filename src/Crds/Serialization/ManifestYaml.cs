@@ -4,14 +4,14 @@ using System.Text.RegularExpressions;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace Ferry.Operator.Cli.Run;
+namespace Ferry.Crds.Serialization;
 
 /// <summary>
 /// Converts a YAML document to JSON the way kubectl does (sigs.k8s.io/yaml over go-yaml): plain scalars are
 /// resolved to null, booleans, integers and floats, quoted scalars stay strings. Types matter, because the
 /// schema tells <c>replicas: 2</c> (integer) from <c>epochs: "2"</c> (string).
 /// </summary>
-internal static partial class YamlJson
+public static partial class ManifestYaml
 {
     /// <summary>The documents of <paramref name="yaml"/> (empty documents skipped), each as JSON.</summary>
     public static IReadOnlyList<JsonNode?> ParseDocuments(string yaml)
@@ -20,6 +20,9 @@ internal static partial class YamlJson
         stream.Load(new StringReader(yaml));
         return [.. stream.Documents.Select(d => Convert(d.RootNode)).Where(n => n is not null)];
     }
+
+    /// <summary>The first non-empty document of <paramref name="yaml"/> as JSON, or null when there is none.</summary>
+    public static JsonNode? Parse(string yaml) => ParseDocuments(yaml) is [var first, ..] ? first : null;
 
     private static JsonNode? Convert(YamlNode node) => node switch
     {
