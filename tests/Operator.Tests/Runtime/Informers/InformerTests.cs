@@ -79,7 +79,8 @@ public sealed class InformerTests : IAsyncDisposable
         Assert.Equal(["a@12", "b@11"], Names(informer.Cache));
 
         second.Send(WatchEventType.Deleted, Pod("b", "13"));
-        await Wait.UntilAsync(() => informer.Cache.Count == 1, "b deleted from the cache");
+        // Handlers run right after the cache changes, on the informer's loop: wait for both.
+        await Wait.UntilAsync(() => informer.Cache.Count == 1 && _events.Contains("delete b"), "b deleted from the cache and handlers told");
         Assert.False(informer.Cache.TryGet("default", "b", out _));
         Assert.Contains("delete b", _events);
         Assert.Contains("update a@12", _events);

@@ -86,7 +86,8 @@ public sealed class EmulatorInformerTests : IAsyncLifetime
         Assert.Equal(replaced.Metadata.ResourceVersion, informer.Cache.List("default", "app=z")[0].Metadata.ResourceVersion);
 
         Assert.True(await _pods.DeleteAsync("default", "before", new V1DeleteOptions { GracePeriodSeconds = 0 }));
-        await Wait.UntilAsync(() => !informer.Cache.TryGet("default", "before", out _), "deleted pod removed");
+        // Handlers run right after the cache changes, on the informer's loop: wait for both.
+        await Wait.UntilAsync(() => !informer.Cache.TryGet("default", "before", out _) && _events.Contains("delete before"), "deleted pod removed and handlers told");
         Assert.Contains("delete before", _events);
         Assert.Contains("update after", _events);
         Assert.Equal(1, informer.Lists);
@@ -132,7 +133,9 @@ public sealed class EmulatorInformerTests : IAsyncLifetime
         _api.Faults.Remove(outage);
 
         await Wait.UntilAsync(() => informer.Lists == 2, "relisted after 410");
-        await Wait.UntilAsync(() => informer.Cache.Count == 2 && informer.Cache.TryGet("default", "new", out _), "cache converged");
+        await Wait.UntilAsync(
+            () => informer.Cache.Count == 2 && informer.Cache.TryGet("default", "new", out _) && _events.Contains("delete gone"),
+            "cache converged and handlers told");
         Assert.False(informer.Cache.TryGet("default", "gone", out _));
         Assert.Contains("delete gone", _events);
 
