@@ -14,6 +14,12 @@ public interface ITrainingBackend
     TrainingJobBackend Backend { get; }
 
     /// <summary>
+    /// Whether a job's deletion must wait for <see cref="CleanUpAsync"/> (a finalizer): true when the backend holds
+    /// something Kubernetes garbage collection cannot remove through owner references (processes, remote jobs).
+    /// </summary>
+    bool NeedsFinalizer { get; }
+
+    /// <summary>
     /// Why this backend cannot run <paramref name="job"/> although the API accepted it (a message naming the field
     /// and the fix), or null. A non-null answer ends the job Failed with reason InvalidSpec; it is never retried.
     /// </summary>

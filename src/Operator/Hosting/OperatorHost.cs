@@ -88,7 +88,8 @@ public static class OperatorHost
                 WatchIdleTimeout = TimeSpan.FromSeconds(options.WatchIdleTimeoutSeconds),
             },
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILoggerFactory>()));
+            sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetServices<InformerLabelSelector>()));
         services.AddSingleton(typeof(IInformerCache<>), typeof(SharedInformerCache<>));
         services.AddSingleton<ControllerHostService>();
         services.AddHostedService(sp => sp.GetRequiredService<ControllerHostService>());

@@ -1,36 +1,63 @@
 using Ferry.Crds.V1Alpha1;
 using Ferry.Operator.Runtime.Finalizers;
+using Ferry.Operator.Runtime.Informers;
 using Ferry.Operator.Runtime.Resources;
 using k8s;
 
 namespace Ferry.Operator.Reconciliation;
 
-/// <summary>TrainingJobs in the Kubernetes API, through the runtime's resource client.</summary>
-public sealed class KubernetesTrainingJobStore(IResourceClient<TrainingJob> client) : ITrainingJobStore
+/// <summary>
+/// TrainingJobs in the Kubernetes API: read from the shared informer cache (no API request per reconcile), written
+/// through the runtime's resource client. Writes are remembered in a <see cref="CacheOverlay{T}"/> until the cache
+/// shows them, so a reconcile that runs before the watch caught up starts from what this operator last wrote.
+/// </summary>
+public sealed class KubernetesTrainingJobStore(IResourceClient<TrainingJob> client, IInformerCache<TrainingJob> cache) : ITrainingJobStore
 {
+    private readonly CacheOverlay<TrainingJob> _jobs = new(cache);
+
     /// <inheritdoc />
     public Task<TrainingJob?> GetAsync(string ns, string name, CancellationToken cancellationToken) =>
-        client.GetAsync(ns, name, cancellationToken);
+        Task.FromResult(_jobs.Get(ns, name));
 
     /// <inheritdoc />
-    public Task<TrainingJob> AddFinalizerAsync(TrainingJob job, string finalizer, CancellationToken cancellationToken) =>
-        Finalizers.EnsureAsync(client, job, finalizer, cancellationToken);
-
-    /// <inheritdoc />
-    public Task RemoveFinalizerAsync(TrainingJob job, string finalizer, CancellationToken cancellationToken) =>
-        Finalizers.RemoveAsync(client, job, finalizer, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<TrainingJob> WriteStatusAsync(TrainingJob job, TrainingJobStatus status, CancellationToken cancellationToken)
+    public async Task<TrainingJob> AddFinalizerAsync(TrainingJob job, string finalizer, CancellationToken cancellationToken)
     {
-        // Replace the status subresource guarded by the resourceVersion read: a concurrent change answers 409 and the
-        // next reconcile recomputes from fresh state instead of overwriting it.
-        var copy = KubernetesJson.Deserialize<TrainingJob>(KubernetesJson.Serialize(job));
-        copy.Status = status;
-        return client.ReplaceStatusAsync(copy, cancellationToken);
+        var stored = await Finalizers.EnsureAsync(client, job, finalizer, cancellationToken);
+        if (!ReferenceEquals(stored, job))
+        {
+            _jobs.Written(stored);
+        }
+
+        return stored;
     }
 
     /// <inheritdoc />
-    public async Task DeleteAsync(TrainingJob job, CancellationToken cancellationToken) =>
+    public async Task RemoveFinalizerAsync(TrainingJob job, string finalizer, CancellationToken cancellationToken)
+    {
+        var stored = await Finalizers.RemoveAsync(client, job, finalizer, cancellationToken);
+        if (!ReferenceEquals(stored, job))
+        {
+            _jobs.Written(stored);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<TrainingJob> WriteStatusAsync(TrainingJob job, TrainingJobStatus status, CancellationToken cancellationToken)
+    {
+        // Replace the status subresource guarded by the resourceVersion read: a concurrent change answers 409 and the
+        // next reconcile recomputes from fresh state instead of overwriting it. The cached object is shared, so the
+        // write goes out on a copy.
+        var copy = KubernetesJson.Deserialize<TrainingJob>(KubernetesJson.Serialize(job));
+        copy.Status = status;
+        var stored = await client.ReplaceStatusAsync(copy, cancellationToken);
+        _jobs.Written(stored);
+        return stored;
+    }
+
+    /// <inheritdoc />
+    public async Task DeleteAsync(TrainingJob job, CancellationToken cancellationToken)
+    {
         await client.DeleteAsync(job.Metadata.NamespaceProperty, job.Metadata.Name, null, cancellationToken);
+        _jobs.Deleted(job);
+    }
 }

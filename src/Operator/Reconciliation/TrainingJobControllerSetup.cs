@@ -2,6 +2,7 @@ using Ferry.Crds.V1Alpha1;
 using Ferry.Operator.Backends;
 using Ferry.Operator.Backends.InCluster;
 using Ferry.Operator.Runtime.Controllers;
+using Ferry.Operator.Runtime.Informers;
 using Ferry.Operator.Runtime.Resources;
 using k8s.Models;
 using Microsoft.Extensions.Configuration;
@@ -24,7 +25,9 @@ public sealed class TrainingJobControllerSetup : IControllerSetup
     public void Register(IServiceCollection services, IConfiguration configuration)
     {
         services.AddSingleton(ReadOptions(configuration));
-        services.AddSingleton<ITrainingJobStore>(sp => new KubernetesTrainingJobStore(sp.GetRequiredService<IResourceClient<TrainingJob>>()));
+        services.AddSingleton<ITrainingJobStore>(sp => new KubernetesTrainingJobStore(
+            sp.GetRequiredService<IResourceClient<TrainingJob>>(),
+            sp.GetRequiredService<IInformerCache<TrainingJob>>()));
         services.AddSingleton<ITrainingJobEventSink>(sp => new KubernetesEventSink(
             sp.GetRequiredService<IResourceClient<Corev1Event>>(),
             sp.GetRequiredService<TimeProvider>(),
@@ -32,7 +35,12 @@ public sealed class TrainingJobControllerSetup : IControllerSetup
         services.AddSingleton<ITrainingBackend>(sp => new InClusterBackend(
             sp.GetRequiredService<IResourceClient<V1Pod>>(),
             sp.GetRequiredService<IResourceClient<V1Service>>(),
+            sp.GetRequiredService<IInformerCache<V1Pod>>(),
+            sp.GetRequiredService<IInformerCache<V1Service>>(),
             sp.GetRequiredService<InClusterOptions>()));
+        // Only Ferry's children are cached: every pod and Service it creates carries the job-name label.
+        services.AddSingleton(new InformerLabelSelector(typeof(V1Pod), TrainingJobLabels.JobName));
+        services.AddSingleton(new InformerLabelSelector(typeof(V1Service), TrainingJobLabels.JobName));
         services.AddController<TrainingJob, TrainingJobReconciler>(controller =>
         {
             controller.Name = "trainingjob";

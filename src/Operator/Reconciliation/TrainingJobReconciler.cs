@@ -10,7 +10,7 @@ namespace Ferry.Operator.Reconciliation;
 
 /// <summary>
 /// Reconciles one TrainingJob in the order of STYLE.md: get (gone → done) → deletion? backend clean-up, remove the
-/// finalizer, done → ensure the finalizer → observe the backend's children → decide with the pure
+/// finalizer, done → ensure the finalizer (only for backends that need one) → observe the backend's children → decide with the pure
 /// <see cref="TrainingJobStatusCalculator"/> → carry out its actions → write the status once, only if it changed.
 /// Runs against any <see cref="ITrainingJobStore"/> and any set of <see cref="ITrainingBackend"/>s, so the operator
 /// (Kubernetes API, InCluster pods) and `ferry run` (memory, local processes) share it.
@@ -51,7 +51,10 @@ public sealed class TrainingJobReconciler(
             return ReconcileResult.Done;
         }
 
-        job = await store.AddFinalizerAsync(job, TrainingJobLabels.Finalizer, cancellationToken);
+        if (backend?.NeedsFinalizer == true)
+        {
+            job = await store.AddFinalizerAsync(job, TrainingJobLabels.Finalizer, cancellationToken);
+        }
 
         var invalid = backend is null ? MissingBackend(job.Spec.Backend) : backend.Validate(job);
         var replicas = backend is null || (invalid is not null && TrainingJobStatusCalculator.IsFinished(job.Status?.Phase))

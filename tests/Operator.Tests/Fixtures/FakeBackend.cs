@@ -11,6 +11,8 @@ public sealed class FakeBackend(TrainingJobBackend backend = TrainingJobBackend.
 
     public TrainingJobBackend Backend => backend;
 
+    public bool NeedsFinalizer { get; set; } = true;
+
     public int Starts { get; private set; }
 
     public int Deletes { get; private set; }

@@ -4,6 +4,7 @@ using Ferry.KubeEmulator;
 using Ferry.KubeEmulator.Kubelet;
 using Ferry.Operator.Backends.InCluster;
 using Ferry.Operator.Reconciliation;
+using Ferry.Operator.Runtime.Informers;
 using Ferry.Operator.Runtime.Resources;
 using k8s;
 using k8s.Models;
@@ -13,10 +14,14 @@ namespace Ferry.Operator.Tests.Fixtures;
 
 /// <summary>
 /// The reconciler against the Kubernetes API emulator (our real CRD loaded) with its simulated kubelet: the real
-/// resource clients, the real InCluster backend, a FakeTimeProvider shared by the operator and the kubelet.
+/// resource clients and informers (as the operator wires them, reading jobs, pods and Services from their caches),
+/// the real InCluster backend, a FakeTimeProvider shared by the operator and the kubelet.
 /// </summary>
 public sealed class OperatorHarness : IAsyncDisposable
 {
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _informers;
+
     private OperatorHarness(KubeApiEmulator api, Kubernetes client, FakeTimeProvider time, InClusterOptions options)
     {
         Api = api;
@@ -26,12 +31,25 @@ public sealed class OperatorHarness : IAsyncDisposable
         Pods = new KubernetesResourceClient<V1Pod>(client);
         Services = new KubernetesResourceClient<V1Service>(client);
         Events = new KubernetesResourceClient<Corev1Event>(client);
+        // Informer timing (idle watches, backoff) runs on the real clock: the fake one jumps by minutes between passes.
+        var children = new InformerOptions { LabelSelector = TrainingJobLabels.JobName };
+        JobInformer = new Informer<TrainingJob>(Jobs);
+        PodInformer = new Informer<V1Pod>(Pods, children);
+        ServiceInformer = new Informer<V1Service>(Services, children);
+        PodInformer.Cache.AddIndex(CacheIndexes.ByControllerOwnerUid, CacheIndexes.ControllerOwnerUid);
+        _informers = Task.WhenAll(JobInformer.RunAsync(_stop.Token), PodInformer.RunAsync(_stop.Token), ServiceInformer.RunAsync(_stop.Token));
         Reconciler = new TrainingJobReconciler(
-            new KubernetesTrainingJobStore(Jobs),
-            [new InClusterBackend(Pods, Services, options)],
+            new KubernetesTrainingJobStore(Jobs, JobInformer.Cache),
+            [new InClusterBackend(Pods, Services, PodInformer.Cache, ServiceInformer.Cache, options)],
             new KubernetesEventSink(Events, time),
             time);
     }
+
+    public Informer<TrainingJob> JobInformer { get; }
+
+    public Informer<V1Pod> PodInformer { get; }
+
+    public Informer<V1Service> ServiceInformer { get; }
 
     public KubeApiEmulator Api { get; }
 
@@ -78,24 +96,52 @@ public sealed class OperatorHarness : IAsyncDisposable
 
         api.Kubelet.Start();
         var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(api.KubeconfigPath));
-        return new OperatorHarness(api, client, time, options ?? new InClusterOptions());
+        var harness = new OperatorHarness(api, client, time, options ?? new InClusterOptions());
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await Task.WhenAll(harness.JobInformer.WaitForSyncAsync(timeout.Token), harness.PodInformer.WaitForSyncAsync(timeout.Token),
+            harness.ServiceInformer.WaitForSyncAsync(timeout.Token));
+        return harness;
     }
 
     public async ValueTask DisposeAsync()
     {
+        await _stop.CancelAsync();
+        try
+        {
+            await _informers;
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped.
+        }
+
+        _stop.Dispose();
         await Api.Kubelet.StopAsync();
         Client.Dispose();
         await Api.DisposeAsync();
     }
 
-    public Task<TrainingJob> ApplyAsync(TrainingJob job)
+    /// <summary>Creates the job and waits until the operator's cache has it (as the watch event would enqueue it).</summary>
+    public async Task<TrainingJob> ApplyAsync(TrainingJob job)
     {
         job.Metadata.NamespaceProperty = Namespace;
         job.Metadata.Uid = null;
         job.Metadata.ResourceVersion = null;
         job.Metadata.Generation = null;
         job.Status = null;
-        return Jobs.CreateAsync(job);
+        var created = await Jobs.CreateAsync(job);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!JobInformer.Cache.TryGet(Namespace, created.Metadata.Name, out _))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The TrainingJob informer did not see {created.Metadata.Name} within 30 s.");
+            }
+
+            await Task.Delay(10);
+        }
+
+        return created;
     }
 
     public Task<TrainingJob?> GetAsync(string name) => Jobs.GetAsync(Namespace, name);

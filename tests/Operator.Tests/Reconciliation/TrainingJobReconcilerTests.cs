@@ -3,6 +3,7 @@ using Ferry.Operator.Backends;
 using Ferry.Operator.Backends.InCluster;
 using Ferry.Operator.Reconciliation;
 using Ferry.Operator.Runtime.Controllers;
+using Ferry.Operator.Runtime.Informers;
 using Ferry.Operator.Runtime.Resources;
 using Ferry.Operator.Tests.Fixtures;
 using k8s;
@@ -82,6 +83,21 @@ public sealed class TrainingJobReconcilerTests
         Assert.Equal(1, _backend.CleanUps);
         Assert.IsType<ReconcileResult.DoneResult>(await ReconcileAsync());
         Assert.Equal(1, _backend.CleanUps);
+    }
+
+    [Fact]
+    public async Task A_backend_whose_children_are_garbage_collected_gets_no_finalizer()
+    {
+        _backend.NeedsFinalizer = false;
+        _store.Create(Job().WithReplicas(2));
+
+        await ReconcileAsync();
+
+        Assert.True(Stored().Metadata.Finalizers is null || !Stored().Metadata.Finalizers.Contains(TrainingJobLabels.Finalizer));
+        Assert.Equal(2, _backend.Replicas.Count);
+        _store.RequestDeletion("team-a", "mnist");
+        Assert.Null(await _store.GetAsync("team-a", "mnist", CancellationToken.None));
+        Assert.Equal(0, _backend.CleanUps);
     }
 
     [Fact]
@@ -170,6 +186,9 @@ public sealed class TrainingJobReconcilerTests
         services.AddSingleton<TimeProvider>(_time);
         services.AddSingleton<IKubernetes>(new Kubernetes(new KubernetesClientConfiguration { Host = "http://127.0.0.1:1" }));
         services.AddSingleton(typeof(IResourceClient<>), typeof(KubernetesResourceClient<>));
+        services.AddSingleton(sp => new InformerFactory(sp.GetRequiredService, new InformerOptions(), _time,
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), sp.GetServices<InformerLabelSelector>()));
+        services.AddSingleton(typeof(IInformerCache<>), typeof(SharedInformerCache<>));
 
         new TrainingJobControllerSetup().Register(services, configuration);
         using var provider = services.BuildServiceProvider();
@@ -183,5 +202,7 @@ public sealed class TrainingJobReconcilerTests
         Assert.Equal("http://minio.storage:9000", options.AgentEnvironment["FERRY_S3_ENDPOINT"]);
         Assert.Equal("true", options.AgentEnvironment["FERRY_S3_FORCE_PATH_STYLE"]);
         Assert.Equal(TrainingJobBackend.InCluster, Assert.Single(provider.GetServices<ITrainingBackend>()).Backend);
+        // Only Ferry's children are cached.
+        Assert.Contains(new InformerLabelSelector(typeof(k8s.Models.V1Pod), "ferry.dev/job-name"), provider.GetServices<InformerLabelSelector>());
     }
 }

@@ -1,25 +1,36 @@
 using System.Globalization;
 using Ferry.Crds.V1Alpha1;
 using Ferry.Operator.Reconciliation;
+using Ferry.Operator.Runtime.Informers;
 using Ferry.Operator.Runtime.Resources;
+using k8s;
 using k8s.Models;
 
 namespace Ferry.Operator.Backends.InCluster;
 
 /// <summary>
 /// Runs a TrainingJob as pods in the cluster: one headless Service and one Pod per replica (see
-/// <see cref="InClusterPodBuilder"/>), owned by the TrainingJob. Observes pods through the API (label
-/// `ferry.dev/job-name`, owned by the job's uid) and creates/deletes them as the reconciler decides.
-/// Pods are listed from the API rather than an informer cache: a cache that has seen only part of a freshly created
-/// gang would make a replica look vanished and restart the attempt for nothing.
+/// <see cref="InClusterPodBuilder"/>), owned by the TrainingJob. Observes pods in the shared informer cache (indexed by
+/// their controlling owner's uid, so a job's pods are found without a scan or an API request) and creates/deletes
+/// them as the reconciler decides. What this backend created or deleted is overlaid on the cache until the watch
+/// shows it, so a cache that has seen only part of a freshly created gang never makes a replica look vanished.
+/// Kubernetes garbage collection removes the children of a deleted job (owner references), so no finalizer is needed.
 /// </summary>
 public sealed class InClusterBackend(
     IResourceClient<V1Pod> pods,
     IResourceClient<V1Service> services,
+    IInformerCache<V1Pod> podCache,
+    IInformerCache<V1Service> serviceCache,
     InClusterOptions options) : ITrainingBackend
 {
+    private readonly CacheOverlay<V1Pod> _pods = new(podCache, pod => CacheIndexes.ControllerOwnerUid(pod).FirstOrDefault());
+    private readonly CacheOverlay<V1Service> _services = new(serviceCache);
+
     /// <inheritdoc />
     public TrainingJobBackend Backend => TrainingJobBackend.InCluster;
+
+    /// <inheritdoc />
+    public bool NeedsFinalizer => false;
 
     /// <inheritdoc />
     public string? Validate(TrainingJob job)
@@ -70,33 +81,49 @@ public sealed class InClusterBackend(
     }
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<ReplicaObservation>> ObserveAsync(TrainingJob job, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<ReplicaObservation>> ObserveAsync(TrainingJob job, CancellationToken cancellationToken)
     {
-        var list = await pods.ListAsync(job.Metadata.NamespaceProperty, $"{TrainingJobLabels.JobName}={job.Metadata.Name}", cancellationToken);
-        return [.. list.Items
-            .Where(p => p.Metadata.OwnerReferences?.Any(o => o.Uid == job.Metadata.Uid) == true)
-            .Select(Observe)
+        var uid = job.Metadata.Uid;
+        var cached = _pods.Cache.ByIndex(CacheIndexes.ByControllerOwnerUid, uid);
+        IReadOnlyList<ReplicaObservation> observed = [.. _pods.Apply(cached, uid)
+            .Where(p => p.Object.Metadata.Labels is { } labels
+                && labels.TryGetValue(TrainingJobLabels.JobName, out var jobName) && jobName == job.Metadata.Name)
+            .Select(p => Observe(p.Object) is { } replica ? replica with { Terminating = replica.Terminating || p.DeletePending } : null)
             .OfType<ReplicaObservation>()
             .OrderBy(r => r.Index)];
+        return Task.FromResult(observed);
     }
 
     /// <inheritdoc />
     public async Task StartAsync(TrainingJob job, ReplicaStart start, CancellationToken cancellationToken)
     {
-        await CreateIfMissingAsync(() => services.CreateAsync(InClusterPodBuilder.Service(job), cancellationToken));
+        var ns = job.Metadata.NamespaceProperty;
+        var creates = new List<Task>(start.Indexes.Count + 1);
+        if (_services.Get(ns, job.Metadata.Name) is null)
+        {
+            creates.Add(CreateIfMissingAsync(_services, () => services.CreateAsync(InClusterPodBuilder.Service(job), cancellationToken)));
+        }
+
         foreach (var index in start.Indexes)
         {
-            await CreateIfMissingAsync(() => pods.CreateAsync(InClusterPodBuilder.Pod(job, index, start.Attempt, options), cancellationToken));
+            creates.Add(CreateIfMissingAsync(_pods, () => pods.CreateAsync(InClusterPodBuilder.Pod(job, index, start.Attempt, options), cancellationToken)));
         }
+
+        await Task.WhenAll(creates);
     }
 
     /// <inheritdoc />
     public async Task DeleteAsync(TrainingJob job, IReadOnlyList<ReplicaObservation> replicas, CancellationToken cancellationToken)
     {
-        foreach (var replica in replicas)
+        var ns = job.Metadata.NamespaceProperty;
+        await Task.WhenAll(replicas.Select(async replica =>
         {
-            await pods.DeleteAsync(job.Metadata.NamespaceProperty, replica.Name, null, cancellationToken);
-        }
+            var current = _pods.Get(ns, replica.Name);
+            if (await pods.DeleteAsync(ns, replica.Name, null, cancellationToken) && current is not null)
+            {
+                _pods.Deleted(current);
+            }
+        }));
     }
 
     /// <inheritdoc />
@@ -104,12 +131,16 @@ public sealed class InClusterBackend(
     {
         var observed = await ObserveAsync(job, cancellationToken);
         await DeleteAsync(job, [.. observed.Where(r => !r.Terminating)], cancellationToken);
-        var service = await services.GetAsync(job.Metadata.NamespaceProperty, job.Metadata.Name, cancellationToken);
-        if (service?.Metadata.OwnerReferences?.Any(o => o.Uid == job.Metadata.Uid) == true)
+        var service = _services.Get(job.Metadata.NamespaceProperty, job.Metadata.Name);
+        if (service is not null && IsOwnedBy(service, job.Metadata.Uid))
         {
             await services.DeleteAsync(job.Metadata.NamespaceProperty, job.Metadata.Name, null, cancellationToken);
+            _services.Deleted(service);
         }
     }
+
+    private static bool IsOwnedBy(IKubernetesObject<V1ObjectMeta> obj, string uid) =>
+        obj.Metadata.OwnerReferences?.Any(o => o.Uid == uid) == true;
 
     /// <summary>A pod as a replica observation; null for a pod without Ferry's labels.</summary>
     public static ReplicaObservation? Observe(V1Pod pod)
@@ -162,15 +193,16 @@ public sealed class InClusterBackend(
             Message: message);
     }
 
-    private static async Task CreateIfMissingAsync(Func<Task> create)
+    private static async Task CreateIfMissingAsync<T>(CacheOverlay<T> overlay, Func<Task<T>> create)
+        where T : class, IKubernetesObject<V1ObjectMeta>
     {
         try
         {
-            await create();
+            overlay.Written(await create());
         }
         catch (KubernetesApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Conflict)
         {
-            // Already exists (created by an earlier pass whose status write did not land): nothing to do.
+            // Already exists (created by an earlier pass whose status write did not land): the watch brings it.
         }
         catch (KubernetesApiException e) when (e.StatusCode is System.Net.HttpStatusCode.UnprocessableEntity or System.Net.HttpStatusCode.BadRequest)
         {

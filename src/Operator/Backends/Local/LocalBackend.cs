@@ -15,6 +15,7 @@ namespace Ferry.Operator.Backends.Local;
 /// </summary>
 public sealed class LocalBackend(LocalJobPlan plan, ProgramPath agent, TimeProvider time, Action<LocalLogLine> onLine) : ITrainingBackend, IAsyncDisposable
 {
+
     private readonly Dictionary<(int Attempt, int Index), LocalReplicaProcess> _replicas = [];
     private readonly Dictionary<int, int> _ports = [];
     private readonly Lock _gate = new();
@@ -22,6 +23,9 @@ public sealed class LocalBackend(LocalJobPlan plan, ProgramPath agent, TimeProvi
 
     /// <summary>The plan this backend runs.</summary>
     public LocalJobPlan Plan => plan;
+
+    /// <inheritdoc />
+    public bool NeedsFinalizer => true;
 
     /// <summary>What the agent grants the training process between SIGTERM and SIGKILL.</summary>
     public TimeSpan StopGracePeriod { get; init; } = TimeSpan.FromSeconds(10);

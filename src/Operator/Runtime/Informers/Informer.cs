@@ -208,7 +208,7 @@ public sealed class Informer<T> : IInformer
                 switch (change.Type)
                 {
                     case WatchEventType.Added or WatchEventType.Modified when change.Object is { } obj:
-                        var old = Cache.Upsert(obj);
+                        var old = Cache.Upsert(Trim(obj));
                         if (old is null)
                         {
                             NotifyAll(h => h.OnAdd(obj));
@@ -255,6 +255,11 @@ public sealed class Informer<T> : IInformer
 
     private void ApplyList(string? ns, IReadOnlyList<T> items)
     {
+        foreach (var item in items)
+        {
+            Trim(item);
+        }
+
         var result = Cache.Replace(ns, items);
         foreach (var item in result.Added)
         {
@@ -297,6 +302,17 @@ public sealed class Informer<T> : IInformer
             // A faulty handler must not stop the watch for everyone else.
             _logger.LogError(e, "{Kind} event handler failed", Kind.Kind);
         }
+    }
+
+    /// <summary>Drops what no reader of the cache uses and would only cost memory per object (managedFields).</summary>
+    private static T Trim(T obj)
+    {
+        if (obj.Metadata is { } metadata)
+        {
+            metadata.ManagedFields = null;
+        }
+
+        return obj;
     }
 
     private sealed class WatchPosition

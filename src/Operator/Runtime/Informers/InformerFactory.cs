@@ -15,8 +15,13 @@ public sealed class InformerFactory(
     Func<Type, object> resourceClients,
     InformerOptions options,
     TimeProvider time,
-    ILoggerFactory loggerFactory)
+    ILoggerFactory loggerFactory,
+    IEnumerable<InformerLabelSelector>? selectors = null)
 {
+    private readonly Dictionary<Type, string> _selectors = (selectors ?? [])
+        .GroupBy(s => s.Type)
+        .ToDictionary(g => g.Key, g => string.Join(',', g.Select(s => s.LabelSelector).Distinct(StringComparer.Ordinal)));
+
     private readonly ConcurrentDictionary<Type, IInformer> _informers = new();
     private readonly Lock _lock = new();
     private readonly List<Task> _running = [];
@@ -40,7 +45,10 @@ public sealed class InformerFactory(
             }
 
             var client = (IResourceClient<T>)resourceClients(typeof(IResourceClient<T>));
-            var informer = new Informer<T>(client, options, time, loggerFactory.CreateLogger($"Ferry.Operator.Informer.{client.Kind.Kind}"));
+            var kindOptions = _selectors.TryGetValue(typeof(T), out var selector)
+                ? options with { LabelSelector = string.IsNullOrEmpty(options.LabelSelector) ? selector : $"{options.LabelSelector},{selector}" }
+                : options;
+            var informer = new Informer<T>(client, kindOptions, time, loggerFactory.CreateLogger($"Ferry.Operator.Informer.{client.Kind.Kind}"));
             informer.Cache.AddIndex(CacheIndexes.ByControllerOwnerUid, CacheIndexes.ControllerOwnerUid);
             _informers[typeof(T)] = informer;
             if (_started is { } token)
@@ -79,6 +87,15 @@ public sealed class InformerFactory(
         }
     }
 }
+
+/// <summary>
+/// Restricts the shared informer of <paramref name="Type"/> to objects matching <paramref name="LabelSelector"/>, so
+/// the operator caches only the children it manages (e.g. pods labelled <c>ferry.dev/job-name</c>), not every pod of
+/// the cluster. Register it in dependency injection; selectors for one type are combined (all must match).
+/// </summary>
+/// <param name="Type">The object type (e.g. <c>typeof(V1Pod)</c>).</param>
+/// <param name="LabelSelector">A Kubernetes label selector.</param>
+public sealed record InformerLabelSelector(Type Type, string LabelSelector);
 
 /// <summary>Resolves <see cref="IInformerCache{T}"/> from dependency injection to the shared informer's cache.</summary>
 public sealed class SharedInformerCache<T>(InformerFactory informers) : IInformerCache<T>

@@ -1,0 +1,151 @@
+using System.Collections.Concurrent;
+using k8s;
+using k8s.Models;
+
+namespace Ferry.Operator.Runtime.Informers;
+
+/// <summary>
+/// Read-your-writes over an informer cache: remembers the objects this process created, updated or deleted until
+/// the cache shows a state past them, so a reconcile that runs before the watch has caught up neither repeats a
+/// create nor mistakes a freshly created child for a vanished one (the role of client-go's "expectations").
+/// </summary>
+/// <remarks>
+/// No resourceVersions are compared for order (they are opaque): an entry remembers which version the cache held
+/// when the write was answered and stays in force only while the cache still holds exactly that version. Any change
+/// the cache sees afterwards (our write or a later one) retires the entry.
+/// </remarks>
+/// <param name="cache">The informer cache.</param>
+/// <param name="groupOf">
+/// The group an object is queried in (e.g. its controlling owner's uid), so <see cref="Apply"/> visits only the
+/// pending writes of one group; null when the overlay is read by key only.
+/// </param>
+public sealed class CacheOverlay<T>(IInformerCache<T> cache, Func<T, string?>? groupOf = null)
+    where T : class, IKubernetesObject<V1ObjectMeta>
+{
+    private const int SweepEvery = 4096;
+
+    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, byte>> _groups = new(StringComparer.Ordinal);
+    private int _recorded;
+
+    /// <summary>The cache under the overlay.</summary>
+    public IInformerCache<T> Cache => cache;
+
+    /// <summary>Entries still waiting for the cache (for tests and metrics).</summary>
+    public int PendingCount => _entries.Count;
+
+    /// <summary>Remembers <paramref name="written"/>, the API's answer to a create, update or patch.</summary>
+    public void Written(T written) => Record(written, deleted: false);
+
+    /// <summary>Remembers that <paramref name="deleted"/> was deleted (it may linger while finalizers or a grace period run).</summary>
+    public void Deleted(T deleted) => Record(deleted, deleted: true);
+
+    /// <summary>The object as this process last knew it: null when absent or deleted by this process.</summary>
+    public T? Get(string? ns, string name)
+    {
+        var key = InformerCache<T>.KeyOf(ns, name);
+        var cached = cache.TryGet(ns, name, out var found) ? found : null;
+        if (Current(key, cached) is { } entry)
+        {
+            return entry.IsDeleted ? null : entry.Object;
+        }
+
+        return cached;
+    }
+
+    /// <summary>
+    /// <paramref name="cached"/> (the cached objects of <paramref name="group"/>) with this process's pending writes
+    /// applied: created objects of the group are added, updated ones replaced; objects deleted by this process are
+    /// kept but reported in the second item so callers can treat them as terminating.
+    /// </summary>
+    public IReadOnlyList<(T Object, bool DeletePending)> Apply(IReadOnlyList<T> cached, string group)
+    {
+        var result = new List<(T, bool)>(cached.Count);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var obj in cached)
+        {
+            var key = InformerCache<T>.KeyOf(obj);
+            seen.Add(key);
+            result.Add(Current(key, obj) is { } entry ? (entry.IsDeleted ? obj : entry.Object, entry.IsDeleted) : (obj, false));
+        }
+
+        if (_groups.TryGetValue(group, out var keys))
+        {
+            foreach (var key in keys.Keys)
+            {
+                if (!seen.Contains(key) && _entries.TryGetValue(key, out var pending)
+                    && CurrentFromCache(key, pending) is { IsDeleted: false } entry)
+                {
+                    result.Add((entry.Object, false));
+                }
+            }
+        }
+
+        return result;
+    }
+
+    private void Record(T obj, bool deleted)
+    {
+        var key = InformerCache<T>.KeyOf(obj);
+        var cachedVersion = cache.TryGet(obj.Metadata.NamespaceProperty, obj.Metadata.Name, out var cached) ? cached.Metadata.ResourceVersion : null;
+        var caughtUp = deleted ? cachedVersion is null : cachedVersion == obj.Metadata.ResourceVersion;
+        if (caughtUp)
+        {
+            // The watch delivered the change before the API's answer reached us.
+            _entries.TryRemove(key, out _);
+        }
+        else
+        {
+            var group = groupOf?.Invoke(obj);
+            _entries[key] = new Entry(obj, deleted, cachedVersion, group);
+            if (group is not null)
+            {
+                _groups.GetOrAdd(group, _ => new ConcurrentDictionary<string, byte>(StringComparer.Ordinal))[key] = 0;
+            }
+        }
+
+        if (Interlocked.Increment(ref _recorded) % SweepEvery == 0)
+        {
+            Sweep();
+        }
+    }
+
+    /// <summary>The entry for <paramref name="key"/> if the cache (holding <paramref name="cached"/>) has not moved past it; retires it otherwise.</summary>
+    private Entry? Current(string key, T? cached)
+    {
+        if (!_entries.TryGetValue(key, out var entry))
+        {
+            return null;
+        }
+
+        if (entry.CacheVersionAtWrite == cached?.Metadata.ResourceVersion)
+        {
+            return entry;
+        }
+
+        if (_entries.TryRemove(KeyValuePair.Create(key, entry)) && entry.Group is not null && _groups.TryGetValue(entry.Group, out var keys))
+        {
+            keys.TryRemove(key, out _);
+            if (keys.IsEmpty)
+            {
+                _groups.TryRemove(KeyValuePair.Create(entry.Group, keys));
+            }
+        }
+
+        return null;
+    }
+
+    private Entry? CurrentFromCache(string key, Entry entry) =>
+        Current(key, cache.TryGet(entry.Object.Metadata.NamespaceProperty, entry.Object.Metadata.Name, out var cached) ? cached : null);
+
+    /// <summary>Drops entries the cache has moved past but nobody asked about again (e.g. jobs never reconciled again).</summary>
+    private void Sweep()
+    {
+        foreach (var (key, entry) in _entries)
+        {
+            _ = CurrentFromCache(key, entry);
+        }
+    }
+
+    private sealed record Entry(T Object, bool IsDeleted, string? CacheVersionAtWrite, string? Group);
+}

@@ -1,0 +1,81 @@
+using Ferry.Operator.Runtime.Informers;
+using k8s.Models;
+using static Ferry.Operator.Tests.Runtime.Support.Pods;
+
+namespace Ferry.Operator.Tests.Runtime.Informers;
+
+/// <summary>Read-your-writes over a cache that lags behind the API.</summary>
+public sealed class CacheOverlayTests
+{
+    private readonly InformerCache<V1Pod> _cache = new();
+    private readonly CacheOverlay<V1Pod> _overlay;
+
+    public CacheOverlayTests() => _overlay = new CacheOverlay<V1Pod>(_cache, pod => pod.Metadata.Labels?["job"] ?? "a");
+
+    private IReadOnlyList<string> View() =>
+        [.. _overlay.Apply(_cache.List(), "a").Select(p => $"{p.Object.Metadata.Name}@{p.Object.Metadata.ResourceVersion}{(p.DeletePending ? "-deleting" : "")}").Order()];
+
+    [Fact]
+    public void A_created_object_is_seen_before_the_watch_delivers_it_and_retires_once_it_does()
+    {
+        _overlay.Written(Pod("p0", "10"));
+
+        Assert.Equal("10", _overlay.Get("default", "p0")!.Metadata.ResourceVersion);
+        Assert.Equal(["p0@10"], View());
+        Assert.Equal(1, _overlay.PendingCount);
+
+        _cache.Upsert(Pod("p0", "10"));
+        Assert.Equal(["p0@10"], View());
+        Assert.Equal(0, _overlay.PendingCount);
+    }
+
+    [Fact]
+    public void An_update_wins_over_the_older_cached_version_until_the_cache_moves()
+    {
+        _cache.Upsert(Pod("job", "5"));
+        _overlay.Written(Pod("job", "6"));
+        Assert.Equal("6", _overlay.Get("default", "job")!.Metadata.ResourceVersion);
+
+        // A later change by someone else (version 7) is newer than our write: the cache wins from then on.
+        _cache.Upsert(Pod("job", "7"));
+        Assert.Equal("7", _overlay.Get("default", "job")!.Metadata.ResourceVersion);
+        Assert.Equal(0, _overlay.PendingCount);
+    }
+
+    [Fact]
+    public void A_write_the_watch_delivered_before_the_answer_is_not_remembered()
+    {
+        _cache.Upsert(Pod("job", "8"));
+        _overlay.Written(Pod("job", "8"));
+
+        Assert.Equal(0, _overlay.PendingCount);
+        _cache.Upsert(Pod("job", "9"));
+        Assert.Equal("9", _overlay.Get("default", "job")!.Metadata.ResourceVersion);
+    }
+
+    [Fact]
+    public void A_deleted_object_is_reported_as_deleting_until_the_cache_drops_it()
+    {
+        _cache.Upsert(Pod("p0", "3"));
+        _cache.Upsert(Pod("p1", "4"));
+        _overlay.Deleted(Pod("p1", "4"));
+
+        Assert.Null(_overlay.Get("default", "p1"));
+        Assert.Equal(["p0@3", "p1@4-deleting"], View());
+
+        _cache.Remove(Pod("p1", "5"));
+        Assert.Equal(["p0@3"], View());
+        Assert.Equal(0, _overlay.PendingCount);
+    }
+
+    [Fact]
+    public void Apply_adds_only_the_pending_creations_of_the_group_asked_for()
+    {
+        _overlay.Written(Pod("mine", "1", labels: new Dictionary<string, string> { ["job"] = "a" }));
+        _overlay.Written(Pod("theirs", "2", labels: new Dictionary<string, string> { ["job"] = "b" }));
+
+        var view = _overlay.Apply([], "a");
+
+        Assert.Equal(["mine"], view.Select(p => p.Object.Metadata.Name));
+    }
+}
