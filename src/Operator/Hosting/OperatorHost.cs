@@ -89,7 +89,7 @@ public static class OperatorHost
             },
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>(),
-            sp.GetServices<InformerLabelSelector>()));
+            sp.GetServices<InformerScope>()));
         services.AddSingleton(typeof(IInformerCache<>), typeof(SharedInformerCache<>));
         services.AddSingleton<ControllerHostService>();
         services.AddHostedService(sp => sp.GetRequiredService<ControllerHostService>());

@@ -21,6 +21,9 @@ public sealed class TrainingJobControllerSetup : IControllerSetup
     /// <summary>Configuration section of <see cref="InClusterOptions"/> (e.g. `FERRY_InCluster__AgentImage`).</summary>
     public const string Section = "InCluster";
 
+    /// <summary>kubectl's copy of the last applied manifest: as large as the spec, and never read by the operator.</summary>
+    private const string LastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration";
+
     /// <inheritdoc />
     public void Register(IServiceCollection services, IConfiguration configuration)
     {
@@ -38,9 +41,10 @@ public sealed class TrainingJobControllerSetup : IControllerSetup
             sp.GetRequiredService<IInformerCache<V1Pod>>(),
             sp.GetRequiredService<IInformerCache<V1Service>>(),
             sp.GetRequiredService<InClusterOptions>()));
-        // Only Ferry's children are cached: every pod and Service it creates carries the job-name label.
-        services.AddSingleton(new InformerLabelSelector(typeof(V1Pod), TrainingJobLabels.JobName));
-        services.AddSingleton(new InformerLabelSelector(typeof(V1Service), TrainingJobLabels.JobName));
+        // Only Ferry's children are cached, and only what the reconciler reads of them (metadata, pod status).
+        services.AddSingleton(InformerScope.For<V1Pod>(TrainingJobLabels.JobName, InClusterBackend.TrimCachedPod));
+        services.AddSingleton(InformerScope.For<V1Service>(TrainingJobLabels.JobName, service => service.Spec = null));
+        services.AddSingleton(InformerScope.For<TrainingJob>(trim: job => job.Metadata.Annotations?.Remove(LastAppliedAnnotation)));
         services.AddController<TrainingJob, TrainingJobReconciler>(controller =>
         {
             controller.Name = "trainingjob";

@@ -34,7 +34,7 @@ public sealed class OperatorHarness : IAsyncDisposable
         // Informer timing (idle watches, backoff) runs on the real clock: the fake one jumps by minutes between passes.
         var children = new InformerOptions { LabelSelector = TrainingJobLabels.JobName };
         JobInformer = new Informer<TrainingJob>(Jobs);
-        PodInformer = new Informer<V1Pod>(Pods, children);
+        PodInformer = new Informer<V1Pod>(Pods, children with { Trim = pod => InClusterBackend.TrimCachedPod((V1Pod)pod) });
         ServiceInformer = new Informer<V1Service>(Services, children);
         PodInformer.Cache.AddIndex(CacheIndexes.ByControllerOwnerUid, CacheIndexes.ControllerOwnerUid);
         _informers = Task.WhenAll(JobInformer.RunAsync(_stop.Token), PodInformer.RunAsync(_stop.Token), ServiceInformer.RunAsync(_stop.Token));

@@ -40,6 +40,8 @@ public sealed class InClusterIntegrationTests
         Assert.True(running.Metadata.Finalizers is null || !running.Metadata.Finalizers.Contains(TrainingJobLabels.Finalizer));
 
         var done = await harness.ReconcileUntilAsync("happy", (job, _) => Phase(job, TrainingJobPhase.Succeeded), Step);
+        // The operator decided all of this from pods cached without their spec.
+        Assert.All(harness.PodInformer.Cache.List(), pod => Assert.Null(pod.Spec));
 
         var complete = ConditionList.Find(done!.Status!.Conditions, "Complete")!;
         Assert.Equal(("True", done.Metadata.Generation), (complete.Status, complete.ObservedGeneration));

@@ -187,7 +187,7 @@ public sealed class TrainingJobReconcilerTests
         services.AddSingleton<IKubernetes>(new Kubernetes(new KubernetesClientConfiguration { Host = "http://127.0.0.1:1" }));
         services.AddSingleton(typeof(IResourceClient<>), typeof(KubernetesResourceClient<>));
         services.AddSingleton(sp => new InformerFactory(sp.GetRequiredService, new InformerOptions(), _time,
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), sp.GetServices<InformerLabelSelector>()));
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), sp.GetServices<InformerScope>()));
         services.AddSingleton(typeof(IInformerCache<>), typeof(SharedInformerCache<>));
 
         new TrainingJobControllerSetup().Register(services, configuration);
@@ -203,6 +203,10 @@ public sealed class TrainingJobReconcilerTests
         Assert.Equal("true", options.AgentEnvironment["FERRY_S3_FORCE_PATH_STYLE"]);
         Assert.Equal(TrainingJobBackend.InCluster, Assert.Single(provider.GetServices<ITrainingBackend>()).Backend);
         // Only Ferry's children are cached.
-        Assert.Contains(new InformerLabelSelector(typeof(k8s.Models.V1Pod), "ferry.dev/job-name"), provider.GetServices<InformerLabelSelector>());
+        var podScope = Assert.Single(provider.GetServices<InformerScope>(), s => s.Type == typeof(k8s.Models.V1Pod));
+        Assert.Equal("ferry.dev/job-name", podScope.LabelSelector);
+        var pod = new k8s.Models.V1Pod { Metadata = new() { Name = "p" }, Spec = new() { Containers = [] }, Status = new() { Phase = "Running" } };
+        podScope.Trim!(pod);
+        Assert.Equal((null, "Running"), (pod.Spec, pod.Status.Phase));
     }
 }

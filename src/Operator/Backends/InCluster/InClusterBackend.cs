@@ -139,6 +139,12 @@ public sealed class InClusterBackend(
         }
     }
 
+    /// <summary>
+    /// What the operator's pod cache keeps: metadata and status (<see cref="Observe"/> reads nothing else). The spec
+    /// (containers, environment, volumes) is most of a pod's size and is only ever written, never read back.
+    /// </summary>
+    public static void TrimCachedPod(V1Pod pod) => pod.Spec = null;
+
     private static bool IsOwnedBy(IKubernetesObject<V1ObjectMeta> obj, string uid) =>
         obj.Metadata.OwnerReferences?.Any(o => o.Uid == uid) == true;
 

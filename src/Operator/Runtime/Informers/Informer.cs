@@ -23,6 +23,9 @@ public sealed record InformerOptions
     /// <summary>Delay between attempts after list or watch errors.</summary>
     public ExponentialBackoff Backoff { get; init; } = new(TimeSpan.FromMilliseconds(800), TimeSpan.FromSeconds(30));
 
+    /// <summary>Removes, in place and before caching, parts of each object no reader uses (see <see cref="InformerScope"/>).</summary>
+    public Action<object>? Trim { get; init; }
+
     /// <summary>Source of backoff jitter (tests make it deterministic).</summary>
     public Random? Random { get; init; }
 }
@@ -304,14 +307,15 @@ public sealed class Informer<T> : IInformer
         }
     }
 
-    /// <summary>Drops what no reader of the cache uses and would only cost memory per object (managedFields).</summary>
-    private static T Trim(T obj)
+    /// <summary>Drops what no reader of the cache uses and would only cost memory per object: managedFields, and what the options' trim removes.</summary>
+    private T Trim(T obj)
     {
         if (obj.Metadata is { } metadata)
         {
             metadata.ManagedFields = null;
         }
 
+        _options.Trim?.Invoke(obj);
         return obj;
     }
 

@@ -16,11 +16,9 @@ public sealed class InformerFactory(
     InformerOptions options,
     TimeProvider time,
     ILoggerFactory loggerFactory,
-    IEnumerable<InformerLabelSelector>? selectors = null)
+    IEnumerable<InformerScope>? scopes = null)
 {
-    private readonly Dictionary<Type, string> _selectors = (selectors ?? [])
-        .GroupBy(s => s.Type)
-        .ToDictionary(g => g.Key, g => string.Join(',', g.Select(s => s.LabelSelector).Distinct(StringComparer.Ordinal)));
+    private readonly ILookup<Type, InformerScope> _scopes = (scopes ?? []).ToLookup(s => s.Type);
 
     private readonly ConcurrentDictionary<Type, IInformer> _informers = new();
     private readonly Lock _lock = new();
@@ -45,10 +43,7 @@ public sealed class InformerFactory(
             }
 
             var client = (IResourceClient<T>)resourceClients(typeof(IResourceClient<T>));
-            var kindOptions = _selectors.TryGetValue(typeof(T), out var selector)
-                ? options with { LabelSelector = string.IsNullOrEmpty(options.LabelSelector) ? selector : $"{options.LabelSelector},{selector}" }
-                : options;
-            var informer = new Informer<T>(client, kindOptions, time, loggerFactory.CreateLogger($"Ferry.Operator.Informer.{client.Kind.Kind}"));
+            var informer = new Informer<T>(client, Scoped(typeof(T)), time, loggerFactory.CreateLogger($"Ferry.Operator.Informer.{client.Kind.Kind}"));
             informer.Cache.AddIndex(CacheIndexes.ByControllerOwnerUid, CacheIndexes.ControllerOwnerUid);
             _informers[typeof(T)] = informer;
             if (_started is { } token)
@@ -58,6 +53,24 @@ public sealed class InformerFactory(
 
             return informer;
         }
+    }
+
+    private InformerOptions Scoped(Type type)
+    {
+        var scopes = _scopes[type].ToList();
+        if (scopes.Count == 0)
+        {
+            return options;
+        }
+
+        var selectors = scopes.Select(s => s.LabelSelector).Prepend(options.LabelSelector).OfType<string>()
+            .Where(s => s.Length > 0).Distinct(StringComparer.Ordinal).ToList();
+        var trims = scopes.Select(s => s.Trim).Prepend(options.Trim).OfType<Action<object>>().ToList();
+        return options with
+        {
+            LabelSelector = selectors.Count == 0 ? null : string.Join(',', selectors),
+            Trim = trims.Count == 0 ? null : obj => trims.ForEach(trim => trim(obj)),
+        };
     }
 
     /// <summary>Starts every informer (and any created later) until <paramref name="cancellationToken"/> is cancelled.</summary>
@@ -89,13 +102,21 @@ public sealed class InformerFactory(
 }
 
 /// <summary>
-/// Restricts the shared informer of <paramref name="Type"/> to objects matching <paramref name="LabelSelector"/>, so
-/// the operator caches only the children it manages (e.g. pods labelled <c>ferry.dev/job-name</c>), not every pod of
-/// the cluster. Register it in dependency injection; selectors for one type are combined (all must match).
+/// Narrows the shared informer of <paramref name="Type"/>: only objects matching <paramref name="LabelSelector"/>
+/// are listed and watched (the operator caches the children it manages, e.g. pods labelled <c>ferry.dev/job-name</c>,
+/// not every pod of the cluster), and <paramref name="Trim"/> drops, before caching, the parts of each object that
+/// no reader uses (memory per cached object is what bounds the operator's footprint at scale). Register scopes in
+/// dependency injection; several for one type combine (every selector must match, every trim runs).
 /// </summary>
 /// <param name="Type">The object type (e.g. <c>typeof(V1Pod)</c>).</param>
-/// <param name="LabelSelector">A Kubernetes label selector.</param>
-public sealed record InformerLabelSelector(Type Type, string LabelSelector);
+/// <param name="LabelSelector">A Kubernetes label selector, or null.</param>
+/// <param name="Trim">Removes unused parts of an object in place, or null.</param>
+public sealed record InformerScope(Type Type, string? LabelSelector = null, Action<object>? Trim = null)
+{
+    /// <summary>A scope for <typeparamref name="T"/> objects.</summary>
+    public static InformerScope For<T>(string? labelSelector = null, Action<T>? trim = null)
+        where T : class => new(typeof(T), labelSelector, trim is null ? null : obj => trim((T)obj));
+}
 
 /// <summary>Resolves <see cref="IInformerCache{T}"/> from dependency injection to the shared informer's cache.</summary>
 public sealed class SharedInformerCache<T>(InformerFactory informers) : IInformerCache<T>
