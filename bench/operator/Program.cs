@@ -145,6 +145,7 @@ async Task<int> RunAsync()
         var (hwmKb, rssKb) = ReadMemory(op.Process.Id);
         report["operator_vmhwm_kb"] = hwmKb;
         report["operator_vmrss_kb"] = rssKb;
+        report["operator_gc_heap_mb_after_last_collection"] = await ManagedHeapMbAsync(options.OperatorArgs);
         report["stray_pods"] = tracker.StrayPods;
         report["unaccounted_request_numbers"] = tally.Unaccounted;
         report["minimum_requests_per_job"] = new JsonObject
@@ -389,6 +390,24 @@ OperatorProcess StartOperator(string kubeconfig)
 
     psi.Environment["KUBECONFIG"] = kubeconfig;
     return new OperatorProcess(Process.Start(psi) ?? throw Fail("could not start the operator process"), options.OperatorLog);
+}
+
+// The operator's managed heap after its last GC (live objects plus fragmentation), from its own /metrics: tells the
+// cache's footprint apart from the runtime's fixed cost and from garbage awaiting collection in RSS.
+static async Task<double?> ManagedHeapMbAsync(IReadOnlyList<string> operatorArgs)
+{
+    var at = operatorArgs.ToList().IndexOf("--port");
+    if (at < 0 || at + 1 >= operatorArgs.Count)
+    {
+        return null;
+    }
+
+    using var metrics = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+    var text = await metrics.GetStringAsync($"http://127.0.0.1:{operatorArgs[at + 1]}/metrics");
+    var bytes = text.Split('\n')
+        .Where(l => l.StartsWith("dotnet_gc_last_collection_heap_size_bytes", StringComparison.Ordinal))
+        .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+    return Math.Round(bytes / (1024 * 1024), 1);
 }
 
 static (long HwmKb, long RssKb) ReadMemory(int pid)

@@ -101,6 +101,8 @@ public static class OperatorHost
 
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(OperatorTelemetry.MeterName)
+            // The runtime's own meter: GC heap sizes, collections, working set, thread pool (dotnet_* metrics).
+            .AddMeter("System.Runtime")
             .AddPrometheusExporter());
         configureServices?.Invoke(services);
 

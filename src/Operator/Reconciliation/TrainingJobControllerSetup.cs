@@ -14,7 +14,7 @@ namespace Ferry.Operator.Reconciliation;
 /// <summary>
 /// Registers the TrainingJob controller with the `ferry operator` host: the reconciler over the Kubernetes API, the
 /// InCluster backend configured from the <see cref="Section"/> configuration section (Helm values), Kubernetes Events,
-/// and watches on the pods and Services the jobs own.
+/// and a watch on the pods the jobs own.
 /// </summary>
 public sealed class TrainingJobControllerSetup : IControllerSetup
 {
@@ -39,17 +39,14 @@ public sealed class TrainingJobControllerSetup : IControllerSetup
             sp.GetRequiredService<IResourceClient<V1Pod>>(),
             sp.GetRequiredService<IResourceClient<V1Service>>(),
             sp.GetRequiredService<IInformerCache<V1Pod>>(),
-            sp.GetRequiredService<IInformerCache<V1Service>>(),
             sp.GetRequiredService<InClusterOptions>()));
         // Only Ferry's children are cached, and only what the reconciler reads of them (metadata, pod status).
         services.AddSingleton(InformerScope.For<V1Pod>(TrainingJobLabels.JobName, InClusterBackend.TrimCachedPod));
-        services.AddSingleton(InformerScope.For<V1Service>(TrainingJobLabels.JobName, service => service.Spec = null));
         services.AddSingleton(InformerScope.For<TrainingJob>(trim: job => job.Metadata.Annotations?.Remove(LastAppliedAnnotation)));
         services.AddController<TrainingJob, TrainingJobReconciler>(controller =>
         {
             controller.Name = "trainingjob";
             controller.Owns<V1Pod>();
-            controller.Owns<V1Service>();
         });
     }
 

@@ -14,7 +14,7 @@ namespace Ferry.Operator.Tests.Fixtures;
 
 /// <summary>
 /// The reconciler against the Kubernetes API emulator (our real CRD loaded) with its simulated kubelet: the real
-/// resource clients and informers (as the operator wires them, reading jobs, pods and Services from their caches),
+/// resource clients and informers (as the operator wires them, reading jobs and pods from their trimmed caches),
 /// the real InCluster backend, a FakeTimeProvider shared by the operator and the kubelet.
 /// </summary>
 public sealed class OperatorHarness : IAsyncDisposable
@@ -32,15 +32,17 @@ public sealed class OperatorHarness : IAsyncDisposable
         Services = new KubernetesResourceClient<V1Service>(client);
         Events = new KubernetesResourceClient<Corev1Event>(client);
         // Informer timing (idle watches, backoff) runs on the real clock: the fake one jumps by minutes between passes.
-        var children = new InformerOptions { LabelSelector = TrainingJobLabels.JobName };
         JobInformer = new Informer<TrainingJob>(Jobs);
-        PodInformer = new Informer<V1Pod>(Pods, children with { Trim = pod => InClusterBackend.TrimCachedPod((V1Pod)pod) });
-        ServiceInformer = new Informer<V1Service>(Services, children);
+        PodInformer = new Informer<V1Pod>(Pods, new InformerOptions
+        {
+            LabelSelector = TrainingJobLabels.JobName,
+            Trim = pod => InClusterBackend.TrimCachedPod((V1Pod)pod),
+        });
         PodInformer.Cache.AddIndex(CacheIndexes.ByControllerOwnerUid, CacheIndexes.ControllerOwnerUid);
-        _informers = Task.WhenAll(JobInformer.RunAsync(_stop.Token), PodInformer.RunAsync(_stop.Token), ServiceInformer.RunAsync(_stop.Token));
+        _informers = Task.WhenAll(JobInformer.RunAsync(_stop.Token), PodInformer.RunAsync(_stop.Token));
         Reconciler = new TrainingJobReconciler(
             new KubernetesTrainingJobStore(Jobs, JobInformer.Cache),
-            [new InClusterBackend(Pods, Services, PodInformer.Cache, ServiceInformer.Cache, options)],
+            [new InClusterBackend(Pods, Services, PodInformer.Cache, options)],
             new KubernetesEventSink(Events, time),
             time);
     }
@@ -48,8 +50,6 @@ public sealed class OperatorHarness : IAsyncDisposable
     public Informer<TrainingJob> JobInformer { get; }
 
     public Informer<V1Pod> PodInformer { get; }
-
-    public Informer<V1Service> ServiceInformer { get; }
 
     public KubeApiEmulator Api { get; }
 
@@ -98,8 +98,7 @@ public sealed class OperatorHarness : IAsyncDisposable
         var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(api.KubeconfigPath));
         var harness = new OperatorHarness(api, client, time, options ?? new InClusterOptions());
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await Task.WhenAll(harness.JobInformer.WaitForSyncAsync(timeout.Token), harness.PodInformer.WaitForSyncAsync(timeout.Token),
-            harness.ServiceInformer.WaitForSyncAsync(timeout.Token));
+        await Task.WhenAll(harness.JobInformer.WaitForSyncAsync(timeout.Token), harness.PodInformer.WaitForSyncAsync(timeout.Token));
         return harness;
     }
 

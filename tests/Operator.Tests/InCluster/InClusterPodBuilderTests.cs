@@ -221,8 +221,8 @@ public sealed class InClusterPodBuilderTests
                 break;
         }
 
-        var backend = new InClusterBackend(null!, null!, null!, null!, options);
+        var backend = new InClusterBackend(null!, null!, null!, options);
         Assert.Contains(field, backend.Validate(job), StringComparison.Ordinal);
-        Assert.Null(new InClusterBackend(null!, null!, null!, null!, Options).Validate(Job().Build()));
+        Assert.Null(new InClusterBackend(null!, null!, null!, Options).Validate(Job().Build()));
     }
 }

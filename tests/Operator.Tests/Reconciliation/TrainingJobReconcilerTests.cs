@@ -205,8 +205,25 @@ public sealed class TrainingJobReconcilerTests
         // Only Ferry's children are cached.
         var podScope = Assert.Single(provider.GetServices<InformerScope>(), s => s.Type == typeof(k8s.Models.V1Pod));
         Assert.Equal("ferry.dev/job-name", podScope.LabelSelector);
-        var pod = new k8s.Models.V1Pod { Metadata = new() { Name = "p" }, Spec = new() { Containers = [] }, Status = new() { Phase = "Running" } };
+        var pod = new k8s.Models.V1Pod
+        {
+            Metadata = new() { Name = "p", Annotations = new Dictionary<string, string> { ["a"] = "b" } },
+            Spec = new() { Containers = [] },
+            Status = new()
+            {
+                Phase = "Failed",
+                PodIP = "10.0.0.7",
+                Conditions = [new() { Type = "Ready", Status = "False" }],
+                ContainerStatuses =
+                [
+                    new() { Name = "train", Image = "img", State = new() { Terminated = new() { ExitCode = 3, Message = "boom", Reason = "Error" } } },
+                    new() { Name = "sidecar", Image = "img" },
+                ],
+            },
+        };
         podScope.Trim!(pod);
-        Assert.Equal((null, "Running"), (pod.Spec, pod.Status.Phase));
+        Assert.Equal((null, null, "Failed", null, null), (pod.Spec, pod.Metadata.Annotations, pod.Status.Phase, pod.Status.PodIP, pod.Status.Conditions));
+        var train = Assert.Single(pod.Status.ContainerStatuses);
+        Assert.Equal((null, 3, "boom"), (train.Image, train.State.Terminated.ExitCode, train.State.Terminated.Message));
     }
 }

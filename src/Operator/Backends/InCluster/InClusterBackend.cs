@@ -20,11 +20,9 @@ public sealed class InClusterBackend(
     IResourceClient<V1Pod> pods,
     IResourceClient<V1Service> services,
     IInformerCache<V1Pod> podCache,
-    IInformerCache<V1Service> serviceCache,
     InClusterOptions options) : ITrainingBackend
 {
     private readonly CacheOverlay<V1Pod> _pods = new(podCache, pod => CacheIndexes.ControllerOwnerUid(pod).FirstOrDefault());
-    private readonly CacheOverlay<V1Service> _services = new(serviceCache);
 
     /// <inheritdoc />
     public TrainingJobBackend Backend => TrainingJobBackend.InCluster;
@@ -98,15 +96,16 @@ public sealed class InClusterBackend(
     public async Task StartAsync(TrainingJob job, ReplicaStart start, CancellationToken cancellationToken)
     {
         var ns = job.Metadata.NamespaceProperty;
-        var creates = new List<Task>(start.Indexes.Count + 1);
-        if (_services.Get(ns, job.Metadata.Name) is null)
+        // The Service is not cached (it is created once per attempt and never read back), so a restart's create
+        // answers 409, which is fine.
+        var creates = new List<Task>(start.Indexes.Count + 1)
         {
-            creates.Add(CreateIfMissingAsync(_services, () => services.CreateAsync(InClusterPodBuilder.Service(job), cancellationToken)));
-        }
+            CreateIfMissingAsync(() => services.CreateAsync(InClusterPodBuilder.Service(job), cancellationToken)),
+        };
 
         foreach (var index in start.Indexes)
         {
-            creates.Add(CreateIfMissingAsync(_pods, () => pods.CreateAsync(InClusterPodBuilder.Pod(job, index, start.Attempt, options), cancellationToken)));
+            creates.Add(CreateIfMissingAsync(async () => _pods.Written(await pods.CreateAsync(InClusterPodBuilder.Pod(job, index, start.Attempt, options), cancellationToken))));
         }
 
         await Task.WhenAll(creates);
@@ -131,19 +130,51 @@ public sealed class InClusterBackend(
     {
         var observed = await ObserveAsync(job, cancellationToken);
         await DeleteAsync(job, [.. observed.Where(r => !r.Terminating)], cancellationToken);
-        var service = _services.Get(job.Metadata.NamespaceProperty, job.Metadata.Name);
+        var service = await services.GetAsync(job.Metadata.NamespaceProperty, job.Metadata.Name, cancellationToken);
         if (service is not null && IsOwnedBy(service, job.Metadata.Uid))
         {
             await services.DeleteAsync(job.Metadata.NamespaceProperty, job.Metadata.Name, null, cancellationToken);
-            _services.Deleted(service);
         }
     }
 
     /// <summary>
-    /// What the operator's pod cache keeps: metadata and status (<see cref="Observe"/> reads nothing else). The spec
-    /// (containers, environment, volumes) is most of a pod's size and is only ever written, never read back.
+    /// What the operator's pod cache keeps: the metadata and the parts of the status that <see cref="Observe"/> reads.
+    /// The spec (containers, environment, volumes), annotations, conditions and container details are most of a pod's
+    /// size and are never read back; with tens of thousands of pods cached they would be most of the operator's memory.
     /// </summary>
-    public static void TrimCachedPod(V1Pod pod) => pod.Spec = null;
+    public static void TrimCachedPod(V1Pod pod)
+    {
+        pod.Spec = null;
+        pod.Metadata.Annotations = null;
+        if (pod.Status is { } status)
+        {
+            pod.Status = new V1PodStatus
+            {
+                Phase = status.Phase,
+                Reason = status.Reason,
+                Message = status.Message,
+                ContainerStatuses = TrimContainers(status.ContainerStatuses, InClusterPodBuilder.TrainingContainer),
+                InitContainerStatuses = TrimContainers(status.InitContainerStatuses, InClusterPodBuilder.InitContainer),
+            };
+        }
+    }
+
+    private static List<V1ContainerStatus>? TrimContainers(IList<V1ContainerStatus>? statuses, string name) =>
+        statuses?.Where(c => c.Name == name).Select(c => new V1ContainerStatus
+        {
+            Name = c.Name,
+            State = c.State is null ? null : new V1ContainerState
+            {
+                Running = c.State.Running is null ? null : new V1ContainerStateRunning { StartedAt = c.State.Running.StartedAt },
+                Terminated = c.State.Terminated is not { } t ? null : new V1ContainerStateTerminated
+                {
+                    ExitCode = t.ExitCode,
+                    Message = t.Message,
+                    Reason = t.Reason,
+                    StartedAt = t.StartedAt,
+                },
+            },
+        }).ToList();
 
     private static bool IsOwnedBy(IKubernetesObject<V1ObjectMeta> obj, string uid) =>
         obj.Metadata.OwnerReferences?.Any(o => o.Uid == uid) == true;
@@ -199,12 +230,11 @@ public sealed class InClusterBackend(
             Message: message);
     }
 
-    private static async Task CreateIfMissingAsync<T>(CacheOverlay<T> overlay, Func<Task<T>> create)
-        where T : class, IKubernetesObject<V1ObjectMeta>
+    private static async Task CreateIfMissingAsync(Func<Task> create)
     {
         try
         {
-            overlay.Written(await create());
+            await create();
         }
         catch (KubernetesApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Conflict)
         {
