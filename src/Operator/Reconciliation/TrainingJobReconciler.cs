@@ -89,14 +89,18 @@ public sealed class TrainingJobReconciler(
             }
         }
 
-        foreach (var trainingEvent in decision.Events)
+        // Events (best effort, in order) go out while the status is written: neither waits for the other.
+        var recorded = RecordAsync(job, decision.Events, cancellationToken);
+        try
         {
-            await events.RecordAsync(job, trainingEvent, cancellationToken);
+            if (!StatusEquals(job.Status, decision.Status))
+            {
+                job = await store.WriteStatusAsync(job, decision.Status, cancellationToken);
+            }
         }
-
-        if (!StatusEquals(job.Status, decision.Status))
+        finally
         {
-            job = await store.WriteStatusAsync(job, decision.Status, cancellationToken);
+            await recorded;
         }
 
         if (decision.DeleteJob)
@@ -107,6 +111,14 @@ public sealed class TrainingJobReconciler(
         }
 
         return decision.RequeueAfter is { } delay ? ReconcileResult.RequeueAfter(delay) : ReconcileResult.Done;
+    }
+
+    private async Task RecordAsync(TrainingJob job, IReadOnlyList<TrainingJobEvent> trainingEvents, CancellationToken cancellationToken)
+    {
+        foreach (var trainingEvent in trainingEvents)
+        {
+            await events.RecordAsync(job, trainingEvent, cancellationToken);
+        }
     }
 
     /// <summary>Semantic equality of two statuses: equal JSON, so a status read back from the API compares equal.</summary>

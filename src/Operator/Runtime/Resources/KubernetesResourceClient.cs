@@ -1,21 +1,27 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
+using System.Text;
 using System.Text.Json;
 using k8s;
-using k8s.Autorest;
 using k8s.Models;
 
 namespace Ferry.Operator.Runtime.Resources;
 
 /// <summary>
-/// <see cref="IResourceClient{T}"/> over KubernetesClient's custom-objects API, which addresses any kind by
-/// group/version/plural (the core group maps to <c>/api/v1</c>), so one implementation serves pods, leases and
-/// TrainingJobs alike.
+/// <see cref="IResourceClient{T}"/> over the Kubernetes REST paths of any kind (group/version/plural; the core group
+/// maps to <c>/api/v1</c>), so one implementation serves pods, leases and TrainingJobs alike. Requests go through the
+/// connection's HttpClient (its authentication, TLS and rate-limiting handlers); bodies are serialized to and read
+/// from UTF-8 directly, without the intermediate strings and documents of the generic custom-objects API, because
+/// at scale the operator's cost is mostly reading API answers and watch events.
 /// </summary>
 public sealed class KubernetesResourceClient<T> : IResourceClient<T>
     where T : class, IKubernetesObject<V1ObjectMeta>
 {
-    private readonly IKubernetes _kubernetes;
+    private static readonly MediaTypeHeaderValue JsonMediaType = new("application/json");
+
+    private readonly Kubernetes _kubernetes;
+    private readonly string _baseUri;
     private readonly int _watchTimeoutSeconds;
 
     /// <summary>Creates a client for the kind named by <typeparamref name="T"/>'s <see cref="KubernetesEntityAttribute"/>.</summary>
@@ -25,12 +31,14 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
     }
 
     /// <summary>Creates a client for an explicit kind.</summary>
-    /// <param name="kubernetes">The API connection.</param>
+    /// <param name="kubernetes">The API connection (a <see cref="Kubernetes"/>: requests stream over its HttpClient).</param>
     /// <param name="kind">Where the kind lives.</param>
     /// <param name="watchTimeoutSeconds">Server-side lifetime of one watch request; the informer resumes after it.</param>
     public KubernetesResourceClient(IKubernetes kubernetes, ResourceKind kind, int watchTimeoutSeconds = 300)
     {
-        _kubernetes = kubernetes;
+        _kubernetes = kubernetes as Kubernetes
+            ?? throw new NotSupportedException("KubernetesResourceClient needs a k8s.Kubernetes connection (it streams over its HttpClient).");
+        _baseUri = _kubernetes.BaseUri.ToString().TrimEnd('/');
         Kind = kind;
         _watchTimeoutSeconds = watchTimeoutSeconds;
     }
@@ -46,19 +54,12 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
         string resourceVersion;
         do
         {
-            var body = await Call(() => ns is null || !Kind.Namespaced
-                ? _kubernetes.CustomObjects.ListClusterCustomObjectWithHttpMessagesAsync(
-                    Kind.Group, Kind.Version, Kind.Plural, continueParameter: continueToken, labelSelector: labelSelector, limit: 500,
-                    cancellationToken: cancellationToken)
-                : _kubernetes.CustomObjects.ListNamespacedCustomObjectWithHttpMessagesAsync(
-                    Kind.Group, Kind.Version, ns, Kind.Plural, continueParameter: continueToken, labelSelector: labelSelector, limit: 500,
-                    cancellationToken: cancellationToken)).ConfigureAwait(false);
-            var list = Deserialize<GenericList>(body);
-            foreach (var item in list.Items)
-            {
-                items.Add(item);
-            }
-
+            var query = new List<string> { "limit=500" };
+            AddQuery(query, "labelSelector", labelSelector);
+            AddQuery(query, "continue", continueToken);
+            var list = await SendAsync<GenericList>(HttpMethod.Get, $"{CollectionPath(Namespaced(ns) ? ns : null)}?{string.Join('&', query)}", null, null, cancellationToken)
+                .ConfigureAwait(false);
+            items.AddRange(list.Items);
             resourceVersion = list.Metadata?.ResourceVersion ?? "";
             continueToken = string.IsNullOrEmpty(list.Metadata?.ContinueProperty) ? null : list.Metadata.ContinueProperty;
         }
@@ -71,36 +72,12 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
     public async IAsyncEnumerable<WatchEvent<T>> WatchAsync(
         string? ns, string resourceVersion, string? labelSelector = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        // Raw HTTP: the generated list-with-watch call buffers its first line and hides the stream, which would defeat
-        // the informer's idle timeout and its handling of ERROR events.
-        var kubernetes = _kubernetes as Kubernetes
-            ?? throw new NotSupportedException("Watching needs a k8s.Kubernetes connection (it streams over its HttpClient).");
+        // Streamed line by line, so the informer sees each event (and ERROR events) as it arrives and its idle timeout works.
         var query = new List<string> { "watch=true", "allowWatchBookmarks=true", $"timeoutSeconds={_watchTimeoutSeconds}" };
-        if (!string.IsNullOrEmpty(resourceVersion))
-        {
-            query.Add("resourceVersion=" + Uri.EscapeDataString(resourceVersion));
-        }
-
-        if (!string.IsNullOrEmpty(labelSelector))
-        {
-            query.Add("labelSelector=" + Uri.EscapeDataString(labelSelector));
-        }
-
-        var baseUri = kubernetes.BaseUri.ToString().TrimEnd('/');
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"{baseUri}{CollectionPath(ns)}?{string.Join('&', query)}");
-        if (kubernetes.Credentials is not null)
-        {
-            await kubernetes.Credentials.ProcessHttpRequestAsync(request, cancellationToken).ConfigureAwait(false);
-        }
-
-        using var response = await kubernetes.HttpClient
-            .SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode)
-        {
-            var content = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-            throw Translate(response.StatusCode, content, null);
-        }
-
+        AddQuery(query, "resourceVersion", string.IsNullOrEmpty(resourceVersion) ? null : resourceVersion);
+        AddQuery(query, "labelSelector", labelSelector);
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"{_baseUri}{CollectionPath(Namespaced(ns) ? ns : null)}?{string.Join('&', query)}");
+        using var response = await SendRawAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         using var reader = new StreamReader(stream);
         while (true)
@@ -118,12 +95,6 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
 
             yield return ParseWatchLine(line);
         }
-    }
-
-    private string CollectionPath(string? ns)
-    {
-        var root = Kind.Group.Length == 0 ? $"/api/{Kind.Version}" : $"/apis/{Kind.Group}/{Kind.Version}";
-        return Namespaced(ns) ? $"{root}/namespaces/{Uri.EscapeDataString(ns!)}/{Kind.Plural}" : $"{root}/{Kind.Plural}";
     }
 
     /// <summary>Parses one line of a watch stream: <c>{"type":…,"object":…}</c>.</summary>
@@ -146,10 +117,9 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
             throw new InvalidDataException($"Watch event of type {typeText} has no object.");
         }
 
-        var raw = objectElement.GetRawText();
         return type == WatchEventType.Error
-            ? new WatchEvent<T>(type, null, KubernetesJson.Deserialize<V1Status>(raw))
-            : new WatchEvent<T>(type, KubernetesJson.Deserialize<T>(raw));
+            ? new WatchEvent<T>(type, null, KubernetesJson.Deserialize<V1Status>(objectElement))
+            : new WatchEvent<T>(type, KubernetesJson.Deserialize<T>(objectElement));
     }
 
     /// <inheritdoc />
@@ -157,12 +127,7 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
     {
         try
         {
-            var body = await Call(() => Namespaced(ns)
-                ? _kubernetes.CustomObjects.GetNamespacedCustomObjectWithHttpMessagesAsync(
-                    Kind.Group, Kind.Version, ns!, Kind.Plural, name, cancellationToken: cancellationToken)
-                : _kubernetes.CustomObjects.GetClusterCustomObjectWithHttpMessagesAsync(
-                    Kind.Group, Kind.Version, Kind.Plural, name, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            return Deserialize<T>(body);
+            return await SendAsync<T>(HttpMethod.Get, ItemPath(ns, name), null, null, cancellationToken).ConfigureAwait(false);
         }
         catch (KubernetesApiException e) when (e.IsNotFound)
         {
@@ -171,64 +136,35 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
     }
 
     /// <inheritdoc />
-    public async Task<T> CreateAsync(T obj, CancellationToken cancellationToken = default)
+    public Task<T> CreateAsync(T obj, CancellationToken cancellationToken = default)
     {
         Stamp(obj);
         var ns = obj.Metadata?.NamespaceProperty;
-        var body = await Call(() => Namespaced(ns)
-            ? _kubernetes.CustomObjects.CreateNamespacedCustomObjectWithHttpMessagesAsync(
-                obj, Kind.Group, Kind.Version, ns!, Kind.Plural, cancellationToken: cancellationToken)
-            : _kubernetes.CustomObjects.CreateClusterCustomObjectWithHttpMessagesAsync(
-                obj, Kind.Group, Kind.Version, Kind.Plural, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return Deserialize<T>(body);
+        return SendAsync<T>(HttpMethod.Post, CollectionPath(Namespaced(ns) ? ns : null), Json(obj), JsonMediaType, cancellationToken);
     }
 
     /// <inheritdoc />
-    public async Task<T> ReplaceAsync(T obj, CancellationToken cancellationToken = default)
+    public Task<T> ReplaceAsync(T obj, CancellationToken cancellationToken = default)
     {
         Stamp(obj);
         var (ns, name) = NameOf(obj);
-        var body = await Call(() => Namespaced(ns)
-            ? _kubernetes.CustomObjects.ReplaceNamespacedCustomObjectWithHttpMessagesAsync(
-                obj, Kind.Group, Kind.Version, ns!, Kind.Plural, name, cancellationToken: cancellationToken)
-            : _kubernetes.CustomObjects.ReplaceClusterCustomObjectWithHttpMessagesAsync(
-                obj, Kind.Group, Kind.Version, Kind.Plural, name, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return Deserialize<T>(body);
+        return SendAsync<T>(HttpMethod.Put, ItemPath(ns, name), Json(obj), JsonMediaType, cancellationToken);
     }
 
     /// <inheritdoc />
-    public async Task<T> PatchAsync(string? ns, string name, V1Patch patch, CancellationToken cancellationToken = default)
-    {
-        var body = await Call(() => Namespaced(ns)
-            ? _kubernetes.CustomObjects.PatchNamespacedCustomObjectWithHttpMessagesAsync(
-                patch, Kind.Group, Kind.Version, ns!, Kind.Plural, name, cancellationToken: cancellationToken)
-            : _kubernetes.CustomObjects.PatchClusterCustomObjectWithHttpMessagesAsync(
-                patch, Kind.Group, Kind.Version, Kind.Plural, name, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return Deserialize<T>(body);
-    }
+    public Task<T> PatchAsync(string? ns, string name, V1Patch patch, CancellationToken cancellationToken = default) =>
+        SendAsync<T>(HttpMethod.Patch, ItemPath(ns, name), PatchBody(patch), PatchMediaType(patch), cancellationToken);
 
     /// <inheritdoc />
-    public async Task<T> PatchStatusAsync(string? ns, string name, V1Patch patch, CancellationToken cancellationToken = default)
-    {
-        var body = await Call(() => Namespaced(ns)
-            ? _kubernetes.CustomObjects.PatchNamespacedCustomObjectStatusWithHttpMessagesAsync(
-                patch, Kind.Group, Kind.Version, ns!, Kind.Plural, name, cancellationToken: cancellationToken)
-            : _kubernetes.CustomObjects.PatchClusterCustomObjectStatusWithHttpMessagesAsync(
-                patch, Kind.Group, Kind.Version, Kind.Plural, name, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return Deserialize<T>(body);
-    }
+    public Task<T> PatchStatusAsync(string? ns, string name, V1Patch patch, CancellationToken cancellationToken = default) =>
+        SendAsync<T>(HttpMethod.Patch, ItemPath(ns, name) + "/status", PatchBody(patch), PatchMediaType(patch), cancellationToken);
 
     /// <inheritdoc />
-    public async Task<T> ReplaceStatusAsync(T obj, CancellationToken cancellationToken = default)
+    public Task<T> ReplaceStatusAsync(T obj, CancellationToken cancellationToken = default)
     {
         Stamp(obj);
         var (ns, name) = NameOf(obj);
-        var body = await Call(() => Namespaced(ns)
-            ? _kubernetes.CustomObjects.ReplaceNamespacedCustomObjectStatusWithHttpMessagesAsync(
-                obj, Kind.Group, Kind.Version, ns!, Kind.Plural, name, cancellationToken: cancellationToken)
-            : _kubernetes.CustomObjects.ReplaceClusterCustomObjectStatusWithHttpMessagesAsync(
-                obj, Kind.Group, Kind.Version, Kind.Plural, name, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return Deserialize<T>(body);
+        return SendAsync<T>(HttpMethod.Put, ItemPath(ns, name) + "/status", Json(obj), JsonMediaType, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -236,11 +172,13 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
     {
         try
         {
-            await Call(() => Namespaced(ns)
-                ? _kubernetes.CustomObjects.DeleteNamespacedCustomObjectWithHttpMessagesAsync(
-                    Kind.Group, Kind.Version, ns!, Kind.Plural, name, options, cancellationToken: cancellationToken)
-                : _kubernetes.CustomObjects.DeleteClusterCustomObjectWithHttpMessagesAsync(
-                    Kind.Group, Kind.Version, Kind.Plural, name, options, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            using var request = new HttpRequestMessage(HttpMethod.Delete, _baseUri + ItemPath(ns, name));
+            if (options is not null)
+            {
+                request.Content = Content(Json(options), JsonMediaType);
+            }
+
+            using var response = await SendRawAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (KubernetesApiException e) when (e.IsNotFound)
@@ -250,6 +188,22 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
     }
 
     private bool Namespaced(string? ns) => Kind.Namespaced && ns is not null;
+
+    private string CollectionPath(string? ns)
+    {
+        var root = Kind.Group.Length == 0 ? $"/api/{Kind.Version}" : $"/apis/{Kind.Group}/{Kind.Version}";
+        return ns is not null ? $"{root}/namespaces/{Uri.EscapeDataString(ns)}/{Kind.Plural}" : $"{root}/{Kind.Plural}";
+    }
+
+    private string ItemPath(string? ns, string name) => $"{CollectionPath(Namespaced(ns) ? ns : null)}/{Uri.EscapeDataString(name)}";
+
+    private static void AddQuery(List<string> query, string name, string? value)
+    {
+        if (!string.IsNullOrEmpty(value))
+        {
+            query.Add($"{name}={Uri.EscapeDataString(value)}");
+        }
+    }
 
     private (string? Namespace, string Name) NameOf(T obj)
     {
@@ -262,28 +216,69 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
         return (obj.Metadata!.NamespaceProperty, name);
     }
 
-    // The custom-objects API posts the body as-is, so apiVersion/kind must be on it.
+    // The body is posted as-is, so apiVersion/kind must be on it.
     private void Stamp(T obj)
     {
         obj.ApiVersion ??= Kind.ApiVersion;
         obj.Kind ??= Kind.Kind;
     }
 
-    private static async Task<object> Call(Func<Task<HttpOperationResponse<object>>> request)
+    private static byte[] Json(object value) => Encoding.UTF8.GetBytes(KubernetesJson.Serialize(value));
+
+    private static byte[] PatchBody(V1Patch patch) =>
+        patch.Content is string text ? Encoding.UTF8.GetBytes(text) : Json(patch.Content);
+
+    private static MediaTypeHeaderValue PatchMediaType(V1Patch patch) => new(patch.Type switch
     {
-        try
-        {
-            using var response = await request().ConfigureAwait(false);
-            return response.Body;
-        }
-        catch (HttpOperationException e)
-        {
-            throw Translate(e);
-        }
+        V1Patch.PatchType.JsonPatch => "application/json-patch+json",
+        V1Patch.PatchType.MergePatch => "application/merge-patch+json",
+        V1Patch.PatchType.StrategicMergePatch => "application/strategic-merge-patch+json",
+        V1Patch.PatchType.ApplyPatch => "application/apply-patch+yaml",
+        _ => throw new ArgumentException($"Unsupported patch type {patch.Type}.", nameof(patch)),
+    });
+
+    private static ByteArrayContent Content(byte[] body, MediaTypeHeaderValue mediaType)
+    {
+        var content = new ByteArrayContent(body);
+        content.Headers.ContentType = mediaType;
+        return content;
     }
 
-    private static KubernetesApiException Translate(HttpOperationException e) =>
-        Translate(e.Response?.StatusCode ?? HttpStatusCode.InternalServerError, e.Response?.Content, e);
+    private async Task<TResult> SendAsync<TResult>(HttpMethod method, string path, byte[]? body, MediaTypeHeaderValue? mediaType, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, _baseUri + path);
+        if (body is not null)
+        {
+            request.Content = Content(body, mediaType ?? JsonMediaType);
+        }
+
+        using var response = await SendRawAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        return KubernetesJson.Deserialize<TResult>(stream)
+            ?? throw new KubernetesApiException(response.StatusCode, $"Kubernetes API answered {(int)response.StatusCode} with an empty body to {method} {path}.", null);
+    }
+
+    /// <summary>Sends with the connection's credentials; a non-success answer becomes a <see cref="KubernetesApiException"/>.</summary>
+    private async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, HttpCompletionOption completion, CancellationToken cancellationToken)
+    {
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        if (_kubernetes.Credentials is not null)
+        {
+            await _kubernetes.Credentials.ProcessHttpRequestAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+
+        var response = await _kubernetes.HttpClient.SendAsync(request, completion, cancellationToken).ConfigureAwait(false);
+        if (response.IsSuccessStatusCode)
+        {
+            return response;
+        }
+
+        using (response)
+        {
+            var content = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            throw Translate(response.StatusCode, content, null);
+        }
+    }
 
     private static KubernetesApiException Translate(HttpStatusCode code, string? content, Exception? inner)
     {
@@ -303,13 +298,6 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
         var message = status?.Message ?? (string.IsNullOrEmpty(content) ? inner?.Message ?? "no details" : content);
         return new KubernetesApiException(code, $"Kubernetes API answered {(int)code} {code}: {message}", status, inner);
     }
-
-    private static TResult Deserialize<TResult>(object body) => body switch
-    {
-        JsonElement element => KubernetesJson.Deserialize<TResult>(element.GetRawText()),
-        string text => KubernetesJson.Deserialize<TResult>(text),
-        _ => KubernetesJson.Deserialize<TResult>(KubernetesJson.Serialize(body)),
-    };
 
     private sealed class GenericList
     {
