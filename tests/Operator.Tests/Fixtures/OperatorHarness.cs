@@ -160,7 +160,15 @@ public sealed class OperatorHarness : IAsyncDisposable
         var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
         while (true)
         {
-            await Reconciler.ReconcileAsync(Namespace, name, CancellationToken.None);
+            try
+            {
+                await Reconciler.ReconcileAsync(Namespace, name, CancellationToken.None);
+            }
+            catch (KubernetesApiException e) when (e.IsConflict)
+            {
+                // The cache was behind the API (as the controller does, try again once the watch caught up).
+            }
+
             var job = await GetAsync(name);
             var pods = await PodsOfAsync(name);
             if (done(job, pods))

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.IO.Pipelines;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
@@ -79,26 +81,64 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
         using var request = new HttpRequestMessage(HttpMethod.Get, $"{_baseUri}{CollectionPath(Namespaced(ns) ? ns : null)}?{string.Join('&', query)}");
         using var response = await SendRawAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        using var reader = new StreamReader(stream);
-        while (true)
+        // Lines are cut from the UTF-8 bytes and parsed in place: no string per event.
+        var reader = PipeReader.Create(stream);
+        try
         {
-            var line = await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
-            if (line is null)
+            while (true)
             {
-                yield break;
-            }
+                var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                while (buffer.PositionOf((byte)'\n') is { } end)
+                {
+                    var line = buffer.Slice(0, end);
+                    buffer = buffer.Slice(buffer.GetPosition(1, end));
+                    if (!IsBlank(line))
+                    {
+                        yield return ParseWatchLine(line);
+                    }
+                }
 
-            if (line.Length == 0)
-            {
-                continue;
-            }
+                if (result.IsCompleted)
+                {
+                    if (!IsBlank(buffer))
+                    {
+                        yield return ParseWatchLine(buffer);
+                    }
 
-            yield return ParseWatchLine(line);
+                    yield break;
+                }
+
+                reader.AdvanceTo(buffer.Start, buffer.End);
+            }
+        }
+        finally
+        {
+            await reader.CompleteAsync().ConfigureAwait(false);
         }
     }
 
+    private static bool IsBlank(ReadOnlySequence<byte> line)
+    {
+        foreach (var segment in line)
+        {
+            foreach (var b in segment.Span)
+            {
+                if (b is not ((byte)' ' or (byte)'\r' or (byte)'\t'))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>Parses one line of a watch stream: <c>{"type":…,"object":…}</c>.</summary>
-    internal static WatchEvent<T> ParseWatchLine(string line)
+    internal static WatchEvent<T> ParseWatchLine(string line) => ParseWatchLine(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(line)));
+
+    /// <summary>Parses one line of a watch stream from its UTF-8 bytes.</summary>
+    internal static WatchEvent<T> ParseWatchLine(ReadOnlySequence<byte> line)
     {
         using var document = JsonDocument.Parse(line);
         var root = document.RootElement;
