@@ -90,6 +90,7 @@ async Task<int> RunAsync()
 
         // Sustained: jobs arrive at a steady rate.
         var before = tally.Snapshot();
+        var cpuBefore = (Operator: OperatorCpuSeconds(op.Process.Id), Bench: Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds);
         Progress($"sustained: creating {options.Jobs} jobs at {options.Rate} jobs/s");
         var sustained = await CreateJobsAsync(http, tracker, SustainedNs, options.Jobs, options.Rate, maxInFlight: 256);
         await WaitForPodsAsync(sustained, "sustained", op);
@@ -129,6 +130,18 @@ async Task<int> RunAsync()
             ["requests"] = ToJson(burstRequests),
             ["requests_per_job"] = burstRequests.Values.Sum() / (double)options.Jobs,
             ["requests_per_job_by_verb"] = PerJobByVerb(burstRequests, options.Jobs),
+        };
+
+        // CPU spent on the 2N jobs of both load shapes: the operator's, and this process's (the emulator with its
+        // kubelet, plus the driver), which tells which side limits the rates above on a machine they share.
+        var operatorCpu = OperatorCpuSeconds(op.Process.Id) - cpuBefore.Operator;
+        var benchCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpuBefore.Bench;
+        report["cpu"] = new JsonObject
+        {
+            ["operator_seconds"] = Math.Round(operatorCpu, 2),
+            ["emulator_and_driver_seconds"] = Math.Round(benchCpu, 2),
+            ["operator_ms_per_job"] = Math.Round(operatorCpu * 1000 / (2.0 * options.Jobs), 3),
+            ["emulator_and_driver_ms_per_job"] = Math.Round(benchCpu * 1000 / (2.0 * options.Jobs), 3),
         };
 
         // Idle: every job has settled; a level-based operator now writes nothing.
@@ -408,6 +421,14 @@ static async Task<double?> ManagedHeapMbAsync(IReadOnlyList<string> operatorArgs
         .Where(l => l.StartsWith("dotnet_gc_last_collection_heap_size_bytes", StringComparison.Ordinal))
         .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
     return Math.Round(bytes / (1024 * 1024), 1);
+}
+
+// utime + stime of a process, from /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux).
+static double OperatorCpuSeconds(int pid)
+{
+    var stat = File.ReadAllText($"/proc/{pid}/stat");
+    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+    return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
 }
 
 static (long HwmKb, long RssKb) ReadMemory(int pid)

@@ -46,10 +46,16 @@ public sealed class KubernetesTrainingJobStore(IResourceClient<TrainingJob> clie
     {
         // Replace the status subresource guarded by the resourceVersion read: a concurrent change answers 409 and the
         // next reconcile recomputes from fresh state instead of overwriting it. The cached object is shared, so the
-        // write goes out on a copy.
-        var copy = KubernetesJson.Deserialize<TrainingJob>(KubernetesJson.Serialize(job));
-        copy.Status = status;
-        var stored = await client.ReplaceStatusAsync(copy, cancellationToken);
+        // write goes out on a new object that refers to its (unchanged) metadata and spec.
+        var update = new TrainingJob
+        {
+            ApiVersion = job.ApiVersion,
+            Kind = job.Kind,
+            Metadata = job.Metadata,
+            Spec = job.Spec,
+            Status = status,
+        };
+        var stored = await client.ReplaceStatusAsync(update, cancellationToken);
         _jobs.Written(stored);
         return stored;
     }

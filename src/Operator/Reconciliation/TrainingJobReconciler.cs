@@ -122,10 +122,20 @@ public sealed class TrainingJobReconciler(
     }
 
     /// <summary>Semantic equality of two statuses: equal JSON, so a status read back from the API compares equal.</summary>
-    public static bool StatusEquals(TrainingJobStatus? current, TrainingJobStatus desired) =>
-        JsonNode.DeepEquals(
-            current is null ? null : JsonNode.Parse(KubernetesJson.Serialize(current)),
-            JsonNode.Parse(KubernetesJson.Serialize(desired)));
+    public static bool StatusEquals(TrainingJobStatus? current, TrainingJobStatus desired)
+    {
+        if (current is null)
+        {
+            return false;
+        }
+
+        // Most reconciles change nothing, and then both serialize to the same text; only different texts need the
+        // order-insensitive comparison (e.g. a map read back from the API in another order).
+        var currentJson = KubernetesJson.Serialize(current);
+        var desiredJson = KubernetesJson.Serialize(desired);
+        return string.Equals(currentJson, desiredJson, StringComparison.Ordinal)
+            || JsonNode.DeepEquals(JsonNode.Parse(currentJson), JsonNode.Parse(desiredJson));
+    }
 
     private static string MissingBackend(TrainingJobBackend backend) => backend switch
     {

@@ -2,6 +2,7 @@ using Ferry.Crds.V1Alpha1;
 using Ferry.Operator.Agent;
 using Ferry.Operator.Reconciliation;
 using Ferry.Operator.Tests.Fixtures;
+using k8s;
 using static Ferry.Operator.Tests.Fixtures.Build;
 using R = Ferry.Operator.Reconciliation.TrainingJobStatusCalculator.Reasons;
 
@@ -38,6 +39,19 @@ public sealed class TrainingJobStatusCalculatorTests
         Assert.Equal([R.PodsCreated], decision.Events.Select(e => e.Reason));
         Assert.Empty(decision.Delete);
         Assert.Null(decision.RequeueAfter);
+    }
+
+    [Fact]
+    public void Status_equality_is_by_content_and_a_missing_status_is_never_equal()
+    {
+        var job = Job().WithReplicas(2);
+        var status = Decide(job).Status;
+        var sameContent = KubernetesJson.Deserialize<TrainingJobStatus>(KubernetesJson.Serialize(status));
+
+        Assert.True(TrainingJobReconciler.StatusEquals(sameContent, status));
+        Assert.False(TrainingJobReconciler.StatusEquals(null, status));
+        sameContent.Conditions![0].Message += " (changed)";
+        Assert.False(TrainingJobReconciler.StatusEquals(sameContent, status));
     }
 
     [Fact]
