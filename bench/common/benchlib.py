@@ -147,6 +147,19 @@ def dotnet_build(project_relative):
     return os.path.join(os.path.dirname(project), "bin", "Release", "net10.0")
 
 
+def dotnet_publish_ready_to_run(project_relative, name):
+    """Publishes a project in Release as ReadyToRun for linux-x64 (framework-dependent), the way its image ships it
+    precompiled; returns the output directory (under bench/.publish/<name>)."""
+    project = os.path.join(source_root(), project_relative)
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".publish", name)
+    result = subprocess.run(["dotnet", "publish", project, "-c", "Release", "-r", "linux-x64", "--self-contained", "false",
+                             "-p:PublishReadyToRun=true", "-o", out, "-nologo", "-v", "q", "-clp:NoSummary"],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        fail(f"publishing {project} failed:\n{(result.stdout + result.stderr).strip()[-4000:]}")
+    return out
+
+
 def median(values):
     return statistics.median(values)
 
