@@ -13,7 +13,9 @@
                       (efficiency = Ferry's 2-rank throughput / (2 x its 1-rank throughput); the JSON also has
                       PyTorch's.)
   run.py accuracy     Ferry's CNN trained on the full training set for BENCH_ACCURACY_EPOCHS epochs with 1 and 2
-                      ranks; test accuracy is the val_accuracy of the last epoch-end line. Prints
+                      ranks at the same global batch (global_batch_size=BENCH_ACCURACY_GLOBAL_BATCH, split evenly
+                      over the ranks), so both rank counts run the same optimisation and differ only by data
+                      parallelism; test accuracy is the val_accuracy of the last epoch-end line. Prints
                         accuracy model=cnn ranks=1 acc=... ranks=2 acc=...
   run.py accuracy-report
                       Summarises a stopped accuracy run from its rank-0 logs (bench/results/accuracy-ranks*.log.tmp):
@@ -21,7 +23,7 @@
 
 Knobs: BENCH_TRAINER_ROUNDS (3), BENCH_TRAINER_BATCH (64), BENCH_TRAINER_MLP_STEPS (300),
 BENCH_TRAINER_CNN_STEPS (60), BENCH_TRAINER_WARMUP_STEPS (20), BENCH_TRAINER_MODELS (mlp,cnn),
-BENCH_ACCURACY_EPOCHS (see DEFAULT_ACCURACY_EPOCHS), BENCH_ACCURACY_RANKS (1,2), BENCH_ACCURACY_PARALLEL (0; 1 runs
+BENCH_ACCURACY_EPOCHS (see DEFAULT_ACCURACY_EPOCHS), BENCH_ACCURACY_GLOBAL_BATCH (128), BENCH_ACCURACY_RANKS (1,2), BENCH_ACCURACY_PARALLEL (0; 1 runs
 the rank counts side by side, which changes wall time only).
 """
 
@@ -253,7 +255,10 @@ def accuracy():
     check_data()
     epochs = benchlib.env_int("BENCH_ACCURACY_EPOCHS", DEFAULT_ACCURACY_EPOCHS)
     rank_counts = [int(r) for r in os.environ.get("BENCH_ACCURACY_RANKS", "1,2").split(",")]
-    batch = benchlib.env_int("BENCH_TRAINER_BATCH", 64)
+    global_batch = benchlib.env_int("BENCH_ACCURACY_GLOBAL_BATCH", 128)
+    uneven = [r for r in rank_counts if global_batch % r != 0]
+    if uneven:
+        benchlib.fail(f"BENCH_ACCURACY_GLOBAL_BATCH={global_batch} does not divide over {uneven} rank(s); use a multiple of each rank count")
     machine = benchlib.machine()
     print(f"# machine: {machine['nproc']} cores, {machine['cpu_model']}, load {machine['loadavg_at_start']}", file=sys.stderr)
     print("# building Ferry's trainer", file=sys.stderr)
@@ -262,7 +267,7 @@ def accuracy():
 
     def one(ranks):
         print(f"# cnn, {epochs} epochs, ranks={ranks}, full Fashion-MNIST", file=sys.stderr)
-        hyper = {"model": "cnn", "batch_size": batch, "epochs": epochs, "threads": 1, "seed": 42}
+        hyper = {"model": "cnn", "global_batch_size": global_batch, "epochs": epochs, "threads": 1, "seed": 42}
         started = time.perf_counter()
         lines, _ = run_ferry(dll, ranks, hyper, f"accuracy ranks={ranks}",
                              timeout_s=benchlib.env_int("BENCH_ACCURACY_TIMEOUT_S", 4 * 3600),
@@ -277,7 +282,8 @@ def accuracy():
         acc = per_epoch[-1]["val_accuracy"]
         if not 0.5 <= acc <= 1.0:
             benchlib.fail(f"accuracy ranks={ranks}: test accuracy {acc} means training is broken")
-        return {"ranks": ranks, "epochs": epochs, "batch_size_per_rank": batch, "acc": acc,
+        return {"ranks": ranks, "epochs": epochs, "global_batch_size": global_batch,
+                "batch_size_per_rank": global_batch // ranks, "acc": acc,
                 "wall_seconds": wall, "concurrent_with_other_rank_counts": parallel, "per_epoch": per_epoch}
 
     os.makedirs(benchlib.RESULTS_DIR, exist_ok=True)
@@ -292,7 +298,8 @@ def accuracy():
     line = "accuracy model=cnn " + " ".join(f"ranks={r['ranks']} acc={r['acc']:.4f}" for r in runs)
     print(line, flush=True)
     benchlib.write_results("accuracy", {
-        "benchmark": "accuracy", "machine": machine, "model": "cnn", "epochs": epochs,
+        "benchmark": "accuracy", "machine": machine, "loadavg_at_end": benchlib.load_average(), "model": "cnn",
+        "epochs": epochs, "global_batch_size": global_batch,
         "published_reference": PUBLISHED, "target": "acc >= 0.916 with 2 ranks, within 0.003 of 1 rank",
         "runs": runs,
     })
@@ -300,8 +307,9 @@ def accuracy():
 
 def accuracy_report():
     """Summarises the rank-0 logs of an accuracy run that was stopped before its epoch budget (e.g. on a loaded
-    machine): the accuracy of each rank count after the last epoch that every rank count completed. The learning
-    rate is constant, so epoch k of a longer run is exactly a k-epoch run."""
+    machine): the accuracy of each rank count after the last epoch that every rank count completed. With the default
+    cosine learning-rate schedule epoch k of a longer run is not a k-epoch run (its learning rate had not decayed
+    yet), so the figures are a lower bound of what a k-epoch run reaches."""
     rank_counts = [int(r) for r in os.environ.get("BENCH_ACCURACY_RANKS", "1,2").split(",")]
     per_rank = {}
     for ranks in rank_counts:

@@ -33,11 +33,13 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
     {
         var rank = collectives.Rank;
         var world = collectives.WorldSize;
-        var stepsPerEpoch = EpochSharding.StepsPerEpoch(train.Count, world, hp.BatchSize);
+        var batchSize = hp.BatchSizePerRank(world);
+        var stepsPerEpoch = EpochSharding.StepsPerEpoch(train.Count, world, batchSize);
         if (stepsPerEpoch == 0)
         {
+            var (name, value) = hp.GlobalBatchSize > 0 ? ("global_batch_size", hp.GlobalBatchSize) : ("batch_size", hp.BatchSize);
             throw new TrainerConfigurationException(
-                $"batch_size={hp.BatchSize} is too large: {train.Count} training samples over {world} rank(s) leave fewer than one batch per rank; lower batch_size or raise max_train_samples.");
+                $"{name}={value} is too large: {train.Count} training samples over {world} rank(s) leave fewer than one batch of {batchSize} per rank; lower {name} or raise max_train_samples.");
         }
 
         var totalSteps = (long)stepsPerEpoch * hp.Epochs;
@@ -65,7 +67,7 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
         }
 
         metrics.Info($"training {Spec} with {hp.Optimizer.ToString().ToLowerInvariant()} on {world} rank(s), device {device.type.ToString().ToLowerInvariant()}, " +
-            $"{train.Count} train / {test.Count} test samples, batch {hp.BatchSize} per rank, {stepsPerEpoch} steps per epoch");
+            $"{train.Count} train / {test.Count} test samples, batch {batchSize} per rank ({batchSize * world} global), {stepsPerEpoch} steps per epoch");
 
         // On the CPU the preloaded tensors are used as they are; on a GPU they are copied there once.
         var onCpu = device.type == DeviceType.CPU;
@@ -84,7 +86,7 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
                     group.LearningRate = hp.LearningRateAt(epoch);
                 }
 
-                var shard = EpochSharding.ShardIndices(train.Count, hp.Seed, epoch, rank, world, hp.BatchSize);
+                var shard = EpochSharding.ShardIndices(train.Count, hp.Seed, epoch, rank, world, batchSize);
                 using var order = torch.tensor(shard, device: device);
                 double epochLoss = 0, intervalLoss = 0;
                 var intervalSteps = 0;
@@ -92,7 +94,7 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     float loss;
-                    using (var batch = order.narrow(0, (long)s * hp.BatchSize, hp.BatchSize))
+                    using (var batch = order.narrow(0, (long)s * batchSize, batchSize))
                     using (var images = trainImages.index_select(0, batch))
                     using (var labels = trainLabels.index_select(0, batch))
                     {
@@ -105,7 +107,7 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
                     }
 
                     globalStep++;
-                    samples += (long)hp.BatchSize * world;
+                    samples += (long)batchSize * world;
                     epochLoss += loss;
                     intervalLoss += loss;
                     intervalSteps++;
@@ -122,7 +124,7 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
                 {
                     (valLoss, valAccuracy) = Evaluate(model, test, device);
                     metrics.EpochEnd(epoch, globalStep, epochLoss / stepsPerEpoch, valLoss, valAccuracy);
-                    Checkpoints.Save(checkpointDir, new CheckpointHeader(epoch, globalStep, Spec, hp.Optimizer, hp.Seed, world, hp.BatchSize), model, optimizer);
+                    Checkpoints.Save(checkpointDir, new CheckpointHeader(epoch, globalStep, Spec, hp.Optimizer, hp.Seed, world, batchSize), model, optimizer);
                 }
             }
         }
