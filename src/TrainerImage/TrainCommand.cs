@@ -49,6 +49,12 @@ public static class TrainCommand
                 using var ring = Rendezvous.Connect(rendezvous);
                 using var nccl = useCuda && ring.WorldSize > 1 ? new NcclCollectives(ring, device.index) : null;
                 ICollectives collectives = (ICollectives?)nccl ?? ring;
+                if (ring.Rank == 0 && ring.WorldSize > 1)
+                {
+                    var why = ring.SharedMemoryUnavailableReason is { } reason ? $" (no shared memory: {reason})" : "";
+                    stdout.WriteLine($"gradients are averaged over {(nccl is not null ? "nccl" : ring.Transport)}{why}");
+                }
+
                 var trainer = new DataParallelTrainer(hp, collectives, device, paths.CheckpointDir, stdout);
                 var result = trainer.Run(train, test);
                 if (collectives.Rank == 0)
