@@ -10,8 +10,12 @@
                       (ddp_train.py) times the same number of steps after the same warm-up. Rounds alternate
                       the two sides; medians are reported. Prints per model:
                         trainer model=cnn ranks=2 ferry_samples_s=... pytorch_samples_s=... ratio=... efficiency=...
-                      (efficiency = Ferry's 2-rank throughput / (2 x its 1-rank throughput); the JSON also has
-                      PyTorch's.)
+                      (efficiency = Ferry's 2-rank throughput / (2 x its 1-rank throughput), with the trainer's
+                      default transport: shared memory between ranks on one host; the JSON also has PyTorch's.)
+                      Each round also runs Ferry's 2 ranks with FERRY_COLLECTIVE_TRANSPORT=tcp, and two independent
+                      1-rank runs side by side, whose summed throughput / (2 x a lone run) is the ceiling any
+                      2-rank job can reach on this machine (no communication, only the shared cores and memory);
+                      both go to the JSON and to stderr.
   run.py accuracy     Ferry's CNN trained on the full training set for BENCH_ACCURACY_EPOCHS epochs with 1 and 2
                       ranks at the same global batch (global_batch_size=BENCH_ACCURACY_GLOBAL_BATCH, split evenly
                       over the ranks), so both rank counts run the same optimisation and differ only by data
@@ -80,7 +84,7 @@ def make_root(base, rank):
     return root
 
 
-def run_ferry(dll, ranks, hyper, label, timeout_s, log_path=None):
+def run_ferry(dll, ranks, hyper, label, timeout_s, log_path=None, env_extra=None):
     """Runs `train` as `ranks` processes; returns rank 0's stdout lines as (arrival seconds, text) and stderr.
 
     With log_path, rank 0's lines are also appended there as they arrive (long runs leave a trace when stopped)."""
@@ -96,7 +100,7 @@ def run_ferry(dll, ranks, hyper, label, timeout_s, log_path=None):
                 json.dump({"current_host": f"algo-{rank + 1}", "hosts": [f"algo-{i + 1}" for i in range(ranks)]}, f)
             env = dict(os.environ, FERRY_OPT_ML=root, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
                        RANK=str(rank), WORLD_SIZE=str(ranks), LOCAL_RANK=str(rank), OMP_NUM_THREADS="1",
-                       MKL_NUM_THREADS="1")
+                       MKL_NUM_THREADS="1", **(env_extra or {}))
             procs.append(subprocess.Popen(["dotnet", dll], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                           text=True, bufsize=1, cwd=root))
         start = time.perf_counter()
@@ -147,7 +151,7 @@ def run_ferry(dll, ranks, hyper, label, timeout_s, log_path=None):
         shutil.rmtree(base, ignore_errors=True)
 
 
-def ferry_throughput(dll, model, ranks, batch, warmup, steps):
+def ferry_throughput(dll, model, ranks, batch, warmup, steps, env_extra=None, label_suffix=""):
     # Enough samples for warm-up + timed steps + one log interval of slack, in a single epoch, so the epoch-end
     # evaluation (on a small test subset) falls after the timed window.
     total_steps = warmup + steps + LOG_INTERVAL
@@ -155,8 +159,8 @@ def ferry_throughput(dll, model, ranks, batch, warmup, steps):
              "max_train_samples": total_steps * batch * ranks, "max_test_samples": 1000, "seed": 42}
     if model == "mlp":
         hyper["hidden_units"] = MLP_HIDDEN
-    label = f"trainer model={model} ranks={ranks}"
-    lines, _ = run_ferry(dll, ranks, hyper, label, timeout_s=benchlib.env_int("BENCH_TRAINER_TIMEOUT_S", 1800))
+    label = f"trainer model={model} ranks={ranks}{label_suffix}"
+    lines, _ = run_ferry(dll, ranks, hyper, label, timeout_s=benchlib.env_int("BENCH_TRAINER_TIMEOUT_S", 1800), env_extra=env_extra)
     points = []
     for t, text in lines:
         m = TRAIN_LINE.match(text)
@@ -178,6 +182,25 @@ def ferry_throughput(dll, model, ranks, batch, warmup, steps):
         benchlib.fail(f"{label}: Ferry's training loss did not decrease ({losses[0]} -> {losses[-1]})")
     return {"samples_per_s": (s1 - s0) * batch * ranks / (t1 - t0), "timed_steps": s1 - s0, "seconds": t1 - t0,
             "loss_first": losses[0], "loss_last": losses[-1]}
+
+
+def ferry_side_by_side(dll, model, batch, warmup, steps):
+    """Two independent 1-rank trainers at once: no communication at all, only the sharing of the machine.
+
+    Their summed samples/s over 2 x a lone 1-rank run is the most a 2-rank job can reach here (its ceiling)."""
+    results = [None, None]
+
+    def one(i):
+        results[i] = ferry_throughput(dll, model, 1, batch, warmup, steps, label_suffix=f" (side by side, copy {i + 1})")
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if any(r is None for r in results):
+        benchlib.fail(f"trainer model={model}: a side-by-side 1-rank run failed (see above)")
+    return {"samples_per_s": sum(r["samples_per_s"] for r in results), "copies": results}
 
 
 def pytorch_throughput(model, ranks, batch, warmup, steps):
@@ -213,6 +236,8 @@ def throughput():
     for model in models:
         runs = {(side, r): [] for side in ("ferry", "pytorch") for r in (1, 2)}
         details = {key: [] for key in runs}
+        extra = {"ferry_tcp": [], "side_by_side": []}
+        extra_details = {key: [] for key in extra}
         for i in range(rounds):
             for ranks in (1, 2):
                 print(f"# {model} ranks={ranks} round {i + 1}/{rounds}", file=sys.stderr)
@@ -222,9 +247,19 @@ def throughput():
                 runs[("pytorch", ranks)].append(p["samples_per_s"])
                 details[("ferry", ranks)].append(f)
                 details[("pytorch", ranks)].append(p)
+            print(f"# {model} round {i + 1}/{rounds}: Ferry 2 ranks over TCP; two 1-rank Ferry runs side by side", file=sys.stderr)
+            t = ferry_throughput(dll, model, 2, batch, warmup, steps[model], env_extra={"FERRY_COLLECTIVE_TRANSPORT": "tcp"}, label_suffix=" (tcp)")
+            sbs = ferry_side_by_side(dll, model, batch, warmup, steps[model])
+            extra["ferry_tcp"].append(t["samples_per_s"])
+            extra["side_by_side"].append(sbs["samples_per_s"])
+            extra_details["ferry_tcp"].append(t)
+            extra_details["side_by_side"].append(sbs)
         med = {k: benchlib.median(v) for k, v in runs.items()}
         eff_f = med[("ferry", 2)] / (2 * med[("ferry", 1)])
         eff_p = med[("pytorch", 2)] / (2 * med[("pytorch", 1)])
+        tcp_med, sbs_med = benchlib.median(extra["ferry_tcp"]), benchlib.median(extra["side_by_side"])
+        print(f"# {model}: 2 ranks over tcp {tcp_med:.1f} samples/s (efficiency {tcp_med / (2 * med[('ferry', 1)]):.2f}); "
+              f"two 1-rank runs side by side {sbs_med:.1f} samples/s in all (ceiling {sbs_med / (2 * med[('ferry', 1)]):.2f})", file=sys.stderr)
         for ranks in (1, 2):
             case = {"model": model, "ranks": ranks, "batch_size_per_rank": batch,
                     "ferry_samples_s": med[("ferry", ranks)], "pytorch_samples_s": med[("pytorch", ranks)],
@@ -235,6 +270,16 @@ def throughput():
             if ranks == 2:
                 case["efficiency"] = eff_f
                 case["pytorch_efficiency"] = eff_p
+                case["ferry_transport"] = "default (shared memory between ranks on one host, else TCP)"
+                case["ferry_tcp_samples_s"] = tcp_med
+                case["ferry_tcp_efficiency"] = tcp_med / (2 * med[("ferry", 1)])
+                case["ferry_tcp_runs"] = benchlib.summary(extra["ferry_tcp"])
+                case["side_by_side_1rank_samples_s"] = sbs_med
+                case["efficiency_ceiling"] = sbs_med / (2 * med[("ferry", 1)])
+                case["efficiency_ceiling_note"] = ("two independent 1-rank runs at once (no communication): the share of a "
+                                                   "lone run's speed each keeps when both cores are busy")
+                case["side_by_side_runs"] = benchlib.summary(extra["side_by_side"])
+                case["extra_details"] = extra_details
             cases.append(case)
             line = (f"trainer model={model} ranks={ranks} ferry_samples_s={med[('ferry', ranks)]:.1f} "
                     f"pytorch_samples_s={med[('pytorch', ranks)]:.1f} ratio={case['ratio']:.2f}")
