@@ -225,7 +225,8 @@ internal sealed unsafe class SharedMemoryAllReduce : IDisposable
             // Phase 1: hand every other rank the chunk it reduces.
             for (var q = 0; q < _worldSize; q++)
             {
-                if (q != _rank && Chunk(buffer, length, (k * _worldSize) + q) is { } chunk)
+                var chunk = q == _rank ? default : Chunk(buffer, length, (k * _worldSize) + q);
+                if (!chunk.IsEmpty)
                 {
                     chunk.CopyTo(Input(slot, _rank, q, chunk.Length));
                 }
@@ -235,7 +236,8 @@ internal sealed unsafe class SharedMemoryAllReduce : IDisposable
             WaitForAll(WrittenField, round);
 
             // Phase 2: reduce this rank's chunk, in rank order, into the buffer and the output slot.
-            if (Chunk(buffer, length, (k * _worldSize) + _rank) is { } own)
+            var own = Chunk(buffer, length, (k * _worldSize) + _rank);
+            if (!own.IsEmpty)
             {
                 var output = Output(slot, _rank, own.Length);
                 if (_worldSize == 2)
@@ -262,7 +264,8 @@ internal sealed unsafe class SharedMemoryAllReduce : IDisposable
             // Phase 3: take the other ranks' results.
             for (var q = 0; q < _worldSize; q++)
             {
-                if (q != _rank && Chunk(buffer, length, (k * _worldSize) + q) is { } chunk)
+                var chunk = q == _rank ? default : Chunk(buffer, length, (k * _worldSize) + q);
+                if (!chunk.IsEmpty)
                 {
                     Output(slot, q, chunk.Length).CopyTo(chunk);
                 }
@@ -288,6 +291,7 @@ internal sealed unsafe class SharedMemoryAllReduce : IDisposable
         Volatile.Write(ref *state, 2);
     }
 
+    /// <summary>Chunk <paramref name="index"/> of the buffer; empty past its end (the last round may be partial).</summary>
     private Span<float> Chunk(float* buffer, long length, long index)
     {
         var start = index * _chunkFloats;
