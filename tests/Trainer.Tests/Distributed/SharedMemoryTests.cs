@@ -106,4 +106,47 @@ public sealed class SharedMemoryTests
         Assert.Contains("auto", error.Message, StringComparison.Ordinal);
         Assert.Contains("tcp", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public unsafe void A_futex_sleeper_is_woken_by_a_change_and_otherwise_times_out()
+    {
+        Assert.True(Futex.Supported);
+        var word = (int*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(sizeof(int));
+        try
+        {
+            // Nobody changes the word: the sleep lasts about its timeout.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            Futex.Wait(word, 0, TimeSpan.FromMilliseconds(50));
+            Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(40), $"returned after {clock.Elapsed}");
+
+            // A value other than the expected one returns at once.
+            clock.Restart();
+            Futex.Wait(word, 1, TimeSpan.FromSeconds(10));
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"returned after {clock.Elapsed}");
+
+            // A waker that changes the word and wakes ends a long sleep early.
+            var address = (nint)word;
+            var started = new ManualResetEventSlim();
+            var sleeper = new Thread(() =>
+            {
+                started.Set();
+                Futex.Wait((int*)address, 0, TimeSpan.FromSeconds(20));
+            });
+            clock.Restart();
+            sleeper.Start();
+            Assert.True(started.Wait(TimeSpan.FromSeconds(10)));
+
+            // Give the sleeper time to enter the kernel. If it has not yet, the wait returns at once because the
+            // word has changed: the test then passes without exercising the wake-up, never the other way round.
+            Thread.Sleep(200);
+            Interlocked.Increment(ref *word);
+            Futex.WakeAll(word);
+            Assert.True(sleeper.Join(TimeSpan.FromSeconds(10)), "the sleeper was not woken");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"woken after {clock.Elapsed}");
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.Free(word);
+        }
+    }
 }

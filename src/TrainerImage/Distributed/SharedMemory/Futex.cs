@@ -28,7 +28,9 @@ internal static unsafe partial class Futex
     /// <summary>Wakes every process asleep on <paramref name="word"/>.</summary>
     public static void WakeAll(int* word) => _ = Syscall(SysFutex, word, FutexWake, int.MaxValue, null, null, 0);
 
-    [LibraryImport("libc", EntryPoint = "syscall")]
+    // glibc's soname: "libc.so" is a linker script where the C headers are installed, so "libc" alone is not
+    // loadable everywhere; TorchSharp's native libraries need glibc anyway.
+    [LibraryImport("libc.so.6", EntryPoint = "syscall")]
     private static partial long Syscall(long number, int* word, int operation, int value, Timespec* timeout, int* word2, int value3);
 
     [StructLayout(LayoutKind.Sequential)]
