@@ -55,6 +55,7 @@ DEFAULT_ACCURACY_EPOCHS = 8
 PUBLISHED = {"cnn": 0.916, "mlp": 0.8833}  # Fashion-MNIST benchmark table: 2 conv + pooling; MLP 256-128-100
 
 TRAIN_LINE = re.compile(r"^epoch=(\d+) step=(\d+) train_loss=(\S+)\s*$")
+ALLREDUCE_SHARE = re.compile(r"^all-reduce took (\S+) s of (\S+) s of training steps")
 EPOCH_END = re.compile(r"^epoch=(\d+) step=(\d+) train_loss=(\S+) val_loss=(\S+) val_accuracy=(\S+)\s*$")
 
 
@@ -180,8 +181,15 @@ def ferry_throughput(dll, model, ranks, batch, warmup, steps, env_extra=None, la
     losses = [p[2] for p in points]
     if not losses[-1] < losses[0]:
         benchlib.fail(f"{label}: Ferry's training loss did not decrease ({losses[0]} -> {losses[-1]})")
-    return {"samples_per_s": (s1 - s0) * batch * ranks / (t1 - t0), "timed_steps": s1 - s0, "seconds": t1 - t0,
-            "loss_first": losses[0], "loss_last": losses[-1]}
+    result = {"samples_per_s": (s1 - s0) * batch * ranks / (t1 - t0), "timed_steps": s1 - s0, "seconds": t1 - t0,
+              "loss_first": losses[0], "loss_last": losses[-1]}
+    for _, text in lines:
+        m = ALLREDUCE_SHARE.match(text)
+        if m:
+            # Over every step of the run (warm-up included): rank 0's time inside the all-reduce, waiting included.
+            result["allreduce_seconds"], result["step_seconds"] = float(m.group(1)), float(m.group(2))
+            result["allreduce_fraction"] = float(m.group(1)) / float(m.group(2))
+    return result
 
 
 def ferry_side_by_side(dll, model, batch, warmup, steps):
@@ -280,6 +288,14 @@ def throughput():
                                                    "lone run's speed each keeps when both cores are busy")
                 case["side_by_side_runs"] = benchlib.summary(extra["side_by_side"])
                 case["extra_details"] = extra_details
+                fractions = [d["allreduce_fraction"] for d in details[("ferry", 2)] if "allreduce_fraction" in d]
+                tcp_fractions = [d["allreduce_fraction"] for d in extra_details["ferry_tcp"] if "allreduce_fraction" in d]
+                if fractions and tcp_fractions:
+                    # Share of rank 0's step time spent inside the all-reduce (waiting for the other rank included).
+                    case["ferry_allreduce_fraction"] = benchlib.median(fractions)
+                    case["ferry_tcp_allreduce_fraction"] = benchlib.median(tcp_fractions)
+                    print(f"# {model}: rank 0 spent {case['ferry_allreduce_fraction']:.0%} of its step time in the all-reduce "
+                          f"(shared memory), {case['ferry_tcp_allreduce_fraction']:.0%} over tcp", file=sys.stderr)
             cases.append(case)
             line = (f"trainer model={model} ranks={ranks} ferry_samples_s={med[('ferry', ranks)]:.1f} "
                     f"pytorch_samples_s={med[('pytorch', ranks)]:.1f} ratio={case['ratio']:.2f}")

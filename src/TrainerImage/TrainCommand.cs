@@ -61,6 +61,11 @@ public static class TrainCommand
                 {
                     stdout.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
                         $"finished epochs={result.Epochs} steps={result.GlobalStep} samples_per_second={result.SamplesPerSecond:F1} (all ranks, training steps only)"));
+                    if (collectives.WorldSize > 1 && result.TrainingSeconds > 0)
+                    {
+                        stdout.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                            $"all-reduce took {result.AllReduceSeconds:F2} s of {result.TrainingSeconds:F2} s of training steps on rank 0 ({100 * result.AllReduceSeconds / result.TrainingSeconds:F1} %, waiting for other ranks included)"));
+                    }
                     TrainedModel.Save(paths.ModelDir, trainer.Model!, new ModelDescription(
                         ModelDescription.CurrentFormat, trainer.Spec, [1, 28, 28], FashionMnist.Mean, FashionMnist.StandardDeviation, FashionMnist.Classes,
                         hp.Raw, hp.Epochs, collectives.WorldSize, result.ValLoss, result.ValAccuracy));

@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace Ferry.Trainer.Training;
 
 /// <summary>The outcome of a training run.</summary>
-public sealed record TrainingResult(int Epochs, long GlobalStep, double ValLoss, double ValAccuracy, string ParameterHash, int ResumedFromEpoch, double SamplesPerSecond);
+public sealed record TrainingResult(int Epochs, long GlobalStep, double ValLoss, double ValAccuracy, string ParameterHash, int ResumedFromEpoch, double SamplesPerSecond, double TrainingSeconds = 0, double AllReduceSeconds = 0);
 
 /// <summary>
 /// Trains one rank of a data-parallel job: resume from the latest checkpoint (rank 0 reads it and broadcasts the
@@ -75,6 +75,7 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
         var trainLabels = onCpu ? train.Labels : train.Labels.to(device);
         double valLoss = double.NaN, valAccuracy = double.NaN;
         var clock = Stopwatch.StartNew();
+        var stepTime = TimeSpan.Zero;
         long samples = 0;
         try
         {
@@ -94,12 +95,15 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     float loss;
+                    var stepStart = Stopwatch.GetTimestamp();
                     using (var batch = order.narrow(0, (long)s * batchSize, batchSize))
                     using (var images = trainImages.index_select(0, batch))
                     using (var labels = trainLabels.index_select(0, batch))
                     {
                         loss = step.Run(images, labels);
                     }
+
+                    stepTime += Stopwatch.GetElapsedTime(stepStart);
 
                     if (!float.IsFinite(loss))
                     {
@@ -144,7 +148,8 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
             (valLoss, valAccuracy) = Evaluate(model, test, device);
         }
 
-        return new TrainingResult(hp.Epochs, globalStep, valLoss, valAccuracy, ParameterHash.Of(model), resumed?.Epoch ?? 0, seconds > 0 ? samples / seconds : 0);
+        return new TrainingResult(hp.Epochs, globalStep, valLoss, valAccuracy, ParameterHash.Of(model), resumed?.Epoch ?? 0, seconds > 0 ? samples / seconds : 0,
+            stepTime.TotalSeconds, step.AllReduceTime.TotalSeconds);
     }
 
     /// <summary>Mean cross-entropy and accuracy of <paramref name="model"/> on <paramref name="data"/>.</summary>

@@ -44,6 +44,7 @@ public sealed class DataParallelTrainerTests
                 Assert.Contains("epoch=2 step=20 train_loss=", results[0].log, StringComparison.Ordinal);
                 Assert.Equal("", results[1].log); // only rank 0 prints
                 Assert.True(File.Exists(Path.Combine(dir.Path, "ck", "epoch-0002.ckpt")));
+                Assert.All(results, r => Assert.InRange(r.result.AllReduceSeconds, 1e-7, r.result.TrainingSeconds)); // timed, and part of the steps
             }
             finally
             {
