@@ -6,7 +6,8 @@ using Ferry.Trainer.Distributed;
 // Times Ferry's ring all-reduce in one rank process; run one process per rank with the torchrun variables
 // (MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE), exactly as the trainer joins its ring.
 // Usage: Ferry.Bench.AllReduce --sizes 1048576,16777216 [--iters 10] [--warmup 3]
-// FERRY_BENCH_CHUNK_BYTES overrides the ring's chunk size (default: the trainer's).
+// FERRY_BENCH_CHUNK_BYTES overrides the TCP ring's chunk size (default: the trainer's); FERRY_COLLECTIVE_TRANSPORT
+// picks the transport as in the trainer (auto: shared memory between ranks on one host, else TCP; tcp; shm).
 // Rank 0 prints one JSON object; any wrong element in the reduced buffer exits with code 1.
 var options = BenchOptions.Parse(args);
 var settings = RendezvousSettings.FromEnvironment(Environment.GetEnvironmentVariable);
@@ -57,7 +58,7 @@ foreach (var size in options.Sizes)
 
 if (ring.Rank == 0)
 {
-    var report = new BenchReport("ferry-ring", world, chunkBytes, Environment.ProcessorCount, results);
+    var report = new BenchReport("ferry-ring", ring.Transport, ring.SharedMemoryUnavailableReason, world, chunkBytes, Environment.ProcessorCount, results);
     Console.WriteLine(JsonSerializer.Serialize(report, BenchJson.Options));
 }
 
@@ -67,7 +68,7 @@ return 0;
 internal sealed record SizeResult(long Bytes, List<double> Seconds);
 
 /// <summary>Rank 0's result, in the shape the driver (run.py) also reads from the gloo peer.</summary>
-internal sealed record BenchReport(string Implementation, int WorldSize, int ChunkBytes, int ProcessorCount, List<SizeResult> Results);
+internal sealed record BenchReport(string Implementation, string Transport, string? SharedMemoryUnavailableReason, int WorldSize, int ChunkBytes, int ProcessorCount, List<SizeResult> Results);
 
 /// <summary>snake_case JSON, as the Python driver expects.</summary>
 internal static class BenchJson

@@ -8,6 +8,11 @@ BENCH_ALLREDUCE_ITERS timed ones (default 10); the median over all rounds is rep
 verify every element of the reduced buffer and fail the run when one is wrong. Ferry's collective is
 a mean (sum and scale fused in one pass), gloo's a sum: the same bytes move either way.
 
+Ferry runs twice per round: as the trainer runs by default (FERRY_COLLECTIVE_TRANSPORT unset: two ranks on
+one host share memory) and with FERRY_COLLECTIVE_TRANSPORT=tcp (the TCP ring, what ranks on different hosts
+use). The summary line's ferry_busbw_gbs is the default; the JSON names the transport of each figure and has
+the TCP-only figures and their fraction of loopback beside it (also printed on stderr).
+
 Bus bandwidth = bytes x 2(n-1)/n / time (n = ranks), the figure nccl-tests report, comparable with
 the link speed. Prints one line per size:
   allreduce bytes=67108864 ferry_busbw_gbs=... gloo_busbw_gbs=... ratio=... loopback_gbs=...
@@ -29,12 +34,12 @@ WORLD = 2
 TIMEOUT_S = benchlib.env_int("BENCH_ALLREDUCE_TIMEOUT_S", 900)
 
 
-def run_ranks(name, argv_for_rank, env_extra):
+def run_ranks(name, argv_for_rank, env_extra, base_env=None):
     """Starts WORLD rank processes with the torchrun rendezvous variables; returns rank 0's JSON."""
     port = benchlib.free_port()
     procs = []
     for rank in range(WORLD):
-        env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+        env = dict(base_env if base_env is not None else os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                    WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank), OMP_NUM_THREADS="1", **env_extra)
         procs.append(subprocess.Popen(argv_for_rank(rank), env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True))
@@ -91,11 +96,17 @@ def main():
     dll = build_ferry()
     lb = []
     ferry = {"results": [{"bytes": s, "seconds": []} for s in sizes]}
+    ferry_tcp = {"results": [{"bytes": s, "seconds": []} for s in sizes]}
     gloo = {"results": [{"bytes": s, "seconds": []} for s in sizes]}
     for r in range(rounds):
-        print(f"# round {r + 1}/{rounds}: loopback TCP (one stream), Ferry ring, PyTorch gloo", file=sys.stderr)
+        print(f"# round {r + 1}/{rounds}: loopback TCP (one stream), Ferry (default transport), Ferry (TCP), PyTorch gloo", file=sys.stderr)
         lb += loopback.measure(lb_runs, 2, lb_bytes, 4 << 20)
-        for into, out in ((ferry, run_ranks("Ferry", lambda rank: ["dotnet", dll] + common, {})),
+        tcp_out = run_ranks("Ferry (FERRY_COLLECTIVE_TRANSPORT=tcp)", lambda rank: ["dotnet", dll] + common, {"FERRY_COLLECTIVE_TRANSPORT": "tcp"})
+        if tcp_out.get("transport") != "tcp":
+            benchlib.fail(f"Ferry with FERRY_COLLECTIVE_TRANSPORT=tcp reported transport {tcp_out.get('transport')!r}")
+        default_env = {k: v for k, v in os.environ.items() if k != "FERRY_COLLECTIVE_TRANSPORT"}
+        for into, out in ((ferry, run_ranks("Ferry", lambda rank: ["dotnet", dll] + common, {}, base_env=default_env)),
+                          (ferry_tcp, tcp_out),
                           (gloo, run_ranks("gloo", lambda rank: [benchlib.peer_python(), os.path.join(HERE, "gloo_allreduce.py")] + common, {}))):
             for k, v in out.items():
                 if k != "results":
@@ -110,20 +121,28 @@ def main():
     cases = []
     for size in sizes:
         f = next((r for r in ferry["results"] if r["bytes"] == size), None)
+        t = next((r for r in ferry_tcp["results"] if r["bytes"] == size), None)
         g = next((r for r in gloo["results"] if r["bytes"] == size), None)
-        if f is None or g is None or len(f["seconds"]) < iters or len(g["seconds"]) < iters:
-            benchlib.fail(f"missing timings for {size} bytes (ferry: {f is not None}, gloo: {g is not None})")
+        if f is None or g is None or t is None or min(len(f["seconds"]), len(g["seconds"]), len(t["seconds"])) < iters:
+            benchlib.fail(f"missing timings for {size} bytes (ferry: {f is not None}, ferry tcp: {t is not None}, gloo: {g is not None})")
+        t_med = busbw(size, benchlib.median(t["seconds"]))
         f_bw = [busbw(size, s) for s in f["seconds"]]
         g_bw = [busbw(size, s) for s in g["seconds"]]
         f_med, g_med = busbw(size, benchlib.median(f["seconds"])), busbw(size, benchlib.median(g["seconds"]))
         case = {
             "bytes": size,
+            "ferry_transport": ferry.get("transport"),
             "ferry_busbw_gbs": f_med, "gloo_busbw_gbs": g_med, "ratio": f_med / g_med,
             "loopback_gbs": loopback_gbs, "ferry_fraction_of_loopback": f_med / loopback_gbs,
-            "ferry_seconds": benchlib.summary(f["seconds"]), "gloo_seconds": benchlib.summary(g["seconds"]),
-            "ferry_busbw_gbs_runs": sorted(f_bw), "gloo_busbw_gbs_runs": sorted(g_bw),
+            "ferry_tcp_busbw_gbs": t_med, "ferry_tcp_ratio": t_med / g_med, "ferry_tcp_fraction_of_loopback": t_med / loopback_gbs,
+            "ferry_seconds": benchlib.summary(f["seconds"]), "ferry_tcp_seconds": benchlib.summary(t["seconds"]),
+            "gloo_seconds": benchlib.summary(g["seconds"]),
+            "ferry_busbw_gbs_runs": sorted(f_bw), "ferry_tcp_busbw_gbs_runs": sorted(busbw(size, x) for x in t["seconds"]),
+            "gloo_busbw_gbs_runs": sorted(g_bw),
         }
         cases.append(case)
+        print(f"# bytes={size}: Ferry over {ferry.get('transport')} {f_med:.3f} GB/s ({f_med / loopback_gbs:.0%} of loopback); "
+              f"Ferry over tcp {t_med:.3f} GB/s ({t_med / loopback_gbs:.0%} of loopback, {t_med / g_med:.2f}x gloo)", file=sys.stderr)
         print(f"allreduce bytes={size} ferry_busbw_gbs={f_med:.3f} gloo_busbw_gbs={g_med:.3f} "
               f"ratio={f_med / g_med:.2f} loopback_gbs={loopback_gbs:.3f}", flush=True)
 
@@ -139,6 +158,10 @@ def main():
         "loopback": {"runs_gbs": sorted(lb), "median_gbs": loopback_gbs, "streams": 1,
                      "bytes_per_run": lb_bytes, "app_buffer_bytes": 4 << 20},
         "ferry": {k: v for k, v in ferry.items() if k != "results"},
+        "ferry_tcp": {k: v for k, v in ferry_tcp.items() if k != "results"},
+        "transports": {"ferry_busbw_gbs": f"Ferry as the trainer runs by default between two ranks on this host: {ferry.get('transport')}",
+                       "ferry_tcp_busbw_gbs": "Ferry's TCP ring (FERRY_COLLECTIVE_TRANSPORT=tcp), as between hosts",
+                       "gloo_busbw_gbs": "PyTorch gloo over TCP", "loopback_gbs": "one TCP stream over loopback"},
         "gloo": {k: v for k, v in gloo.items() if k != "results"},
         "cases": cases,
     })

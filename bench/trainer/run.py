@@ -10,10 +10,16 @@
                       (ddp_train.py) times the same number of steps after the same warm-up. Rounds alternate
                       the two sides; medians are reported. Prints per model:
                         trainer model=cnn ranks=2 ferry_samples_s=... pytorch_samples_s=... ratio=... efficiency=...
-                      (efficiency = Ferry's 2-rank throughput / (2 x its 1-rank throughput); the JSON also has
-                      PyTorch's.)
+                      (efficiency = Ferry's 2-rank throughput / (2 x its 1-rank throughput), with the trainer's
+                      default transport: shared memory between ranks on one host; the JSON also has PyTorch's.)
+                      Each round also runs Ferry's 2 ranks with FERRY_COLLECTIVE_TRANSPORT=tcp, and two independent
+                      1-rank runs side by side, whose summed throughput / (2 x a lone run) is the ceiling any
+                      2-rank job can reach on this machine (no communication, only the shared cores and memory);
+                      both go to the JSON and to stderr.
   run.py accuracy     Ferry's CNN trained on the full training set for BENCH_ACCURACY_EPOCHS epochs with 1 and 2
-                      ranks; test accuracy is the val_accuracy of the last epoch-end line. Prints
+                      ranks at the same global batch (global_batch_size=BENCH_ACCURACY_GLOBAL_BATCH, split evenly
+                      over the ranks), so both rank counts run the same optimisation and differ only by data
+                      parallelism; test accuracy is the val_accuracy of the last epoch-end line. Prints
                         accuracy model=cnn ranks=1 acc=... ranks=2 acc=...
   run.py accuracy-report
                       Summarises a stopped accuracy run from its rank-0 logs (bench/results/accuracy-ranks*.log.tmp):
@@ -21,7 +27,7 @@
 
 Knobs: BENCH_TRAINER_ROUNDS (3), BENCH_TRAINER_BATCH (64), BENCH_TRAINER_MLP_STEPS (300),
 BENCH_TRAINER_CNN_STEPS (60), BENCH_TRAINER_WARMUP_STEPS (20), BENCH_TRAINER_MODELS (mlp,cnn),
-BENCH_ACCURACY_EPOCHS (see DEFAULT_ACCURACY_EPOCHS), BENCH_ACCURACY_RANKS (1,2), BENCH_ACCURACY_PARALLEL (0; 1 runs
+BENCH_ACCURACY_EPOCHS (see DEFAULT_ACCURACY_EPOCHS), BENCH_ACCURACY_GLOBAL_BATCH (128), BENCH_ACCURACY_RANKS (1,2), BENCH_ACCURACY_PARALLEL (0; 1 runs
 the rank counts side by side, which changes wall time only).
 """
 
@@ -49,6 +55,7 @@ DEFAULT_ACCURACY_EPOCHS = 8
 PUBLISHED = {"cnn": 0.916, "mlp": 0.8833}  # Fashion-MNIST benchmark table: 2 conv + pooling; MLP 256-128-100
 
 TRAIN_LINE = re.compile(r"^epoch=(\d+) step=(\d+) train_loss=(\S+)\s*$")
+ALLREDUCE_SHARE = re.compile(r"^all-reduce took (\S+) s of (\S+) s of training steps")
 EPOCH_END = re.compile(r"^epoch=(\d+) step=(\d+) train_loss=(\S+) val_loss=(\S+) val_accuracy=(\S+)\s*$")
 
 
@@ -78,7 +85,7 @@ def make_root(base, rank):
     return root
 
 
-def run_ferry(dll, ranks, hyper, label, timeout_s, log_path=None):
+def run_ferry(dll, ranks, hyper, label, timeout_s, log_path=None, env_extra=None):
     """Runs `train` as `ranks` processes; returns rank 0's stdout lines as (arrival seconds, text) and stderr.
 
     With log_path, rank 0's lines are also appended there as they arrive (long runs leave a trace when stopped)."""
@@ -94,7 +101,7 @@ def run_ferry(dll, ranks, hyper, label, timeout_s, log_path=None):
                 json.dump({"current_host": f"algo-{rank + 1}", "hosts": [f"algo-{i + 1}" for i in range(ranks)]}, f)
             env = dict(os.environ, FERRY_OPT_ML=root, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
                        RANK=str(rank), WORLD_SIZE=str(ranks), LOCAL_RANK=str(rank), OMP_NUM_THREADS="1",
-                       MKL_NUM_THREADS="1")
+                       MKL_NUM_THREADS="1", **(env_extra or {}))
             procs.append(subprocess.Popen(["dotnet", dll], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                           text=True, bufsize=1, cwd=root))
         start = time.perf_counter()
@@ -145,7 +152,7 @@ def run_ferry(dll, ranks, hyper, label, timeout_s, log_path=None):
         shutil.rmtree(base, ignore_errors=True)
 
 
-def ferry_throughput(dll, model, ranks, batch, warmup, steps):
+def ferry_throughput(dll, model, ranks, batch, warmup, steps, env_extra=None, label_suffix=""):
     # Enough samples for warm-up + timed steps + one log interval of slack, in a single epoch, so the epoch-end
     # evaluation (on a small test subset) falls after the timed window.
     total_steps = warmup + steps + LOG_INTERVAL
@@ -153,8 +160,8 @@ def ferry_throughput(dll, model, ranks, batch, warmup, steps):
              "max_train_samples": total_steps * batch * ranks, "max_test_samples": 1000, "seed": 42}
     if model == "mlp":
         hyper["hidden_units"] = MLP_HIDDEN
-    label = f"trainer model={model} ranks={ranks}"
-    lines, _ = run_ferry(dll, ranks, hyper, label, timeout_s=benchlib.env_int("BENCH_TRAINER_TIMEOUT_S", 1800))
+    label = f"trainer model={model} ranks={ranks}{label_suffix}"
+    lines, _ = run_ferry(dll, ranks, hyper, label, timeout_s=benchlib.env_int("BENCH_TRAINER_TIMEOUT_S", 1800), env_extra=env_extra)
     points = []
     for t, text in lines:
         m = TRAIN_LINE.match(text)
@@ -174,8 +181,34 @@ def ferry_throughput(dll, model, ranks, batch, warmup, steps):
     losses = [p[2] for p in points]
     if not losses[-1] < losses[0]:
         benchlib.fail(f"{label}: Ferry's training loss did not decrease ({losses[0]} -> {losses[-1]})")
-    return {"samples_per_s": (s1 - s0) * batch * ranks / (t1 - t0), "timed_steps": s1 - s0, "seconds": t1 - t0,
-            "loss_first": losses[0], "loss_last": losses[-1]}
+    result = {"samples_per_s": (s1 - s0) * batch * ranks / (t1 - t0), "timed_steps": s1 - s0, "seconds": t1 - t0,
+              "loss_first": losses[0], "loss_last": losses[-1]}
+    for _, text in lines:
+        m = ALLREDUCE_SHARE.match(text)
+        if m:
+            # Over every step of the run (warm-up included): rank 0's time inside the all-reduce, waiting included.
+            result["allreduce_seconds"], result["step_seconds"] = float(m.group(1)), float(m.group(2))
+            result["allreduce_fraction"] = float(m.group(1)) / float(m.group(2))
+    return result
+
+
+def ferry_side_by_side(dll, model, batch, warmup, steps):
+    """Two independent 1-rank trainers at once: no communication at all, only the sharing of the machine.
+
+    Their summed samples/s over 2 x a lone 1-rank run is the most a 2-rank job can reach here (its ceiling)."""
+    results = [None, None]
+
+    def one(i):
+        results[i] = ferry_throughput(dll, model, 1, batch, warmup, steps, label_suffix=f" (side by side, copy {i + 1})")
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if any(r is None for r in results):
+        benchlib.fail(f"trainer model={model}: a side-by-side 1-rank run failed (see above)")
+    return {"samples_per_s": sum(r["samples_per_s"] for r in results), "copies": results}
 
 
 def pytorch_throughput(model, ranks, batch, warmup, steps):
@@ -211,6 +244,8 @@ def throughput():
     for model in models:
         runs = {(side, r): [] for side in ("ferry", "pytorch") for r in (1, 2)}
         details = {key: [] for key in runs}
+        extra = {"ferry_tcp": [], "side_by_side": []}
+        extra_details = {key: [] for key in extra}
         for i in range(rounds):
             for ranks in (1, 2):
                 print(f"# {model} ranks={ranks} round {i + 1}/{rounds}", file=sys.stderr)
@@ -220,9 +255,19 @@ def throughput():
                 runs[("pytorch", ranks)].append(p["samples_per_s"])
                 details[("ferry", ranks)].append(f)
                 details[("pytorch", ranks)].append(p)
+            print(f"# {model} round {i + 1}/{rounds}: Ferry 2 ranks over TCP; two 1-rank Ferry runs side by side", file=sys.stderr)
+            t = ferry_throughput(dll, model, 2, batch, warmup, steps[model], env_extra={"FERRY_COLLECTIVE_TRANSPORT": "tcp"}, label_suffix=" (tcp)")
+            sbs = ferry_side_by_side(dll, model, batch, warmup, steps[model])
+            extra["ferry_tcp"].append(t["samples_per_s"])
+            extra["side_by_side"].append(sbs["samples_per_s"])
+            extra_details["ferry_tcp"].append(t)
+            extra_details["side_by_side"].append(sbs)
         med = {k: benchlib.median(v) for k, v in runs.items()}
         eff_f = med[("ferry", 2)] / (2 * med[("ferry", 1)])
         eff_p = med[("pytorch", 2)] / (2 * med[("pytorch", 1)])
+        tcp_med, sbs_med = benchlib.median(extra["ferry_tcp"]), benchlib.median(extra["side_by_side"])
+        print(f"# {model}: 2 ranks over tcp {tcp_med:.1f} samples/s (efficiency {tcp_med / (2 * med[('ferry', 1)]):.2f}); "
+              f"two 1-rank runs side by side {sbs_med:.1f} samples/s in all (ceiling {sbs_med / (2 * med[('ferry', 1)]):.2f})", file=sys.stderr)
         for ranks in (1, 2):
             case = {"model": model, "ranks": ranks, "batch_size_per_rank": batch,
                     "ferry_samples_s": med[("ferry", ranks)], "pytorch_samples_s": med[("pytorch", ranks)],
@@ -233,6 +278,24 @@ def throughput():
             if ranks == 2:
                 case["efficiency"] = eff_f
                 case["pytorch_efficiency"] = eff_p
+                case["ferry_transport"] = "default (shared memory between ranks on one host, else TCP)"
+                case["ferry_tcp_samples_s"] = tcp_med
+                case["ferry_tcp_efficiency"] = tcp_med / (2 * med[("ferry", 1)])
+                case["ferry_tcp_runs"] = benchlib.summary(extra["ferry_tcp"])
+                case["side_by_side_1rank_samples_s"] = sbs_med
+                case["efficiency_ceiling"] = sbs_med / (2 * med[("ferry", 1)])
+                case["efficiency_ceiling_note"] = ("two independent 1-rank runs at once (no communication): the share of a "
+                                                   "lone run's speed each keeps when both cores are busy")
+                case["side_by_side_runs"] = benchlib.summary(extra["side_by_side"])
+                case["extra_details"] = extra_details
+                fractions = [d["allreduce_fraction"] for d in details[("ferry", 2)] if "allreduce_fraction" in d]
+                tcp_fractions = [d["allreduce_fraction"] for d in extra_details["ferry_tcp"] if "allreduce_fraction" in d]
+                if fractions and tcp_fractions:
+                    # Share of rank 0's step time spent inside the all-reduce (waiting for the other rank included).
+                    case["ferry_allreduce_fraction"] = benchlib.median(fractions)
+                    case["ferry_tcp_allreduce_fraction"] = benchlib.median(tcp_fractions)
+                    print(f"# {model}: rank 0 spent {case['ferry_allreduce_fraction']:.0%} of its step time in the all-reduce "
+                          f"(shared memory), {case['ferry_tcp_allreduce_fraction']:.0%} over tcp", file=sys.stderr)
             cases.append(case)
             line = (f"trainer model={model} ranks={ranks} ferry_samples_s={med[('ferry', ranks)]:.1f} "
                     f"pytorch_samples_s={med[('pytorch', ranks)]:.1f} ratio={case['ratio']:.2f}")
@@ -253,7 +316,10 @@ def accuracy():
     check_data()
     epochs = benchlib.env_int("BENCH_ACCURACY_EPOCHS", DEFAULT_ACCURACY_EPOCHS)
     rank_counts = [int(r) for r in os.environ.get("BENCH_ACCURACY_RANKS", "1,2").split(",")]
-    batch = benchlib.env_int("BENCH_TRAINER_BATCH", 64)
+    global_batch = benchlib.env_int("BENCH_ACCURACY_GLOBAL_BATCH", 128)
+    uneven = [r for r in rank_counts if global_batch % r != 0]
+    if uneven:
+        benchlib.fail(f"BENCH_ACCURACY_GLOBAL_BATCH={global_batch} does not divide over {uneven} rank(s); use a multiple of each rank count")
     machine = benchlib.machine()
     print(f"# machine: {machine['nproc']} cores, {machine['cpu_model']}, load {machine['loadavg_at_start']}", file=sys.stderr)
     print("# building Ferry's trainer", file=sys.stderr)
@@ -262,7 +328,7 @@ def accuracy():
 
     def one(ranks):
         print(f"# cnn, {epochs} epochs, ranks={ranks}, full Fashion-MNIST", file=sys.stderr)
-        hyper = {"model": "cnn", "batch_size": batch, "epochs": epochs, "threads": 1, "seed": 42}
+        hyper = {"model": "cnn", "global_batch_size": global_batch, "epochs": epochs, "threads": 1, "seed": 42}
         started = time.perf_counter()
         lines, _ = run_ferry(dll, ranks, hyper, f"accuracy ranks={ranks}",
                              timeout_s=benchlib.env_int("BENCH_ACCURACY_TIMEOUT_S", 4 * 3600),
@@ -277,7 +343,8 @@ def accuracy():
         acc = per_epoch[-1]["val_accuracy"]
         if not 0.5 <= acc <= 1.0:
             benchlib.fail(f"accuracy ranks={ranks}: test accuracy {acc} means training is broken")
-        return {"ranks": ranks, "epochs": epochs, "batch_size_per_rank": batch, "acc": acc,
+        return {"ranks": ranks, "epochs": epochs, "global_batch_size": global_batch,
+                "batch_size_per_rank": global_batch // ranks, "acc": acc,
                 "wall_seconds": wall, "concurrent_with_other_rank_counts": parallel, "per_epoch": per_epoch}
 
     os.makedirs(benchlib.RESULTS_DIR, exist_ok=True)
@@ -292,7 +359,8 @@ def accuracy():
     line = "accuracy model=cnn " + " ".join(f"ranks={r['ranks']} acc={r['acc']:.4f}" for r in runs)
     print(line, flush=True)
     benchlib.write_results("accuracy", {
-        "benchmark": "accuracy", "machine": machine, "model": "cnn", "epochs": epochs,
+        "benchmark": "accuracy", "machine": machine, "loadavg_at_end": benchlib.load_average(), "model": "cnn",
+        "epochs": epochs, "global_batch_size": global_batch,
         "published_reference": PUBLISHED, "target": "acc >= 0.916 with 2 ranks, within 0.003 of 1 rank",
         "runs": runs,
     })
@@ -300,8 +368,9 @@ def accuracy():
 
 def accuracy_report():
     """Summarises the rank-0 logs of an accuracy run that was stopped before its epoch budget (e.g. on a loaded
-    machine): the accuracy of each rank count after the last epoch that every rank count completed. The learning
-    rate is constant, so epoch k of a longer run is exactly a k-epoch run."""
+    machine): the accuracy of each rank count after the last epoch that every rank count completed. With the default
+    cosine learning-rate schedule epoch k of a longer run is not a k-epoch run (its learning rate had not decayed
+    yet), so the figures are a lower bound of what a k-epoch run reaches."""
     rank_counts = [int(r) for r in os.environ.get("BENCH_ACCURACY_RANKS", "1,2").split(",")]
     per_rank = {}
     for ranks in rank_counts:

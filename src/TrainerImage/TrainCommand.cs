@@ -49,12 +49,23 @@ public static class TrainCommand
                 using var ring = Rendezvous.Connect(rendezvous);
                 using var nccl = useCuda && ring.WorldSize > 1 ? new NcclCollectives(ring, device.index) : null;
                 ICollectives collectives = (ICollectives?)nccl ?? ring;
+                if (ring.Rank == 0 && ring.WorldSize > 1)
+                {
+                    var why = ring.SharedMemoryUnavailableReason is { } reason ? $" (no shared memory: {reason})" : "";
+                    stdout.WriteLine($"gradients are averaged over {(nccl is not null ? "nccl" : ring.Transport)}{why}");
+                }
+
                 var trainer = new DataParallelTrainer(hp, collectives, device, paths.CheckpointDir, stdout);
                 var result = trainer.Run(train, test);
                 if (collectives.Rank == 0)
                 {
                     stdout.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
                         $"finished epochs={result.Epochs} steps={result.GlobalStep} samples_per_second={result.SamplesPerSecond:F1} (all ranks, training steps only)"));
+                    if (collectives.WorldSize > 1 && result.TrainingSeconds > 0)
+                    {
+                        stdout.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                            $"all-reduce took {result.AllReduceSeconds:F2} s of {result.TrainingSeconds:F2} s of training steps on rank 0 ({100 * result.AllReduceSeconds / result.TrainingSeconds:F1} %, waiting for other ranks included)"));
+                    }
                     TrainedModel.Save(paths.ModelDir, trainer.Model!, new ModelDescription(
                         ModelDescription.CurrentFormat, trainer.Spec, [1, 28, 28], FashionMnist.Mean, FashionMnist.StandardDeviation, FashionMnist.Classes,
                         hp.Raw, hp.Epochs, collectives.WorldSize, result.ValLoss, result.ValAccuracy));

@@ -33,7 +33,7 @@ public sealed record HyperParameters
     /// <summary>Every hyperparameter name the trainer understands.</summary>
     public static readonly IReadOnlyList<string> Names =
     [
-        "model", "optimizer", "learning_rate", "momentum", "batch_size", "epochs", "seed", "hidden_units",
+        "model", "optimizer", "learning_rate", "momentum", "batch_size", "global_batch_size", "epochs", "seed", "hidden_units",
         "log_interval", "max_train_samples", "max_test_samples", "threads", "checkpoint_dir", "weight_decay", "lr_schedule",
     ];
 
@@ -47,6 +47,31 @@ public sealed record HyperParameters
 
     /// <summary>Samples per step on each rank.</summary>
     public int BatchSize { get; init; } = 64;
+
+    /// <summary>Samples per step over all ranks together (each rank takes this / world size); 0 = unset, <see cref="BatchSize"/> applies.</summary>
+    public int GlobalBatchSize { get; init; }
+
+    /// <summary>
+    /// The batch each rank trains on per step. With <see cref="GlobalBatchSize"/> set, a job gives the same global batch
+    /// (hence the same optimisation) whatever its number of ranks.
+    /// </summary>
+    public int BatchSizePerRank(int worldSize)
+    {
+        if (GlobalBatchSize == 0)
+        {
+            return BatchSize;
+        }
+
+        if (GlobalBatchSize % worldSize != 0)
+        {
+            var lower = GlobalBatchSize / worldSize * worldSize;
+            var suggestion = lower > 0 ? $"{lower} or {lower + worldSize}" : $"{worldSize}";
+            throw new TrainerConfigurationException(
+                $"hyperparameter global_batch_size={GlobalBatchSize} does not divide evenly over {worldSize} rank(s); use a multiple of {worldSize} (for example {suggestion}) or set batch_size (per rank) instead.");
+        }
+
+        return GlobalBatchSize / worldSize;
+    }
 
     public int Epochs { get; init; } = 3;
 
@@ -112,6 +137,12 @@ public sealed record HyperParameters
         string? Get(string name) => values.TryGetValue(name, out var v) && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
 
         var optimizer = Choice(Get("optimizer"), "optimizer", OptimizerKind.Sgd);
+        if (Get("batch_size") is not null && Get("global_batch_size") is not null)
+        {
+            throw new TrainerConfigurationException(
+                $"hyperparameters batch_size='{Get("batch_size")}' and global_batch_size='{Get("global_batch_size")}' are both set; give only one: batch_size is per rank, global_batch_size is split evenly over the ranks.");
+        }
+
         return new HyperParameters
         {
             Model = Choice(Get("model"), "model", ModelKind.Cnn),
@@ -119,6 +150,7 @@ public sealed record HyperParameters
             LearningRate = Real(Get("learning_rate"), "learning_rate", optimizer == OptimizerKind.Adam ? 0.001 : 0.05, min: 0, exclusiveMin: true),
             Momentum = Real(Get("momentum"), "momentum", 0.9, min: 0, max: 1, exclusiveMax: true),
             BatchSize = Integer(Get("batch_size"), "batch_size", 64, min: 1),
+            GlobalBatchSize = Integer(Get("global_batch_size"), "global_batch_size", 0, min: 1),
             Epochs = Integer(Get("epochs"), "epochs", 3, min: 1),
             Seed = Long(Get("seed"), "seed", 42),
             HiddenUnits = Integer(Get("hidden_units"), "hidden_units", 256, min: 1),

@@ -9,6 +9,7 @@ namespace Ferry.Trainer.Distributed;
 /// Forms the ring. Rank 0 listens on the master port; every other rank connects to it (retrying until the
 /// timeout) and sends the port of its own ring listener; rank 0 answers everyone with the full address table
 /// (worker hosts as rank 0 saw them); then each rank connects to its successor and accepts its predecessor.
+/// Finally the ranks agree on the transport: shared memory when all of them can map one region, else TCP.
 /// </summary>
 public static class Rendezvous
 {
@@ -73,7 +74,17 @@ public static class Rendezvous
             throw new CollectiveException($"ring setup failed: rank {settings.Rank} was never contacted by its predecessor {previous} within {settings.Timeout.TotalSeconds:0} s (FERRY_RENDEZVOUS_TIMEOUT_SECONDS)");
         }
 
-        return RingAllReduce.FromConnectedRing(settings.Rank, settings.WorldSize, toNext, fromPrevious, next, previous, settings.CollectiveTimeout, chunkBytes);
+        var ring = RingAllReduce.FromConnectedRing(settings.Rank, settings.WorldSize, toNext, fromPrevious, next, previous, settings.CollectiveTimeout, chunkBytes);
+        try
+        {
+            ring.ChooseTransport(settings.Transport, table);
+            return ring;
+        }
+        catch
+        {
+            ring.Dispose();
+            throw;
+        }
     }
 
     private static TcpListener Listen(int port)

@@ -3,8 +3,21 @@ using System.Text.Json;
 
 namespace Ferry.Trainer.Distributed;
 
+/// <summary>How the ranks exchange gradients.</summary>
+public enum CollectiveTransport
+{
+    /// <summary>Shared memory when every rank is on this host and sees the same /dev/shm, otherwise the TCP ring.</summary>
+    Auto,
+
+    /// <summary>The TCP ring only.</summary>
+    Tcp,
+
+    /// <summary>Shared memory, failing at start-up when the ranks cannot share it.</summary>
+    Shm,
+}
+
 /// <summary>Who this process is in the job and how to find rank 0, from torchrun or SageMaker variables.</summary>
-public sealed record RendezvousSettings(string MasterHost, int MasterPort, int Rank, int WorldSize, TimeSpan Timeout, TimeSpan CollectiveTimeout)
+public sealed record RendezvousSettings(string MasterHost, int MasterPort, int Rank, int WorldSize, TimeSpan Timeout, TimeSpan CollectiveTimeout, CollectiveTransport Transport = CollectiveTransport.Auto)
 {
     /// <summary>Port used with SM_HOSTS when FERRY_RENDEZVOUS_PORT is not set (torchrun's default).</summary>
     public const int DefaultPort = 29500;
@@ -21,6 +34,7 @@ public sealed record RendezvousSettings(string MasterHost, int MasterPort, int R
     {
         var timeout = Seconds(env, "FERRY_RENDEZVOUS_TIMEOUT_SECONDS", 300);
         var collectiveTimeout = Seconds(env, "FERRY_COLLECTIVE_TIMEOUT_SECONDS", 300);
+        var transport = ParseTransport(env);
         var masterAddress = env("MASTER_ADDR");
         if (!string.IsNullOrWhiteSpace(masterAddress))
         {
@@ -32,7 +46,7 @@ public sealed record RendezvousSettings(string MasterHost, int MasterPort, int R
             }
 
             var port = Integer(env, "MASTER_PORT", DefaultPort, minimum: 1, maximum: 65535);
-            return new RendezvousSettings(masterAddress.Trim(), port, rank, worldSize, timeout, collectiveTimeout);
+            return new RendezvousSettings(masterAddress.Trim(), port, rank, worldSize, timeout, collectiveTimeout, transport);
         }
 
         var hostsJson = env("SM_HOSTS");
@@ -66,10 +80,26 @@ public sealed record RendezvousSettings(string MasterHost, int MasterPort, int R
             }
 
             var port = Integer(env, "FERRY_RENDEZVOUS_PORT", DefaultPort, minimum: 1, maximum: 65535);
-            return new RendezvousSettings(hosts[0], port, rank, hosts.Length, timeout, collectiveTimeout);
+            return new RendezvousSettings(hosts[0], port, rank, hosts.Length, timeout, collectiveTimeout, transport);
         }
 
-        return Single with { Timeout = timeout, CollectiveTimeout = collectiveTimeout };
+        return Single with { Timeout = timeout, CollectiveTimeout = collectiveTimeout, Transport = transport };
+    }
+
+    private static CollectiveTransport ParseTransport(Func<string, string?> env)
+    {
+        var text = env("FERRY_COLLECTIVE_TRANSPORT");
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return CollectiveTransport.Auto;
+        }
+
+        if (!Enum.TryParse<CollectiveTransport>(text.Trim(), ignoreCase: true, out var transport) || !Enum.IsDefined(transport))
+        {
+            throw new TrainerConfigurationException($"FERRY_COLLECTIVE_TRANSPORT='{text}' is not allowed; use auto (shared memory between ranks on one host, TCP otherwise), tcp or shm, or unset it for auto.");
+        }
+
+        return transport;
     }
 
     private static TimeSpan Seconds(Func<string, string?> env, string name, int fallback)

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Ferry.Trainer.Distributed.SharedMemory;
 using TorchSharp;
 
 namespace Ferry.Trainer.Distributed;
@@ -12,7 +13,8 @@ namespace Ferry.Trainer.Distributed;
 /// received and reduced chunk k of step t-1, so sending and receiving overlap. Chunks go straight from and
 /// into the caller's buffer; only reduce-scatter receives pass through one pinned staging chunk, so a call
 /// allocates nothing. Every segment is reduced (and scaled to a mean) on exactly one rank and then copied,
-/// so all ranks end with bit-identical results.
+/// so all ranks end with bit-identical results. When every rank is on one host, all-reduces go through
+/// <see cref="SharedMemoryAllReduce"/> instead; broadcasts always use the ring.
 /// </summary>
 public sealed unsafe class RingAllReduce : ICollectives
 {
@@ -46,6 +48,7 @@ public sealed unsafe class RingAllReduce : ICollectives
     private volatile bool _broken;
     private volatile bool _disposed;
     private string? _brokenReason;
+    private SharedMemoryAllReduce? _sharedMemory;
 
     private RingAllReduce(int rank, int worldSize, Socket? toNext, Socket? fromPrevious, PeerAddress? next, PeerAddress? previous, TimeSpan timeout, int chunkBytes)
     {
@@ -69,6 +72,15 @@ public sealed unsafe class RingAllReduce : ICollectives
 
     public int WorldSize { get; }
 
+    /// <summary>What carries the all-reduce: "shm" (shared memory, ranks on one host), "tcp" (the ring) or "none" (one rank).</summary>
+    public string Transport => WorldSize == 1 ? "none" : _sharedMemory is null ? "tcp" : "shm";
+
+    /// <summary>Where the shared-memory region was (its name is removed once every rank has mapped it); null without one.</summary>
+    internal string? SharedMemoryPath => _sharedMemory?.Path;
+
+    /// <summary>Why shared memory is not used (null when it is, or when TCP was asked for).</summary>
+    public string? SharedMemoryUnavailableReason { get; private set; }
+
     /// <summary>A world of one: every collective is a no-op.</summary>
     public static RingAllReduce Single() => new(0, 1, null, null, null, null, TimeSpan.FromMinutes(5), DefaultChunkBytes);
 
@@ -86,6 +98,41 @@ public sealed unsafe class RingAllReduce : ICollectives
         toNext.SendBufferSize = 4 * 1024 * 1024;
         fromPrevious.ReceiveBufferSize = 4 * 1024 * 1024;
         return new RingAllReduce(rank, worldSize, toNext, fromPrevious, next, previous, timeout, chunkBytes);
+    }
+
+    /// <summary>Agrees with the other ranks on the transport (every rank calls it right after the ring forms).</summary>
+    internal void ChooseTransport(CollectiveTransport transport, IReadOnlyList<PeerAddress> peers)
+    {
+        if (WorldSize == 1 || transport == CollectiveTransport.Tcp)
+        {
+            return;
+        }
+
+        _sharedMemory = SharedMemoryAllReduce.Join(this, peers, _timeout, _chunkFloats * sizeof(float), PeerHealth, out var reason);
+        SharedMemoryUnavailableReason = _sharedMemory is null ? reason : null;
+        if (_sharedMemory is null && transport == CollectiveTransport.Shm)
+        {
+            throw new CollectiveException(
+                $"FERRY_COLLECTIVE_TRANSPORT=shm but the ranks cannot share memory: {reason}; run every rank on one host with a shared /dev/shm, or unset FERRY_COLLECTIVE_TRANSPORT (auto falls back to TCP)");
+        }
+    }
+
+    /// <summary>Null while the predecessor's connection is open; otherwise why it is not (it exited or the ring was closed).</summary>
+    private string? PeerHealth()
+    {
+        try
+        {
+            if (_fromPrevious!.Poll(0, SelectMode.SelectRead) && _fromPrevious.Available == 0)
+            {
+                return $"lost the connection to {_previous} during all-reduce; that rank has probably exited (see its log)";
+            }
+
+            return null;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return $"lost the connection to {_previous} during all-reduce: {e.Message}; that rank has probably exited (see its log)";
+        }
     }
 
     public void AllReduceMean(torch.Tensor buffer)
@@ -153,6 +200,20 @@ public sealed unsafe class RingAllReduce : ICollectives
         }
 
         ThrowIfBroken();
+        if (_sharedMemory is not null)
+        {
+            try
+            {
+                _sharedMemory.AllReduceMean(buffer, length);
+                return;
+            }
+            catch (Exception e)
+            {
+                _sharedMemory.Abort(e.Message);
+                throw Fail(e, "all-reduce");
+            }
+        }
+
         _jobBuffer = buffer;
         _jobLength = length;
         lock (_progressLock)
@@ -467,5 +528,6 @@ public sealed unsafe class RingAllReduce : ICollectives
 
         _jobReady.Dispose();
         _jobDone.Dispose();
+        _sharedMemory?.Dispose();
     }
 }

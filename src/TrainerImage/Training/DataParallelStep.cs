@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Ferry.Trainer.Distributed;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -22,6 +23,9 @@ public sealed class DataParallelStep : IDisposable
 
     public FlatGradients Gradients { get; }
 
+    /// <summary>Time spent in the gradient all-reduce so far, waiting for slower ranks included.</summary>
+    public TimeSpan AllReduceTime { get; private set; }
+
     /// <summary>Runs one step on this rank's batch and returns the loss averaged over all ranks.</summary>
     public float Run(Tensor images, Tensor labels)
     {
@@ -31,7 +35,9 @@ public sealed class DataParallelStep : IDisposable
         var loss = nn.functional.cross_entropy(logits, labels);
         loss.backward();
         Gradients.LossSlot.copy_(loss.detach().reshape(1));
+        var start = Stopwatch.GetTimestamp();
         _collectives.AllReduceMean(Gradients.Buffer);
+        AllReduceTime += Stopwatch.GetElapsedTime(start);
         _optimizer.step();
         return Gradients.LossSlot.item<float>();
     }

@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace Ferry.Trainer.Training;
 
 /// <summary>The outcome of a training run.</summary>
-public sealed record TrainingResult(int Epochs, long GlobalStep, double ValLoss, double ValAccuracy, string ParameterHash, int ResumedFromEpoch, double SamplesPerSecond);
+public sealed record TrainingResult(int Epochs, long GlobalStep, double ValLoss, double ValAccuracy, string ParameterHash, int ResumedFromEpoch, double SamplesPerSecond, double TrainingSeconds = 0, double AllReduceSeconds = 0);
 
 /// <summary>
 /// Trains one rank of a data-parallel job: resume from the latest checkpoint (rank 0 reads it and broadcasts the
@@ -33,11 +33,13 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
     {
         var rank = collectives.Rank;
         var world = collectives.WorldSize;
-        var stepsPerEpoch = EpochSharding.StepsPerEpoch(train.Count, world, hp.BatchSize);
+        var batchSize = hp.BatchSizePerRank(world);
+        var stepsPerEpoch = EpochSharding.StepsPerEpoch(train.Count, world, batchSize);
         if (stepsPerEpoch == 0)
         {
+            var (name, value) = hp.GlobalBatchSize > 0 ? ("global_batch_size", hp.GlobalBatchSize) : ("batch_size", hp.BatchSize);
             throw new TrainerConfigurationException(
-                $"batch_size={hp.BatchSize} is too large: {train.Count} training samples over {world} rank(s) leave fewer than one batch per rank; lower batch_size or raise max_train_samples.");
+                $"{name}={value} is too large: {train.Count} training samples over {world} rank(s) leave fewer than one batch of {batchSize} per rank; lower {name} or raise max_train_samples.");
         }
 
         var totalSteps = (long)stepsPerEpoch * hp.Epochs;
@@ -65,7 +67,7 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
         }
 
         metrics.Info($"training {Spec} with {hp.Optimizer.ToString().ToLowerInvariant()} on {world} rank(s), device {device.type.ToString().ToLowerInvariant()}, " +
-            $"{train.Count} train / {test.Count} test samples, batch {hp.BatchSize} per rank, {stepsPerEpoch} steps per epoch");
+            $"{train.Count} train / {test.Count} test samples, batch {batchSize} per rank ({batchSize * world} global), {stepsPerEpoch} steps per epoch");
 
         // On the CPU the preloaded tensors are used as they are; on a GPU they are copied there once.
         var onCpu = device.type == DeviceType.CPU;
@@ -73,6 +75,7 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
         var trainLabels = onCpu ? train.Labels : train.Labels.to(device);
         double valLoss = double.NaN, valAccuracy = double.NaN;
         var clock = Stopwatch.StartNew();
+        var stepTime = TimeSpan.Zero;
         long samples = 0;
         try
         {
@@ -84,7 +87,7 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
                     group.LearningRate = hp.LearningRateAt(epoch);
                 }
 
-                var shard = EpochSharding.ShardIndices(train.Count, hp.Seed, epoch, rank, world, hp.BatchSize);
+                var shard = EpochSharding.ShardIndices(train.Count, hp.Seed, epoch, rank, world, batchSize);
                 using var order = torch.tensor(shard, device: device);
                 double epochLoss = 0, intervalLoss = 0;
                 var intervalSteps = 0;
@@ -92,12 +95,15 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     float loss;
-                    using (var batch = order.narrow(0, (long)s * hp.BatchSize, hp.BatchSize))
+                    var stepStart = Stopwatch.GetTimestamp();
+                    using (var batch = order.narrow(0, (long)s * batchSize, batchSize))
                     using (var images = trainImages.index_select(0, batch))
                     using (var labels = trainLabels.index_select(0, batch))
                     {
                         loss = step.Run(images, labels);
                     }
+
+                    stepTime += Stopwatch.GetElapsedTime(stepStart);
 
                     if (!float.IsFinite(loss))
                     {
@@ -105,7 +111,7 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
                     }
 
                     globalStep++;
-                    samples += (long)hp.BatchSize * world;
+                    samples += (long)batchSize * world;
                     epochLoss += loss;
                     intervalLoss += loss;
                     intervalSteps++;
@@ -122,7 +128,7 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
                 {
                     (valLoss, valAccuracy) = Evaluate(model, test, device);
                     metrics.EpochEnd(epoch, globalStep, epochLoss / stepsPerEpoch, valLoss, valAccuracy);
-                    Checkpoints.Save(checkpointDir, new CheckpointHeader(epoch, globalStep, Spec, hp.Optimizer, hp.Seed, world, hp.BatchSize), model, optimizer);
+                    Checkpoints.Save(checkpointDir, new CheckpointHeader(epoch, globalStep, Spec, hp.Optimizer, hp.Seed, world, batchSize), model, optimizer);
                 }
             }
         }
@@ -142,7 +148,8 @@ public sealed class DataParallelTrainer(HyperParameters hp, ICollectives collect
             (valLoss, valAccuracy) = Evaluate(model, test, device);
         }
 
-        return new TrainingResult(hp.Epochs, globalStep, valLoss, valAccuracy, ParameterHash.Of(model), resumed?.Epoch ?? 0, seconds > 0 ? samples / seconds : 0);
+        return new TrainingResult(hp.Epochs, globalStep, valLoss, valAccuracy, ParameterHash.Of(model), resumed?.Epoch ?? 0, seconds > 0 ? samples / seconds : 0,
+            stepTime.TotalSeconds, step.AllReduceTime.TotalSeconds);
     }
 
     /// <summary>Mean cross-entropy and accuracy of <paramref name="model"/> on <paramref name="data"/>.</summary>

@@ -51,6 +51,7 @@ public sealed class HyperParametersTests
     [InlineData("model", "resnet", "model='resnet'", "mlp|cnn")]
     [InlineData("optimizer", "rmsprop", "optimizer='rmsprop'", "sgd|adam")]
     [InlineData("batch_size", "0", "batch_size='0'", ">= 1")]
+    [InlineData("global_batch_size", "0", "global_batch_size='0'", ">= 1")]
     [InlineData("learning_rate", "-1", "learning_rate='-1'", "> 0")]
     [InlineData("momentum", "1.5", "momentum='1.5'", "< 1")]
     [InlineData("epochs", "three", "epochs='three'", "integer")]
@@ -60,6 +61,38 @@ public sealed class HyperParametersTests
         var error = Assert.Throws<TrainerConfigurationException>(() => HyperParameters.FromValues(new Dictionary<string, string> { [name] = value }, _ => { }));
         Assert.Contains(named, error.Message, StringComparison.Ordinal);
         Assert.Contains(allowed, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(1, 64)]
+    [InlineData(2, 32)]
+    [InlineData(4, 16)]
+    public void A_global_batch_is_split_evenly_over_the_ranks(int worldSize, int perRank)
+    {
+        var hp = HyperParameters.FromValues(new Dictionary<string, string> { ["global_batch_size"] = "64" }, _ => { });
+        Assert.Equal(perRank, hp.BatchSizePerRank(worldSize));
+
+        var perRankOnly = HyperParameters.FromValues(new Dictionary<string, string> { ["batch_size"] = "64" }, _ => { });
+        Assert.Equal(64, perRankOnly.BatchSizePerRank(worldSize));
+    }
+
+    [Fact]
+    public void A_global_batch_that_does_not_divide_over_the_ranks_names_the_field_and_a_fix()
+    {
+        var hp = HyperParameters.FromValues(new Dictionary<string, string> { ["global_batch_size"] = "100" }, _ => { });
+        var error = Assert.Throws<TrainerConfigurationException>(() => hp.BatchSizePerRank(3));
+        Assert.Contains("global_batch_size=100", error.Message, StringComparison.Ordinal);
+        Assert.Contains("multiple of 3 (for example 99 or 102)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Batch_size_and_global_batch_size_together_are_refused()
+    {
+        var error = Assert.Throws<TrainerConfigurationException>(() => HyperParameters.FromValues(
+            new Dictionary<string, string> { ["batch_size"] = "32", ["global_batch_size"] = "64" }, _ => { }));
+        Assert.Contains("batch_size='32'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("global_batch_size='64'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("only one", error.Message, StringComparison.Ordinal);
     }
 
     [Theory]

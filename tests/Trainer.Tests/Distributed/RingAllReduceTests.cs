@@ -9,22 +9,29 @@ public sealed class RingAllReduceTests
     private static float Value(int rank, int index) => ((rank + 1) * 0.37f) + (index % 13) - (rank * index % 7 * 0.11f);
 
     [Theory]
-    [InlineData(1, 1000)]
-    [InlineData(2, 1)]
-    [InlineData(2, 2)]
-    [InlineData(2, 10_001)]
-    [InlineData(3, 2)]
-    [InlineData(3, 1)]
-    [InlineData(3, 10_007)]
-    [InlineData(4, 3)]
-    [InlineData(4, 25_013)]
-    [InlineData(4, 0)]
-    public void Mean_is_correct_and_bit_identical_on_every_rank(int worldSize, int length)
+    [InlineData(1, 1000, CollectiveTransport.Auto)]
+    [InlineData(2, 1, CollectiveTransport.Auto)]
+    [InlineData(2, 2, CollectiveTransport.Auto)]
+    [InlineData(2, 10_001, CollectiveTransport.Auto)]
+    [InlineData(3, 2, CollectiveTransport.Auto)]
+    [InlineData(3, 1, CollectiveTransport.Auto)]
+    [InlineData(3, 10_007, CollectiveTransport.Auto)]
+    [InlineData(4, 3, CollectiveTransport.Auto)]
+    [InlineData(4, 25_013, CollectiveTransport.Auto)]
+    [InlineData(4, 0, CollectiveTransport.Auto)]
+    [InlineData(2, 1, CollectiveTransport.Tcp)]
+    [InlineData(2, 10_001, CollectiveTransport.Tcp)]
+    [InlineData(3, 10_007, CollectiveTransport.Tcp)]
+    [InlineData(4, 25_013, CollectiveTransport.Tcp)]
+    [InlineData(4, 0, CollectiveTransport.Tcp)]
+    public void Mean_is_correct_and_bit_identical_on_every_rank(int worldSize, int length, CollectiveTransport transport)
     {
-        // 4 KB chunks: buffers span many chunks and segments split unevenly.
-        var rings = InProcessWorld.Connect(worldSize, chunkBytes: 4096);
+        // 4 KB chunks: buffers span many chunks (and shared-memory rounds) and segments split unevenly.
+        var rings = InProcessWorld.Connect(worldSize, chunkBytes: 4096, transport: transport);
         try
         {
+            var expectedTransport = worldSize == 1 ? "none" : transport == CollectiveTransport.Tcp ? "tcp" : "shm";
+            Assert.All(rings, r => Assert.Equal(expectedTransport, r.Transport));
             var results = InProcessWorld.RunRanks(worldSize, rank =>
             {
                 var buffer = new float[length];
@@ -89,11 +96,13 @@ public sealed class RingAllReduceTests
         }
     }
 
-    [Fact]
-    public void A_peer_that_disappears_makes_every_remaining_rank_fail_fast()
+    [Theory]
+    [InlineData(CollectiveTransport.Auto)]
+    [InlineData(CollectiveTransport.Tcp)]
+    public void A_peer_that_disappears_makes_every_remaining_rank_fail_fast(CollectiveTransport transport)
     {
         // Collective timeout 20 s: failing well before it proves the failure propagates through closed sockets, not timeouts.
-        var rings = InProcessWorld.Connect(4, collectiveTimeoutSeconds: 20);
+        var rings = InProcessWorld.Connect(4, collectiveTimeoutSeconds: 20, transport: transport);
         var clock = Stopwatch.StartNew();
         rings[2].Dispose(); // rank 2 dies
         var errors = InProcessWorld.RunRanks(3, i =>
@@ -109,10 +118,12 @@ public sealed class RingAllReduceTests
         Assert.Contains(errors, e => e.Message.Contains("rank 2 at", StringComparison.Ordinal)); // rank 3 names the rank that died
     }
 
-    [Fact]
-    public void A_peer_that_hangs_makes_the_others_fail_after_the_collective_timeout()
+    [Theory]
+    [InlineData(CollectiveTransport.Auto)]
+    [InlineData(CollectiveTransport.Tcp)]
+    public void A_peer_that_hangs_makes_the_others_fail_after_the_collective_timeout(CollectiveTransport transport)
     {
-        var rings = InProcessWorld.Connect(3, collectiveTimeoutSeconds: 2);
+        var rings = InProcessWorld.Connect(3, collectiveTimeoutSeconds: 2, transport: transport);
         try
         {
             // Rank 2 is alive but never joins the all-reduce.
@@ -128,10 +139,12 @@ public sealed class RingAllReduceTests
         }
     }
 
-    [Fact]
-    public void Ranks_that_disagree_on_the_buffer_size_get_a_clear_error_instead_of_garbage()
+    [Theory]
+    [InlineData(CollectiveTransport.Auto)]
+    [InlineData(CollectiveTransport.Tcp)]
+    public void Ranks_that_disagree_on_the_buffer_size_get_a_clear_error_instead_of_garbage(CollectiveTransport transport)
     {
-        var rings = InProcessWorld.Connect(2, collectiveTimeoutSeconds: 10);
+        var rings = InProcessWorld.Connect(2, collectiveTimeoutSeconds: 10, transport: transport);
         try
         {
             var errors = InProcessWorld.RunRanks(2, rank => Assert.Throws<CollectiveException>(() => rings[rank].AllReduceMean(new float[rank == 0 ? 100 : 101])));

@@ -14,15 +14,15 @@ public static class InProcessWorld
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    public static RendezvousSettings Settings(int rank, int worldSize, int port, double collectiveTimeoutSeconds = 30) =>
-        new("127.0.0.1", port, rank, worldSize, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(collectiveTimeoutSeconds));
+    public static RendezvousSettings Settings(int rank, int worldSize, int port, double collectiveTimeoutSeconds = 30, CollectiveTransport transport = CollectiveTransport.Auto) =>
+        new("127.0.0.1", port, rank, worldSize, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(collectiveTimeoutSeconds), transport);
 
-    /// <summary>Forms a ring of <paramref name="worldSize"/> ranks.</summary>
-    public static RingAllReduce[] Connect(int worldSize, double collectiveTimeoutSeconds = 30, int chunkBytes = RingAllReduce.DefaultChunkBytes)
+    /// <summary>Forms a ring of <paramref name="worldSize"/> ranks (threads of one process share /dev/shm, so auto picks shared memory).</summary>
+    public static RingAllReduce[] Connect(int worldSize, double collectiveTimeoutSeconds = 30, int chunkBytes = RingAllReduce.DefaultChunkBytes, CollectiveTransport transport = CollectiveTransport.Auto)
     {
         var port = FreePort();
         var tasks = Enumerable.Range(0, worldSize)
-            .Select(rank => Task.Run(() => Rendezvous.ConnectAsync(Settings(rank, worldSize, port, collectiveTimeoutSeconds), chunkBytes)))
+            .Select(rank => Task.Run(() => Rendezvous.ConnectAsync(Settings(rank, worldSize, port, collectiveTimeoutSeconds, transport), chunkBytes)))
             .ToArray();
         Assert.True(Task.WaitAll(tasks, TimeSpan.FromSeconds(60)), "ring did not form within 60 s");
         return tasks.Select(t => t.Result).ToArray();

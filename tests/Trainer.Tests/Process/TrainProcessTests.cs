@@ -52,6 +52,8 @@ public sealed partial class TrainProcessTests
         Assert.Contains("progress epoch=2/2 step=16/16", rank0.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("epoch=", rank1.Stdout, StringComparison.Ordinal);
         Assert.Contains("unknown hyperparameter 'unknown_knob'", rank0.Stderr, StringComparison.Ordinal);
+        Assert.Contains("gradients are averaged over shm", rank0.Stdout, StringComparison.Ordinal); // two processes on one host
+        Assert.Matches(@"all-reduce took \d+\.\d\d s of \d+\.\d\d s of training steps on rank 0 \(\d+\.\d %", rank0.Stdout);
 
         Assert.True(File.Exists(Path.Combine(roots[0], "checkpoints", "epoch-0002.ckpt")));
         Assert.False(Directory.Exists(Path.Combine(roots[1], "model")));
