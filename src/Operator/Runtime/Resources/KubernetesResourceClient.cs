@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using k8s;
@@ -137,12 +138,13 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
     /// <summary>Parses one line of a watch stream: <c>{"type":…,"object":…}</c>.</summary>
     internal static WatchEvent<T> ParseWatchLine(string line) => ParseWatchLine(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(line)));
 
-    /// <summary>Parses one line of a watch stream from its UTF-8 bytes.</summary>
+    /// <summary>
+    /// Parses one line of a watch stream from its UTF-8 bytes: the event type is peeked first (the API server writes it
+    /// first), then the line is deserialized once, straight into the typed object (or the Status of an ERROR event).
+    /// </summary>
     internal static WatchEvent<T> ParseWatchLine(ReadOnlySequence<byte> line)
     {
-        using var document = JsonDocument.Parse(line);
-        var root = document.RootElement;
-        var typeText = root.TryGetProperty("type", out var typeElement) ? typeElement.GetString() : null;
+        var typeText = PeekType(line);
         var type = typeText?.ToUpperInvariant() switch
         {
             "ADDED" => WatchEventType.Added,
@@ -152,15 +154,44 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
             "ERROR" => WatchEventType.Error,
             _ => throw new InvalidDataException($"Watch event has an unknown type '{typeText}'."),
         };
-        if (!root.TryGetProperty("object", out var objectElement))
+        using var stream = AsStream(line);
+        if (type == WatchEventType.Error)
         {
-            throw new InvalidDataException($"Watch event of type {typeText} has no object.");
+            var error = KubernetesJson.Deserialize<WatchLine<V1Status>>(stream);
+            return new WatchEvent<T>(type, null, error?.Object ?? throw new InvalidDataException("Watch event of type ERROR has no object."));
         }
 
-        return type == WatchEventType.Error
-            ? new WatchEvent<T>(type, null, KubernetesJson.Deserialize<V1Status>(objectElement))
-            : new WatchEvent<T>(type, KubernetesJson.Deserialize<T>(objectElement));
+        var parsed = KubernetesJson.Deserialize<WatchLine<T>>(stream);
+        return new WatchEvent<T>(type, parsed?.Object ?? throw new InvalidDataException($"Watch event of type {typeText} has no object."));
     }
+
+    private static string? PeekType(ReadOnlySequence<byte> line)
+    {
+        var reader = new Utf8JsonReader(line);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            throw new InvalidDataException("A watch event is not a JSON object.");
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isType = reader.ValueTextEquals("type"u8);
+            reader.Read();
+            if (isType)
+            {
+                return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            }
+
+            reader.Skip();
+        }
+
+        return null;
+    }
+
+    private static MemoryStream AsStream(ReadOnlySequence<byte> bytes) =>
+        bytes.IsSingleSegment && MemoryMarshal.TryGetArray(bytes.First, out var segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(bytes.ToArray(), writable: false);
 
     /// <inheritdoc />
     public async Task<T?> GetAsync(string? ns, string name, CancellationToken cancellationToken = default)
@@ -337,6 +368,15 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
 
         var message = status?.Message ?? (string.IsNullOrEmpty(content) ? inner?.Message ?? "no details" : content);
         return new KubernetesApiException(code, $"Kubernetes API answered {(int)code} {code}: {message}", status, inner);
+    }
+
+    private sealed class WatchLine<TObject>
+    {
+        [System.Text.Json.Serialization.JsonPropertyName("type")]
+        public string? Type { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("object")]
+        public TObject? Object { get; set; }
     }
 
     private sealed class GenericList
