@@ -41,7 +41,7 @@ public sealed class TrainingJobControllerSetup : IControllerSetup
             sp.GetRequiredService<IInformerCache<V1Pod>>(),
             sp.GetRequiredService<InClusterOptions>()));
         // Only Ferry's children are cached, and only what the reconciler reads of them (metadata, pod status).
-        services.AddSingleton(InformerScope.For<V1Pod>(TrainingJobLabels.JobName, InClusterBackend.TrimCachedPod));
+        services.AddSingleton(InformerScope.For<V1Pod>(TrainingJobLabels.JobName, InClusterBackend.TrimCachedPod, omitOnWatch: ["spec"]));
         services.AddSingleton(InformerScope.For<TrainingJob>(trim: job => job.Metadata.Annotations?.Remove(LastAppliedAnnotation)));
         services.AddController<TrainingJob, TrainingJobReconciler>(controller =>
         {

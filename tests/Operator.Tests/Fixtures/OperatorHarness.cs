@@ -33,7 +33,7 @@ public sealed class OperatorHarness : IAsyncDisposable
         Events = new KubernetesResourceClient<Corev1Event>(client);
         // Informer timing (idle watches, backoff) runs on the real clock: the fake one jumps by minutes between passes.
         JobInformer = new Informer<TrainingJob>(Jobs);
-        PodInformer = new Informer<V1Pod>(Pods, new InformerOptions
+        PodInformer = new Informer<V1Pod>(((KubernetesResourceClient<V1Pod>)Pods).OmittingOnWatch(["spec"]), new InformerOptions
         {
             LabelSelector = TrainingJobLabels.JobName,
             Trim = pod => InClusterBackend.TrimCachedPod((V1Pod)pod),

@@ -205,6 +205,7 @@ public sealed class TrainingJobReconcilerTests
         // Only Ferry's children are cached.
         var podScope = Assert.Single(provider.GetServices<InformerScope>(), s => s.Type == typeof(k8s.Models.V1Pod));
         Assert.Equal("ferry.dev/job-name", podScope.LabelSelector);
+        Assert.Equal(["spec"], podScope.OmitOnWatch);
         var pod = new k8s.Models.V1Pod
         {
             Metadata = new() { Name = "p", Annotations = new Dictionary<string, string> { ["a"] = "b" } },

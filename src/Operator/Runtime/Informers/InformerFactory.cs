@@ -43,6 +43,12 @@ public sealed class InformerFactory(
             }
 
             var client = (IResourceClient<T>)resourceClients(typeof(IResourceClient<T>));
+            var omit = _scopes[typeof(T)].SelectMany(s => s.OmitOnWatch ?? []).ToList();
+            if (omit.Count > 0 && client is KubernetesResourceClient<T> kubernetesClient)
+            {
+                client = kubernetesClient.OmittingOnWatch(omit);
+            }
+
             var informer = new Informer<T>(client, Scoped(typeof(T)), time, loggerFactory.CreateLogger($"Ferry.Operator.Informer.{client.Kind.Kind}"));
             informer.Cache.AddIndex(CacheIndexes.ByControllerOwnerUid, CacheIndexes.ControllerOwnerUid);
             _informers[typeof(T)] = informer;
@@ -111,11 +117,15 @@ public sealed class InformerFactory(
 /// <param name="Type">The object type (e.g. <c>typeof(V1Pod)</c>).</param>
 /// <param name="LabelSelector">A Kubernetes label selector, or null.</param>
 /// <param name="Trim">Removes unused parts of an object in place, or null.</param>
-public sealed record InformerScope(Type Type, string? LabelSelector = null, Action<object>? Trim = null)
+/// <param name="OmitOnWatch">
+/// Top-level fields (e.g. <c>spec</c>) cut from watch events before they are parsed, for fields no reader uses
+/// (the first list still carries them; <paramref name="Trim"/> should drop them too).
+/// </param>
+public sealed record InformerScope(Type Type, string? LabelSelector = null, Action<object>? Trim = null, IReadOnlyList<string>? OmitOnWatch = null)
 {
     /// <summary>A scope for <typeparamref name="T"/> objects.</summary>
-    public static InformerScope For<T>(string? labelSelector = null, Action<T>? trim = null)
-        where T : class => new(typeof(T), labelSelector, trim is null ? null : obj => trim((T)obj));
+    public static InformerScope For<T>(string? labelSelector = null, Action<T>? trim = null, IReadOnlyList<string>? omitOnWatch = null)
+        where T : class => new(typeof(T), labelSelector, trim is null ? null : obj => trim((T)obj), omitOnWatch);
 }
 
 /// <summary>Resolves <see cref="IInformerCache{T}"/> from dependency injection to the shared informer's cache.</summary>

@@ -26,6 +26,7 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
     private readonly Kubernetes _kubernetes;
     private readonly string _baseUri;
     private readonly int _watchTimeoutSeconds;
+    private readonly IReadOnlySet<string>? _omitOnWatch;
 
     /// <summary>Creates a client for the kind named by <typeparamref name="T"/>'s <see cref="KubernetesEntityAttribute"/>.</summary>
     public KubernetesResourceClient(IKubernetes kubernetes)
@@ -46,8 +47,25 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
         _watchTimeoutSeconds = watchTimeoutSeconds;
     }
 
+    private KubernetesResourceClient(KubernetesResourceClient<T> other, IReadOnlySet<string> omitOnWatch)
+    {
+        _kubernetes = other._kubernetes;
+        _baseUri = other._baseUri;
+        Kind = other.Kind;
+        _watchTimeoutSeconds = other._watchTimeoutSeconds;
+        _omitOnWatch = omitOnWatch;
+    }
+
     /// <inheritdoc />
     public ResourceKind Kind { get; }
+
+    /// <summary>
+    /// A client for the same kind whose watch events come without the top-level fields <paramref name="fields"/>
+    /// (e.g. a pod's <c>spec</c>): they are cut from each event's bytes before deserializing, so a reader that never
+    /// uses them does not pay for parsing them. Everything but <see cref="WatchAsync"/> is unchanged.
+    /// </summary>
+    public KubernetesResourceClient<T> OmittingOnWatch(IEnumerable<string> fields) =>
+        new(this, fields.ToHashSet(StringComparer.Ordinal));
 
     /// <inheritdoc />
     public async Task<ResourceList<T>> ListAsync(string? ns, string? labelSelector = null, CancellationToken cancellationToken = default)
@@ -96,7 +114,7 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
                     buffer = buffer.Slice(buffer.GetPosition(1, end));
                     if (!IsBlank(line))
                     {
-                        yield return ParseWatchLine(line);
+                        yield return ParseWatchLine(line, _omitOnWatch);
                     }
                 }
 
@@ -104,7 +122,7 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
                 {
                     if (!IsBlank(buffer))
                     {
-                        yield return ParseWatchLine(buffer);
+                        yield return ParseWatchLine(buffer, _omitOnWatch);
                     }
 
                     yield break;
@@ -142,7 +160,7 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
     /// Parses one line of a watch stream from its UTF-8 bytes: the event type is peeked first (the API server writes it
     /// first), then the line is deserialized once, straight into the typed object (or the Status of an ERROR event).
     /// </summary>
-    internal static WatchEvent<T> ParseWatchLine(ReadOnlySequence<byte> line)
+    internal static WatchEvent<T> ParseWatchLine(ReadOnlySequence<byte> line, IReadOnlySet<string>? omit = null)
     {
         var typeText = PeekType(line);
         var type = typeText?.ToUpperInvariant() switch
@@ -161,8 +179,60 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
             return new WatchEvent<T>(type, null, error?.Object ?? throw new InvalidDataException("Watch event of type ERROR has no object."));
         }
 
+        if (omit is { Count: > 0 } && ObjectWithout(line, omit) is { } trimmed)
+        {
+            using var objectStream = AsStream(new ReadOnlySequence<byte>(trimmed));
+            return new WatchEvent<T>(type, KubernetesJson.Deserialize<T>(objectStream));
+        }
+
         var parsed = KubernetesJson.Deserialize<WatchLine<T>>(stream);
         return new WatchEvent<T>(type, parsed?.Object ?? throw new InvalidDataException($"Watch event of type {typeText} has no object."));
+    }
+
+    /// <summary>The event's object re-written without its top-level properties in <paramref name="omit"/> (the others copied as raw bytes); null when there is no object.</summary>
+    private static ReadOnlyMemory<byte>? ObjectWithout(ReadOnlySequence<byte> line, IReadOnlySet<string> omit)
+    {
+        var reader = new Utf8JsonReader(line);
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isObject = reader.ValueTextEquals("object"u8);
+            reader.Read();
+            if (!isObject)
+            {
+                reader.Skip();
+                continue;
+            }
+
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                return null;
+            }
+
+            var output = new ArrayBufferWriter<byte>((int)Math.Min(line.Length, 64 * 1024));
+            using (var writer = new Utf8JsonWriter(output))
+            {
+                writer.WriteStartObject();
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var name = reader.GetString()!;
+                    reader.Read();
+                    var start = reader.TokenStartIndex;
+                    reader.Skip();
+                    if (!omit.Contains(name))
+                    {
+                        writer.WritePropertyName(name);
+                        writer.WriteRawValue(line.Slice(start, reader.BytesConsumed - start), skipInputValidation: true);
+                    }
+                }
+
+                writer.WriteEndObject();
+            }
+
+            return output.WrittenMemory;
+        }
+
+        return null;
     }
 
     private static string? PeekType(ReadOnlySequence<byte> line)

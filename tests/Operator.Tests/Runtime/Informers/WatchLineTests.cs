@@ -29,6 +29,19 @@ public sealed class WatchLineTests
     }
 
     [Fact]
+    public void Omitted_fields_are_cut_before_parsing_and_the_rest_is_kept_intact()
+    {
+        var change = KubernetesResourceClient<V1Pod>.ParseWatchLine(
+            new System.Buffers.ReadOnlySequence<byte>("""{"type":"MODIFIED","object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p\"1","labels":{"a":"b"}},"spec":{"containers":[{"name":"train","image":"x"}]},"status":{"phase":"Succeeded","containerStatuses":[{"name":"train","state":{"terminated":{"exitCode":0,"message":"{\"done\":true}"}}}]}}}"""u8.ToArray()),
+            new HashSet<string> { "spec" });
+
+        Assert.Equal(WatchEventType.Modified, change.Type);
+        Assert.Null(change.Object!.Spec);
+        Assert.Equal(("p\"1", "b", "Succeeded"), (change.Object.Metadata.Name, change.Object.Metadata.Labels["a"], change.Object.Status.Phase));
+        Assert.Equal("{\"done\":true}", change.Object.Status.ContainerStatuses[0].State.Terminated.Message);
+    }
+
+    [Fact]
     public void Malformed_lines_name_what_is_wrong()
     {
         Assert.Contains("unknown type 'SURPRISE'", Assert.Throws<InvalidDataException>(
