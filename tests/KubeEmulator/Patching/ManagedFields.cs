@@ -85,21 +85,8 @@ public static class ManagedFields
         DateTimeOffset now, Func<string, string?> listKey)
     {
         var entries = Entries(before ?? []);
-        var oldLeaves = before is null ? [] : Leaves(before, listKey).ToDictionary(p => p.Path, p => p.Value);
         var changed = new HashSet<string>();
-        foreach (var (path, value) in Leaves(after, listKey))
-        {
-            if (IsIdentity(path) || path.StartsWith("f:metadata" + Separator + "f:managedFields", StringComparison.Ordinal)
-                || path.StartsWith("f:metadata" + Separator + "f:resourceVersion", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            if (!oldLeaves.TryGetValue(path, out var old) || !JsonNode.DeepEquals(old, value))
-            {
-                changed.Add(path);
-            }
-        }
+        ChangedLeaves(before, after, "", "", listKey, changed);
 
         if (changed.Count > 0)
         {
@@ -122,13 +109,90 @@ public static class ManagedFields
         Write(after, entries);
     }
 
-    private static bool IsIdentity(string path) =>
-        path is "f:apiVersion" or "f:kind" || path == "f:metadata" + Separator + "f:name" || path == "f:metadata" + Separator + "f:namespace"
-        || path.StartsWith("f:metadata" + Separator + "f:uid", StringComparison.Ordinal)
-        || path.StartsWith("f:metadata" + Separator + "f:creationTimestamp", StringComparison.Ordinal)
-        || path.StartsWith("f:metadata" + Separator + "f:generation", StringComparison.Ordinal)
-        || path.StartsWith("f:metadata" + Separator + "f:resourceVersion", StringComparison.Ordinal)
-        || path.StartsWith("f:metadata" + Separator + "f:managedFields", StringComparison.Ordinal);
+    /// <summary>
+    /// Adds the leaf paths of <paramref name="after"/> that are missing from <paramref name="before"/> or hold another value.
+    /// Objects present on both sides are compared key by key, so subtrees equal on both sides (most of an object on a typical
+    /// write) are skipped without listing their leaves; anything else is compared leaf by leaf.
+    /// </summary>
+    private static void ChangedLeaves(JsonObject? before, JsonObject after, string path, string dotted, Func<string, string?> listKey, HashSet<string> changed)
+    {
+        foreach (var (k, v) in after)
+        {
+            var childPath = path.Length == 0 ? "f:" + k : path + Separator + "f:" + k;
+            if (IsIdentity(childPath) && v is not JsonObject { Count: > 0 })
+            {
+                // A server-managed field (managedFields itself, resourceVersion, uid...) is never owned.
+                continue;
+            }
+
+            var childDotted = dotted.Length == 0 ? k : dotted + "." + k;
+            JsonNode? old = null;
+            var hasOld = before is not null && before.TryGetPropertyValue(k, out old);
+            if (hasOld && v is JsonObject { Count: > 0 } vo && old is JsonObject { Count: > 0 } oo)
+            {
+                ChangedLeaves(oo, vo, childPath, childDotted, listKey, changed);
+                continue;
+            }
+
+            if (hasOld && JsonNode.DeepEquals(old, v))
+            {
+                continue;
+            }
+
+            var newLeaves = new List<(string, JsonNode?)>();
+            Walk(v, childPath, childDotted, listKey, newLeaves);
+            Dictionary<string, JsonNode?>? oldLeaves = null;
+            if (hasOld)
+            {
+                var list = new List<(string, JsonNode?)>();
+                Walk(old, childPath, childDotted, listKey, list);
+                oldLeaves = list.ToDictionary(p => p.Item1, p => p.Item2);
+            }
+
+            foreach (var (leaf, value) in newLeaves)
+            {
+                if (!IsIdentity(leaf) && (oldLeaves is null || !oldLeaves.TryGetValue(leaf, out var was) || !JsonNode.DeepEquals(was, value)))
+                {
+                    changed.Add(leaf);
+                }
+            }
+        }
+    }
+
+    private static readonly string MetadataPrefix = "f:metadata" + Separator;
+    private static readonly string[] ServerManagedMetadata =
+        [MetadataPrefix + "f:uid", MetadataPrefix + "f:creationTimestamp", MetadataPrefix + "f:generation", MetadataPrefix + "f:resourceVersion", MetadataPrefix + "f:managedFields"];
+
+    private static readonly string MetadataName = MetadataPrefix + "f:name";
+    private static readonly string MetadataNamespace = MetadataPrefix + "f:namespace";
+
+    private static bool IsIdentity(string path)
+    {
+        if (path is "f:apiVersion" or "f:kind")
+        {
+            return true;
+        }
+
+        if (!path.StartsWith(MetadataPrefix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        if (path == MetadataName || path == MetadataNamespace)
+        {
+            return true;
+        }
+
+        foreach (var prefix in ServerManagedMetadata)
+        {
+            if (path.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private sealed class Entry(string manager, string operation, string apiVersion, string? subresource, HashSet<string> paths)
     {
@@ -139,6 +203,12 @@ public static class ManagedFields
         public HashSet<string> Paths { get; } = paths;
         public DateTimeOffset? Time { get; set; }
         public string? OriginalTime { get; init; }
+
+        /// <summary>The stored entry when it is already in the form <see cref="Write"/> produces (so it can be copied as is).</summary>
+        public JsonObject? Canonical { get; init; }
+
+        /// <summary>The number of paths read from the stored entry; a change of count means the entry must be rewritten.</summary>
+        public int OriginalCount { get; init; } = -1;
     }
 
     private static List<Entry> Entries(JsonObject obj)
@@ -155,7 +225,7 @@ public static class ManagedFields
                 }
 
                 list.Add(new Entry((string?)e["manager"] ?? "", (string?)e["operation"] ?? "Update", (string?)e["apiVersion"] ?? "",
-                    (string?)e["subresource"], paths) { OriginalTime = (string?)e["time"] });
+                    (string?)e["subresource"], paths) { OriginalTime = (string?)e["time"], Canonical = IsCanonical(e) ? e : null, OriginalCount = paths.Count });
             }
         }
 
@@ -172,6 +242,13 @@ public static class ManagedFields
         var array = new JsonArray();
         foreach (var e in entries.Where(e => e.Paths.Count > 0))
         {
+            if (e.Canonical is { } unchanged && e.Time is null && e.Paths.Count == e.OriginalCount)
+            {
+                // Untouched (paths are only ever removed from an existing entry, so an equal count means equal paths).
+                array.Add(unchanged.DeepClone());
+                continue;
+            }
+
             var entry = new JsonObject
             {
                 ["manager"] = e.Manager,
@@ -190,6 +267,57 @@ public static class ManagedFields
         }
 
         meta["managedFields"] = array;
+    }
+
+    private static readonly string[] CanonicalEntryKeys = ["manager", "operation", "apiVersion", "time", "fieldsType", "fieldsV1", "subresource"];
+
+    /// <summary>True when <paramref name="entry"/> is exactly what <see cref="Write"/> would make of it: the same keys in the
+    /// same order, string values, and fieldsV1 with keys in ordinal order, no "." markers and empty objects as leaves.</summary>
+    private static bool IsCanonical(JsonObject entry)
+    {
+        if (entry.Count is not (6 or 7))
+        {
+            return false;
+        }
+
+        var i = 0;
+        foreach (var (k, v) in entry)
+        {
+            if (k != CanonicalEntryKeys[i++])
+            {
+                return false;
+            }
+
+            var ok = k switch
+            {
+                "fieldsType" => v is JsonValue t && t.TryGetValue<string>(out var type) && type == "FieldsV1",
+                "fieldsV1" => v is JsonObject { Count: > 0 } f && IsCanonicalFields(f),
+                "time" => v is null || (v is JsonValue s && s.TryGetValue<string>(out _)),
+                _ => v is JsonValue s2 && s2.TryGetValue<string>(out _),
+            };
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool IsCanonicalFields(JsonObject node)
+    {
+        string? previous = null;
+        foreach (var (k, v) in node)
+        {
+            if (k == "." || (previous is not null && string.CompareOrdinal(previous, k) >= 0) || v is not JsonObject child || !IsCanonicalFields(child))
+            {
+                return false;
+            }
+
+            previous = k;
+        }
+
+        return true;
     }
 
     internal static string Rfc3339(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
