@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json.Nodes;
@@ -20,7 +21,8 @@ namespace Ferry.KubeEmulator.Http;
 /// <summary>Serves every request: discovery, OpenAPI, and the resource verbs (get, list, watch, create, update, patch, delete).</summary>
 internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjector faults, KubeApiEmulatorOptions options)
 {
-    private static readonly byte[] Newline = "\n"u8.ToArray();
+    /// <summary>Watch events are written without flushing until this many bytes are pending (then, and after each batch, flushed).</summary>
+    private const int FlushThreshold = 64 * 1024;
     private readonly OpenApiDocuments _openApi = new(ops.Registry);
     private readonly ConcurrentDictionary<long, (List<StoredObject> Items, long ResourceVersion)> _pages = new();
     private long _nextPageId;
@@ -406,6 +408,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
             var ct = linked.Token;
             await ctx.Response.StartAsync(ct);
             var first = true;
+            var unflushed = 0;
             foreach (var e in initial)
             {
                 await SendAsync(e);
@@ -487,7 +490,15 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
                     first = false;
                 }
 
-                await WriteEventAsync(ctx, type, bytes);
+                // Buffered in the response pipe and flushed once per batch of events (see the loop above).
+                var line = ReferenceEquals(bytes, e.Object.Json) ? e.FrameOf(type) : WatchEvent.Frame(type, bytes);
+                ctx.Response.BodyWriter.Write(line);
+                unflushed += line.Length;
+                if (unflushed >= FlushThreshold)
+                {
+                    unflushed = 0;
+                    await ctx.Response.BodyWriter.FlushAsync(ct);
+                }
             }
 
             bool Matches(StoredObject o) => labels.Matches(o.Labels) && fields.Matches(o.Fields);
@@ -509,10 +520,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
     private static async Task WriteEventAsync(HttpContext ctx, string type, byte[] obj)
     {
         var body = ctx.Response.Body;
-        await body.WriteAsync(Encoding.UTF8.GetBytes($"{{\"type\":\"{type}\",\"object\":"));
-        await body.WriteAsync(obj);
-        await body.WriteAsync("}"u8.ToArray());
-        await body.WriteAsync(Newline);
+        await body.WriteAsync(WatchEvent.Frame(type, obj));
         if (type is "ERROR")
         {
             await body.FlushAsync();
