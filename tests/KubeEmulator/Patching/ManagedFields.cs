@@ -76,15 +76,24 @@ public static class ManagedFields
         mine.Paths.Clear();
         mine.Paths.UnionWith(appliedLeaves.Keys);
         mine.Time = now;
-        Write(result, entries);
+        _ = Write(result, entries);
         return result;
     }
 
     /// <summary>Records a non-apply write: the leaves that changed now belong to <paramref name="manager"/>.</summary>
     public static void RecordUpdate(JsonObject? before, JsonObject after, string manager, string? subresource, string apiVersion,
-        DateTimeOffset now, Func<string, string?> listKey)
+        DateTimeOffset now, Func<string, string?> listKey) =>
+        RecordUpdate(before, null, after, manager, subresource, apiVersion, now, listKey);
+
+    /// <summary>
+    /// <see cref="RecordUpdate(JsonObject?, JsonObject, string, string?, string, DateTimeOffset, Func{string, string?})"/> with
+    /// <paramref name="beforeIndex"/>, the entries of <paramref name="before"/> as an earlier write left them (null: read them
+    /// from <paramref name="before"/>). Returns the entries now written to <paramref name="after"/>, for the next write.
+    /// </summary>
+    internal static ManagedFieldsIndex RecordUpdate(JsonObject? before, ManagedFieldsIndex? beforeIndex, JsonObject after, string manager,
+        string? subresource, string apiVersion, DateTimeOffset now, Func<string, string?> listKey)
     {
-        var entries = Entries(before ?? []);
+        var entries = beforeIndex?.Entries.Select(Entry.Sharing).ToList() ?? Entries(before ?? []);
         var changed = new HashSet<string>();
         ChangedLeaves(before, after, "", "", listKey, changed);
 
@@ -92,7 +101,7 @@ public static class ManagedFields
         {
             foreach (var e in entries)
             {
-                e.Paths.ExceptWith(changed);
+                e.Remove(changed);
             }
 
             var mine = entries.FirstOrDefault(e => e.Manager == manager && e.Operation == "Update" && e.Subresource == subresource);
@@ -102,11 +111,11 @@ public static class ManagedFields
                 entries.Add(mine);
             }
 
-            mine.Paths.UnionWith(changed);
+            mine.Own(changed);
             mine.Time = now;
         }
 
-        Write(after, entries);
+        return Write(after, entries);
     }
 
     /// <summary>
@@ -196,13 +205,52 @@ public static class ManagedFields
 
     private sealed class Entry(string manager, string operation, string apiVersion, string? subresource, HashSet<string> paths)
     {
+        private bool _shared;
+
         public string Manager { get; } = manager;
         public string Operation { get; } = operation;
         public string ApiVersion { get; } = apiVersion;
         public string? Subresource { get; } = subresource;
-        public HashSet<string> Paths { get; } = paths;
+
+        /// <summary>The owned leaf paths (read-only while shared with a <see cref="ManagedFieldsIndex"/>; see <see cref="Own"/> and <see cref="Remove"/>).</summary>
+        public HashSet<string> Paths { get; private set; } = paths;
+
         public DateTimeOffset? Time { get; set; }
         public string? OriginalTime { get; init; }
+
+        /// <summary>An entry whose path set belongs to an index: copied before its first change.</summary>
+        public static Entry Sharing(IndexedEntry e) =>
+            new(e.Manager, e.Operation, e.ApiVersion, e.Subresource, e.Paths) { OriginalTime = e.Time, Canonical = e.Json, OriginalCount = e.Paths.Count, Indexed = true, _shared = true };
+
+        /// <summary>True when <see cref="Canonical"/> comes from an index (detached and immutable) rather than from the object being written.</summary>
+        public bool Indexed { get; private init; }
+
+        public void Remove(HashSet<string> paths)
+        {
+            if (Paths.Overlaps(paths))
+            {
+                Unshare();
+                Paths.ExceptWith(paths);
+            }
+        }
+
+        public void Own(HashSet<string> paths)
+        {
+            Unshare();
+            Paths.UnionWith(paths);
+        }
+
+        /// <summary>Makes <see cref="Paths"/> this entry's own before it is changed in place.</summary>
+        public HashSet<string> Unshare()
+        {
+            if (_shared)
+            {
+                Paths = new HashSet<string>(Paths, Paths.Comparer);
+                _shared = false;
+            }
+
+            return Paths;
+        }
 
         /// <summary>The stored entry when it is already in the form <see cref="Write"/> produces (so it can be copied as is).</summary>
         public JsonObject? Canonical { get; init; }
@@ -232,7 +280,7 @@ public static class ManagedFields
         return list;
     }
 
-    private static void Write(JsonObject obj, List<Entry> entries)
+    private static ManagedFieldsIndex Write(JsonObject obj, List<Entry> entries)
     {
         if (obj["metadata"] is not JsonObject meta)
         {
@@ -240,33 +288,44 @@ public static class ManagedFields
         }
 
         var array = new JsonArray();
+        var index = new List<IndexedEntry>(entries.Count);
         foreach (var e in entries.Where(e => e.Paths.Count > 0))
         {
             if (e.Canonical is { } unchanged && e.Time is null && e.Paths.Count == e.OriginalCount)
             {
                 // Untouched (paths are only ever removed from an existing entry, so an equal count means equal paths).
                 array.Add(unchanged.DeepClone());
+                index.Add(new IndexedEntry(e.Manager, e.Operation, e.ApiVersion, e.Subresource, e.OriginalTime, e.Paths,
+                    e.Indexed ? unchanged : (JsonObject)unchanged.DeepClone()));
                 continue;
             }
 
+            var time = e.Time is { } t ? Rfc3339(t) : e.OriginalTime;
+            var fields = Unflatten(e.Paths);
             var entry = new JsonObject
             {
                 ["manager"] = e.Manager,
                 ["operation"] = e.Operation,
                 ["apiVersion"] = e.ApiVersion,
-                ["time"] = e.Time is { } t ? Rfc3339(t) : e.OriginalTime,
+                ["time"] = time,
                 ["fieldsType"] = "FieldsV1",
-                ["fieldsV1"] = Unflatten(e.Paths),
+                ["fieldsV1"] = fields,
             };
             if (e.Subresource is not null)
             {
                 entry["subresource"] = e.Subresource;
             }
 
+            // What reading the written entry back gives (a path set and the tree Unflatten made of it may differ when one
+            // path is a prefix of another, so the set is taken from the tree, as Entries would).
+            var written = new HashSet<string>();
+            Flatten(fields, "", written);
+            index.Add(new IndexedEntry(e.Manager, e.Operation, e.ApiVersion, e.Subresource, time, written, (JsonObject)entry.DeepClone()));
             array.Add(entry);
         }
 
         meta["managedFields"] = array;
+        return new ManagedFieldsIndex(index);
     }
 
     private static readonly string[] CanonicalEntryKeys = ["manager", "operation", "apiVersion", "time", "fieldsType", "fieldsV1", "subresource"];
@@ -520,3 +579,16 @@ public static class ManagedFields
         return sb.ToString();
     }
 }
+
+/// <summary>
+/// An object's managedFields as its last write left them, kept with the stored object so the next write need not read them
+/// back from JSON. Immutable: the path sets and JSON entries are never changed (writes copy what they change).
+/// </summary>
+internal sealed class ManagedFieldsIndex(IReadOnlyList<IndexedEntry> entries)
+{
+    public IReadOnlyList<IndexedEntry> Entries { get; } = entries;
+}
+
+/// <summary>One managedFields entry as written: its identity, time, owned leaf paths and its JSON (detached, never mutated).</summary>
+internal sealed record IndexedEntry(string Manager, string Operation, string ApiVersion, string? Subresource, string? Time,
+    HashSet<string> Paths, JsonObject Json);

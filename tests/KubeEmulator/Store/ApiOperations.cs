@@ -120,9 +120,10 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             PrepareCrd(body);
         }
 
+        ManagedFieldsIndex? managedFields = null;
         if (recordManagedFields)
         {
-            ManagedFields.RecordUpdate(null, body, options.FieldManager, null, r.GroupVersion, time.GetUtcNow(), ListKeyFor(r));
+            managedFields = ManagedFields.RecordUpdate(null, null, body, options.FieldManager, null, r.GroupVersion, time.GetUtcNow(), ListKeyFor(r));
         }
 
         if (options.DryRun)
@@ -133,7 +134,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         StoredObject stored;
         try
         {
-            stored = store.Commit(r.Collection, WatchEventType.Added, body, null, _ => ApiException.AlreadyExists(r.Group, r.Plural, name))!;
+            stored = store.Commit(r.Collection, WatchEventType.Added, body, null, _ => ApiException.AlreadyExists(r.Group, r.Plural, name), managedFields)!;
         }
         catch (ApiException e) when (generated && e.Reason == "AlreadyExists")
         {
@@ -245,9 +246,10 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
                 return new WriteResult(Render(r, current), current, warnings);
             }
 
+            ManagedFieldsIndex? managedFields = null;
             if (recordManagedFields && (subresource is null or "status"))
             {
-                ManagedFields.RecordUpdate(old, next, options.FieldManager, subresource, r.GroupVersion, time.GetUtcNow(), ListKeyFor(r));
+                managedFields = ManagedFields.RecordUpdate(old, current.ManagedFieldsIndex, next, options.FieldManager, subresource, r.GroupVersion, time.GetUtcNow(), ListKeyFor(r));
             }
 
             if (options.DryRun)
@@ -256,7 +258,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             }
 
             var removeNow = next["metadata"]!["deletionTimestamp"] is not null && (next["metadata"]!["finalizers"] as JsonArray ?? []).Count == 0;
-            var stored = store.Commit(r.Collection, removeNow ? WatchEventType.Deleted : WatchEventType.Modified, next, current);
+            var stored = store.Commit(r.Collection, removeNow ? WatchEventType.Deleted : WatchEventType.Modified, next, current, null, managedFields);
             if (stored is null)
             {
                 if (!string.IsNullOrEmpty(requestedRv))

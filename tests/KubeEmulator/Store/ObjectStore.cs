@@ -42,7 +42,13 @@ public sealed class ObjectStore
     /// Commits a write. <paramref name="expected"/> is the snapshot the caller computed from (null for create); when the
     /// stored object is no longer that snapshot the commit is refused (returns null) and the caller recomputes.
     /// </summary>
-    public StoredObject? Commit(ResourceCollection collection, WatchEventType type, JsonObject obj, StoredObject? expected, Func<string, ApiException>? alreadyExists = null)
+    public StoredObject? Commit(ResourceCollection collection, WatchEventType type, JsonObject obj, StoredObject? expected, Func<string, ApiException>? alreadyExists = null) =>
+        Commit(collection, type, obj, expected, alreadyExists, null);
+
+    /// <summary><see cref="Commit(ResourceCollection, WatchEventType, JsonObject, StoredObject?, Func{string, ApiException}?)"/>
+    /// keeping the managedFields index computed for <paramref name="obj"/> with the stored object.</summary>
+    internal StoredObject? Commit(ResourceCollection collection, WatchEventType type, JsonObject obj, StoredObject? expected,
+        Func<string, ApiException>? alreadyExists, Patching.ManagedFieldsIndex? managedFields)
     {
         var meta = obj["metadata"]!.AsObject();
         var key = StoredObject.KeyOf((string?)meta["namespace"] ?? "", (string?)meta["name"] ?? "");
@@ -64,7 +70,7 @@ public sealed class ObjectStore
 
             var rv = ++_resourceVersion;
             meta["resourceVersion"] = rv.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            var stored = StoredObject.From(obj, rv);
+            var stored = StoredObject.From(obj, rv, managedFields);
             var items = collection.State.Items;
             if (type == WatchEventType.Deleted)
             {
