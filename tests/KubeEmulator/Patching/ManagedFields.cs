@@ -137,14 +137,16 @@ public static class ManagedFields
             var childDotted = dotted.Length == 0 ? k : dotted + "." + k;
             JsonNode? old = null;
             var hasOld = before is not null && before.TryGetPropertyValue(k, out old);
-            if (hasOld && v is JsonObject { Count: > 0 } vo && old is JsonObject { Count: > 0 } oo)
+
+            // Equal subtrees are skipped whole (comparing parsed JSON this way is cheaper than walking it key by key).
+            if (hasOld && JsonNode.DeepEquals(old, v))
             {
-                ChangedLeaves(oo, vo, childPath, childDotted, listKey, changed);
                 continue;
             }
 
-            if (hasOld && JsonNode.DeepEquals(old, v))
+            if (hasOld && v is JsonObject { Count: > 0 } vo && old is JsonObject { Count: > 0 } oo)
             {
+                ChangedLeaves(oo, vo, childPath, childDotted, listKey, changed);
                 continue;
             }
 
@@ -220,9 +222,15 @@ public static class ManagedFields
 
         /// <summary>An entry whose path set belongs to an index: copied before its first change.</summary>
         public static Entry Sharing(IndexedEntry e) =>
-            new(e.Manager, e.Operation, e.ApiVersion, e.Subresource, e.Paths) { OriginalTime = e.Time, Canonical = e.Json, OriginalCount = e.Paths.Count, Indexed = true, _shared = true };
+            new(e.Manager, e.Operation, e.ApiVersion, e.Subresource, e.Paths) { OriginalTime = e.Time, OriginalCount = e.Paths.Count, Indexed = true, Source = e, _shared = true };
 
-        /// <summary>True when <see cref="Canonical"/> comes from an index (detached and immutable) rather than from the object being written.</summary>
+        /// <summary>The index entry this one was made from.</summary>
+        public IndexedEntry? Source { get; private init; }
+
+        /// <summary>The serialized entry when it comes from an index.</summary>
+        public byte[]? Serialized => Source?.Serialized;
+
+        /// <summary>True when the entry comes from an index (its serialized form can be reused while it is unchanged).</summary>
         public bool Indexed { get; private init; }
 
         public void Remove(HashSet<string> paths)
@@ -291,12 +299,22 @@ public static class ManagedFields
         var index = new List<IndexedEntry>(entries.Count);
         foreach (var e in entries.Where(e => e.Paths.Count > 0))
         {
-            if (e.Canonical is { } unchanged && e.Time is null && e.Paths.Count == e.OriginalCount)
+            if ((e.Indexed || e.Canonical is not null) && e.Time is null && e.Paths.Count == e.OriginalCount)
             {
                 // Untouched (paths are only ever removed from an existing entry, so an equal count means equal paths).
-                array.Add(unchanged.DeepClone());
-                index.Add(new IndexedEntry(e.Manager, e.Operation, e.ApiVersion, e.Subresource, e.OriginalTime, e.Paths,
-                    e.Indexed ? unchanged : (JsonObject)unchanged.DeepClone()));
+                if (e.Serialized is { } bytes)
+                {
+                    // A node over the entry's bytes: cheaper to make than a deep copy, and written back out as is.
+                    array.Add(JsonNode.Parse(bytes));
+                    index.Add(e.Source!);
+                }
+                else
+                {
+                    var unchanged = e.Canonical!;
+                    array.Add(unchanged.DeepClone());
+                    index.Add(new IndexedEntry(e.Manager, e.Operation, e.ApiVersion, e.Subresource, e.OriginalTime, e.Paths, JsonOutput(unchanged)));
+                }
+
                 continue;
             }
 
@@ -320,7 +338,8 @@ public static class ManagedFields
             // path is a prefix of another, so the set is taken from the tree, as Entries would).
             var written = new HashSet<string>();
             Flatten(fields, "", written);
-            index.Add(new IndexedEntry(e.Manager, e.Operation, e.ApiVersion, e.Subresource, time, written, (JsonObject)entry.DeepClone()));
+            var serialized = JsonOutput(entry);
+            index.Add(new IndexedEntry(e.Manager, e.Operation, e.ApiVersion, e.Subresource, time, written, serialized));
             array.Add(entry);
         }
 
@@ -378,6 +397,8 @@ public static class ManagedFields
 
         return true;
     }
+
+    private static byte[] JsonOutput(JsonObject entry) => Serialization.JsonOutput.Bytes(entry);
 
     internal static string Rfc3339(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
@@ -582,13 +603,13 @@ public static class ManagedFields
 
 /// <summary>
 /// An object's managedFields as its last write left them, kept with the stored object so the next write need not read them
-/// back from JSON. Immutable: the path sets and JSON entries are never changed (writes copy what they change).
+/// back from JSON. Immutable: the path sets and serialized entries are never changed (writes copy what they change).
 /// </summary>
 internal sealed class ManagedFieldsIndex(IReadOnlyList<IndexedEntry> entries)
 {
     public IReadOnlyList<IndexedEntry> Entries { get; } = entries;
 }
 
-/// <summary>One managedFields entry as written: its identity, time, owned leaf paths and its JSON (detached, never mutated).</summary>
+/// <summary>One managedFields entry as written: its identity, time, owned leaf paths and its serialized JSON.</summary>
 internal sealed record IndexedEntry(string Manager, string Operation, string ApiVersion, string? Subresource, string? Time,
-    HashSet<string> Paths, JsonObject Json);
+    HashSet<string> Paths, byte[] Serialized);

@@ -241,7 +241,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
             var warnings = new List<string>();
             var next = await PrepareUpdateAsync(r, old, updated, subresource, options, warnings, ct);
-            if (SameIgnoringVolatile(old, next))
+            if (SameIgnoringVolatile(old, next, StatusOnlyChange(r, subresource)))
             {
                 return new WriteResult(Render(r, current), current, warnings);
             }
@@ -354,7 +354,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
         // https://kubernetes.io/docs/reference/using-api/api-concepts/ : metadata.generation changes only when the desired state (outside metadata and status) changes.
         var ignore = r.HasStatusSubresource ? new[] { "metadata", "status" } : ["metadata"];
-        if (!SameIgnoring(old, next, ignore))
+        if (!StatusOnlyChange(r, subresource) && !SameIgnoring(old, next, ignore))
         {
             next["metadata"]!["generation"] = (oldMeta["generation"].AsLong() ?? 0) + 1;
         }
@@ -756,9 +756,15 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         return keys.All(k => JsonNode.DeepEquals(a[k], b[k]));
     }
 
-    private static bool SameIgnoringVolatile(JsonObject old, JsonObject next)
+    /// <summary>
+    /// A /status write of a built-in kind: the object is the stored one with only its status replaced (no schema pruning or
+    /// defaulting runs), so everything outside status and metadata is equal by construction and need not be compared.
+    /// </summary>
+    private static bool StatusOnlyChange(ApiResource r, string? subresource) => subresource == "status" && !r.IsCustom;
+
+    private static bool SameIgnoringVolatile(JsonObject old, JsonObject next, bool statusOnly)
     {
-        if (!SameIgnoring(old, next, ["metadata"]))
+        if (statusOnly ? !JsonNode.DeepEquals(old["status"], next["status"]) : !SameIgnoring(old, next, ["metadata"]))
         {
             return false;
         }
