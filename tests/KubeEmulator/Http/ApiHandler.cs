@@ -580,7 +580,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
         return new DeleteOptions(policy, grace, (string?)body?["preconditions"]?["uid"], (string?)body?["preconditions"]?["resourceVersion"], dryRun);
     }
 
-    private static async Task<string> ReadBodyAsync(HttpContext ctx)
+    private static void RefuseBinaryBodies(HttpContext ctx)
     {
         if (ctx.Request.ContentType?.Contains("protobuf", StringComparison.OrdinalIgnoreCase) == true
             || ctx.Request.ContentType?.Contains("cbor", StringComparison.OrdinalIgnoreCase) == true)
@@ -588,8 +588,11 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
             throw new ApiException(415, "UnsupportedMediaType",
                 $"the emulator accepts JSON and YAML request bodies only, not {ctx.Request.ContentType}: use `kubectl apply -f` or `kubectl create -f` with a manifest instead of a `kubectl create <kind>` generator");
         }
+    }
 
-
+    private static async Task<string> ReadBodyAsync(HttpContext ctx)
+    {
+        RefuseBinaryBodies(ctx);
         using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
         return await reader.ReadToEndAsync(ctx.RequestAborted);
     }
@@ -604,10 +607,21 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
                 $"the emulator decodes protobuf only for v1 Namespace, ConfigMap, Secret and ServiceAccount: use `kubectl apply -f` or `kubectl create -f` with a manifest instead of a `kubectl create <kind>` generator");
         }
 
-        var text = await ReadBodyAsync(ctx);
         var contentType = ctx.Request.ContentType ?? "";
-        var node = contentType.Contains("yaml", StringComparison.OrdinalIgnoreCase) ? YamlJson.Parse(text) : JsonNode.Parse(text);
+        var node = contentType.Contains("yaml", StringComparison.OrdinalIgnoreCase)
+            ? YamlJson.Parse(await ReadBodyAsync(ctx))
+            : JsonNode.Parse((await ReadJsonBytesAsync(ctx)).Span);
         return node as JsonObject ?? throw ApiException.BadRequest("the request body must be a JSON object");
+    }
+
+    /// <summary>A JSON body as UTF-8 bytes (parsed as is, without a round trip through a string); a byte order mark is skipped.</summary>
+    private static async Task<ReadOnlyMemory<byte>> ReadJsonBytesAsync(HttpContext ctx)
+    {
+        RefuseBinaryBodies(ctx);
+        using var buffer = ctx.Request.ContentLength is { } length and > 0 and < int.MaxValue ? new MemoryStream((int)length) : new MemoryStream();
+        await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted);
+        var bytes = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        return bytes.Span.StartsWith(Encoding.UTF8.Preamble) ? bytes[Encoding.UTF8.Preamble.Length..] : bytes;
     }
 
     private static IncludeObject IncludeOf(HttpContext ctx) => (string?)ctx.Request.Query["includeObject"] switch
