@@ -319,7 +319,7 @@ public static class ManagedFields
             }
 
             var time = e.Time is { } t ? Rfc3339(t) : e.OriginalTime;
-            var fields = Unflatten(e.Paths);
+            var fields = Unflatten(e.Paths, out var nested);
             var entry = new JsonObject
             {
                 ["manager"] = e.Manager,
@@ -334,10 +334,14 @@ public static class ManagedFields
                 entry["subresource"] = e.Subresource;
             }
 
-            // What reading the written entry back gives (a path set and the tree Unflatten made of it may differ when one
-            // path is a prefix of another, so the set is taken from the tree, as Entries would).
-            var written = new HashSet<string>();
-            Flatten(fields, "", written);
+            // What reading the written entry back gives: the same paths, unless one path is a prefix of another (the tree
+            // then keeps only the longer one), in which case the set is taken from the tree, as Entries would.
+            var written = e.Paths;
+            if (nested)
+            {
+                written = [];
+                Flatten(fields, "", written);
+            }
             var serialized = JsonOutput(entry);
             index.Add(new IndexedEntry(e.Manager, e.Operation, e.ApiVersion, e.Subresource, time, written, serialized));
             array.Add(entry);
@@ -423,11 +427,21 @@ public static class ManagedFields
         }
     }
 
-    private static JsonObject Unflatten(IEnumerable<string> paths)
+    /// <param name="paths">Leaf paths.</param>
+    /// <param name="nested">Set when a path is a prefix of another (in ordinal order such a pair is adjacent).</param>
+    private static JsonObject Unflatten(IEnumerable<string> paths, out bool nested)
     {
         var root = new JsonObject();
+        nested = false;
+        string? previous = null;
         foreach (var p in paths.Order(StringComparer.Ordinal))
         {
+            if (previous is not null && p.Length > previous.Length && p[previous.Length] == Separator && p.StartsWith(previous, StringComparison.Ordinal))
+            {
+                nested = true;
+            }
+
+            previous = p;
             var node = root;
             foreach (var seg in p.Split(Separator))
             {
