@@ -240,7 +240,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             }
 
             var warnings = new List<string>();
-            var next = await PrepareUpdateAsync(r, old, updated, subresource, options, warnings, ct);
+            var next = await PrepareUpdateAsync(r, current, old, updated, subresource, options, warnings, ct);
             if (SameIgnoringVolatile(old, next, StatusOnlyChange(r, subresource)))
             {
                 return new WriteResult(Render(r, current), current, warnings);
@@ -283,17 +283,23 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         }
     }
 
-    private async Task<JsonObject> PrepareUpdateAsync(ApiResource r, JsonObject old, JsonObject updated, string? subresource, WriteOptions options, List<string> warnings, CancellationToken ct)
+    /// <param name="current">The stored object <paramref name="old"/> was read from.</param>
+    /// <param name="old">The stored object, parsed (not changed here).</param>
+    /// <param name="updated">The requested object; its status is moved into the result for a /status write.</param>
+    private async Task<JsonObject> PrepareUpdateAsync(ApiResource r, StoredObject current, JsonObject old, JsonObject updated, string? subresource, WriteOptions options, List<string> warnings, CancellationToken ct)
     {
         JsonObject next;
         var oldMeta = old["metadata"]!.AsObject();
         if (subresource == "status")
         {
-            next = old.DeepClone().AsObject();
+            // The stored object parsed afresh (cheaper than a deep copy of the parsed one, and left lazily parsed where
+            // untouched) with the requested status moved in.
+            next = current.ToJsonObject();
             next.Remove("status");
             if (updated["status"] is { } status)
             {
-                next["status"] = status.DeepClone();
+                updated.Remove("status");
+                next["status"] = status;
             }
         }
         else
