@@ -17,13 +17,25 @@ public sealed class StoreConsistencyTests(EmulatorHost host) : IClassFixture<Emu
         var ns = await host.NewNamespaceAsync("snap");
         var collection = host.Api.Registry.Find("", "v1", "configmaps")!.Collection;
         var writes = new ConcurrentDictionary<string, ConcurrentBag<long>>(StringComparer.Ordinal);
-        using var done = new CancellationTokenSource();
+        var lists = new ConcurrentQueue<(List<StoredObject> Items, long ResourceVersion)>();
+        var writersDone = 0;
+
+        // The writers pause every 50 writes until a list has been taken since, so lists always interleave with the writes
+        // (however the machine schedules the threads); between pauses the lists run concurrently with the writes.
+        async Task AwaitListsAsync(int i)
+        {
+            while (lists.Count < i / 50)
+            {
+                await Task.Delay(1);
+            }
+        }
 
         // Writers to this collection (creates, then updates) and to another collection (which moves the global resourceVersion).
         var configMaps = Task.Run(async () =>
         {
             for (var i = 0; i < Objects; i++)
             {
+                await AwaitListsAsync(i);
                 var name = $"cm-{i:D4}";
                 Record(name, await host.Api.CreateAsync(ConfigMap(ns, name, "0")));
                 if (i % 3 == 0)
@@ -32,11 +44,14 @@ public sealed class StoreConsistencyTests(EmulatorHost host) : IClassFixture<Emu
                     Record(earlier, await host.Api.UpdateAsync("v1", "ConfigMap", ns, earlier, o => o["data"]!["v"] = i.ToString(CultureInfo.InvariantCulture)));
                 }
             }
+
+            Interlocked.Increment(ref writersDone);
         });
         var secrets = Task.Run(async () =>
         {
             for (var i = 0; i < Objects; i++)
             {
+                await AwaitListsAsync(i);
                 await host.Api.CreateAsync(new JsonObject
                 {
                     ["apiVersion"] = "v1",
@@ -44,18 +59,26 @@ public sealed class StoreConsistencyTests(EmulatorHost host) : IClassFixture<Emu
                     ["metadata"] = new JsonObject { ["name"] = $"s-{i:D4}", ["namespace"] = ns },
                 });
             }
+
+            Interlocked.Increment(ref writersDone);
+        });
+        var reader = Task.Run(() =>
+        {
+            // At most 1,000 lists (each is checked against every write below).
+            while (Volatile.Read(ref writersDone) < 2)
+            {
+                if (lists.Count < 1_000)
+                {
+                    lists.Enqueue(host.Api.Store.Snapshot(collection, ns));
+                }
+
+                Thread.Sleep(lists.Count < 1_000 ? 0 : 1);
+            }
         });
 
-        var lists = new List<(List<StoredObject> Items, long ResourceVersion)>();
-        while (!configMaps.IsCompleted || !secrets.IsCompleted)
-        {
-            lists.Add(host.Api.Store.Snapshot(collection, ns));
-            await Task.Yield();
-        }
-
-        await Task.WhenAll(configMaps, secrets);
-        lists.Add(host.Api.Store.Snapshot(collection, ns));
-        Assert.True(lists.Count > 2, "the lists did not overlap the writes");
+        await Task.WhenAll(configMaps, secrets, reader);
+        lists.Enqueue(host.Api.Store.Snapshot(collection, ns));
+        Assert.True(lists.Count > Objects / 50, $"only {lists.Count} lists were taken");
 
         foreach (var (items, rv) in lists)
         {
@@ -68,7 +91,7 @@ public sealed class StoreConsistencyTests(EmulatorHost host) : IClassFixture<Emu
             Assert.Equal(expected, items.Select(o => (o.Name, o.ResourceVersion)).ToList());
         }
 
-        Assert.Equal(Objects, lists[^1].Items.Count);
+        Assert.Equal(Objects, lists.Last().Items.Count);
 
         void Record(string name, JsonObject written) =>
             writes.GetOrAdd(name, _ => []).Add(long.Parse((string)written["metadata"]!["resourceVersion"]!, CultureInfo.InvariantCulture));

@@ -76,7 +76,7 @@ public static class ManagedFields
         mine.Paths.Clear();
         mine.Paths.UnionWith(appliedLeaves.Keys);
         mine.Time = now;
-        _ = Write(result, entries);
+        _ = Write(result, entries, null);
         return result;
     }
 
@@ -115,7 +115,7 @@ public static class ManagedFields
             mine.Time = now;
         }
 
-        return Write(after, entries);
+        return Write(after, entries, before);
     }
 
     /// <summary>
@@ -125,16 +125,17 @@ public static class ManagedFields
     /// </summary>
     private static void ChangedLeaves(JsonObject? before, JsonObject after, string path, string dotted, Func<string, string?> listKey, HashSet<string> changed)
     {
+        // Only the root and metadata hold server-managed fields (see IsIdentity).
+        var mayHoldIdentity = path.Length == 0 || path == "f:metadata";
         foreach (var (k, v) in after)
         {
-            var childPath = path.Length == 0 ? "f:" + k : path + Separator + "f:" + k;
-            if (IsIdentity(childPath) && v is not JsonObject { Count: > 0 })
+            var childPath = mayHoldIdentity ? ChildPath(path, k) : null;
+            if (childPath is not null && IsIdentity(childPath) && v is not JsonObject { Count: > 0 })
             {
                 // A server-managed field (managedFields itself, resourceVersion, uid...) is never owned.
                 continue;
             }
 
-            var childDotted = dotted.Length == 0 ? k : dotted + "." + k;
             JsonNode? old = null;
             var hasOld = before is not null && before.TryGetPropertyValue(k, out old);
 
@@ -143,6 +144,9 @@ public static class ManagedFields
             {
                 continue;
             }
+
+            childPath ??= ChildPath(path, k);
+            var childDotted = dotted.Length == 0 ? k : dotted + "." + k;
 
             if (hasOld && v is JsonObject { Count: > 0 } vo && old is JsonObject { Count: > 0 } oo)
             {
@@ -169,6 +173,8 @@ public static class ManagedFields
             }
         }
     }
+
+    private static string ChildPath(string path, string key) => path.Length == 0 ? "f:" + key : path + Separator + "f:" + key;
 
     private static readonly string MetadataPrefix = "f:metadata" + Separator;
     private static readonly string[] ServerManagedMetadata =
@@ -227,10 +233,7 @@ public static class ManagedFields
         /// <summary>The index entry this one was made from.</summary>
         public IndexedEntry? Source { get; private init; }
 
-        /// <summary>The serialized entry when it comes from an index.</summary>
-        public byte[]? Serialized => Source?.Serialized;
-
-        /// <summary>True when the entry comes from an index (its serialized form can be reused while it is unchanged).</summary>
+        /// <summary>True when the entry comes from an index (its JSON in the object written before can be reused while it is unchanged).</summary>
         public bool Indexed { get; private init; }
 
         public void Remove(HashSet<string> paths)
@@ -288,8 +291,12 @@ public static class ManagedFields
         return list;
     }
 
-    private static ManagedFieldsIndex Write(JsonObject obj, List<Entry> entries)
+    /// <param name="obj">The object to write metadata.managedFields into.</param>
+    /// <param name="entries">The entries.</param>
+    /// <param name="before">The object the entries' index was computed for (its entries are copied while unchanged).</param>
+    private static ManagedFieldsIndex Write(JsonObject obj, List<Entry> entries, JsonObject? before)
     {
+        var beforeArray = before?["metadata"]?["managedFields"] as JsonArray;
         if (obj["metadata"] is not JsonObject meta)
         {
             obj["metadata"] = meta = [];
@@ -302,20 +309,17 @@ public static class ManagedFields
             if ((e.Indexed || e.Canonical is not null) && e.Time is null && e.Paths.Count == e.OriginalCount)
             {
                 // Untouched (paths are only ever removed from an existing entry, so an equal count means equal paths).
-                if (e.Serialized is { } bytes)
+                // The stored entry, copied: still lazily parsed, so copying and writing it out are cheap.
+                var unchanged = e.Source is { } source
+                    ? beforeArray is not null && source.Position < beforeArray.Count && beforeArray[source.Position] is JsonObject stored
+                        && (string?)stored["manager"] == e.Manager ? stored : null
+                    : e.Canonical;
+                if (unchanged is not null)
                 {
-                    // A node over the entry's bytes: cheaper to make than a deep copy, and written back out as is.
-                    array.Add(JsonNode.Parse(bytes));
-                    index.Add(e.Source!);
-                }
-                else
-                {
-                    var unchanged = e.Canonical!;
                     array.Add(unchanged.DeepClone());
-                    index.Add(new IndexedEntry(e.Manager, e.Operation, e.ApiVersion, e.Subresource, e.OriginalTime, e.Paths, JsonOutput(unchanged)));
+                    index.Add(new IndexedEntry(e.Manager, e.Operation, e.ApiVersion, e.Subresource, e.OriginalTime, e.Paths, array.Count - 1));
+                    continue;
                 }
-
-                continue;
             }
 
             var time = e.Time is { } t ? Rfc3339(t) : e.OriginalTime;
@@ -342,9 +346,9 @@ public static class ManagedFields
                 written = [];
                 Flatten(fields, "", written);
             }
-            var serialized = JsonOutput(entry);
-            index.Add(new IndexedEntry(e.Manager, e.Operation, e.ApiVersion, e.Subresource, time, written, serialized));
+
             array.Add(entry);
+            index.Add(new IndexedEntry(e.Manager, e.Operation, e.ApiVersion, e.Subresource, time, written, array.Count - 1));
         }
 
         meta["managedFields"] = array;
@@ -401,8 +405,6 @@ public static class ManagedFields
 
         return true;
     }
-
-    private static byte[] JsonOutput(JsonObject entry) => Serialization.JsonOutput.Bytes(entry);
 
     internal static string Rfc3339(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
@@ -479,7 +481,8 @@ public static class ManagedFields
             case JsonArray a when listKey(dotted) is { } key && a.All(i => i is JsonObject io && io[key] is not null):
                 foreach (var item in a.OfType<JsonObject>())
                 {
-                    var itemPath = path + Separator + "k:" + new JsonObject { [key] = item[key]!.DeepClone() }.ToJsonString();
+                    // The same text as serializing {key: value}, without building that object.
+                    var itemPath = path + Separator + "k:{" + System.Text.Json.JsonSerializer.Serialize(key) + ":" + item[key]!.ToJsonString() + "}";
                     var rest = item.Where(p => p.Key != key).ToList();
                     if (rest.Count == 0)
                     {
@@ -617,13 +620,13 @@ public static class ManagedFields
 
 /// <summary>
 /// An object's managedFields as its last write left them, kept with the stored object so the next write need not read them
-/// back from JSON. Immutable: the path sets and serialized entries are never changed (writes copy what they change).
+/// back from JSON. Immutable: the path sets are never changed (writes copy what they change).
 /// </summary>
 internal sealed class ManagedFieldsIndex(IReadOnlyList<IndexedEntry> entries)
 {
     public IReadOnlyList<IndexedEntry> Entries { get; } = entries;
 }
 
-/// <summary>One managedFields entry as written: its identity, time, owned leaf paths and its serialized JSON.</summary>
+/// <summary>One managedFields entry as written: its identity, time, owned leaf paths and its position in the written array.</summary>
 internal sealed record IndexedEntry(string Manager, string Operation, string ApiVersion, string? Subresource, string? Time,
-    HashSet<string> Paths, byte[] Serialized);
+    HashSet<string> Paths, int Position);
