@@ -139,8 +139,11 @@ public static class ManagedFields
             JsonNode? old = null;
             var hasOld = before is not null && before.TryGetPropertyValue(k, out old);
 
-            // Equal subtrees are skipped whole (comparing parsed JSON this way is cheaper than walking it key by key).
-            if (hasOld && JsonNode.DeepEquals(old, v))
+            // At the top level (metadata, spec, status) equal subtrees are skipped whole: both sides are usually still lazily
+            // parsed there, and comparing them so is cheaper than walking them key by key. Deeper down (where one side has
+            // usually been built or changed in memory) objects are walked instead, so a differing subtree is not compared twice.
+            var bothObjects = hasOld && v is JsonObject { Count: > 0 } && old is JsonObject { Count: > 0 };
+            if (hasOld && (path.Length == 0 || !bothObjects) && JsonNode.DeepEquals(old, v))
             {
                 continue;
             }
@@ -148,9 +151,9 @@ public static class ManagedFields
             childPath ??= ChildPath(path, k);
             var childDotted = dotted.Length == 0 ? k : dotted + "." + k;
 
-            if (hasOld && v is JsonObject { Count: > 0 } vo && old is JsonObject { Count: > 0 } oo)
+            if (bothObjects)
             {
-                ChangedLeaves(oo, vo, childPath, childDotted, listKey, changed);
+                ChangedLeaves((JsonObject)old!, (JsonObject)v!, childPath, childDotted, listKey, changed);
                 continue;
             }
 
