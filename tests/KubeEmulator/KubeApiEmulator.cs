@@ -191,16 +191,20 @@ public sealed class KubeApiEmulator : IAsyncDisposable
 
     /// <summary>Changes an object through the main resource (or <c>status</c>) with retry on concurrent writes.</summary>
     public async Task<JsonObject> UpdateAsync(string apiVersion, string kind, string? ns, string name, Action<JsonObject> change,
-        string? subresource = null, CancellationToken cancellationToken = default)
+        string? subresource = null, CancellationToken cancellationToken = default) =>
+        Parse((await WriteAsync(apiVersion, kind, ns, name, change, subresource, cancellationToken)).Json);
+
+    /// <summary><see cref="UpdateAsync"/> for callers that do not read the result back (spares parsing it).</summary>
+    internal Task<WriteResult> WriteAsync(string apiVersion, string kind, string? ns, string name, Action<JsonObject> change,
+        string? subresource, CancellationToken cancellationToken)
     {
         var r = Resolve(apiVersion, kind);
-        var result = await Operations.MutateAsync(r, r.Namespaced ? ns ?? "default" : "", name, subresource, WriteOptions.Default, o =>
+        return Operations.MutateAsync(r, r.Namespaced ? ns ?? "default" : "", name, subresource, WriteOptions.Default, o =>
         {
             change(o);
             o["metadata"]!.AsObject().Remove("resourceVersion");
             return o;
         }, cancellationToken);
-        return Parse(result.Json);
     }
 
     /// <summary>Changes an object's status through the status subresource.</summary>

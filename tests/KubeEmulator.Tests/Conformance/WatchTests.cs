@@ -144,6 +144,39 @@ public sealed class WatchTests(EmulatorHost host) : IClassFixture<EmulatorHost>
     }
 
     [Fact]
+    public async Task Watchers_of_one_event_each_get_the_type_their_selector_gives_it_and_the_same_object()
+    {
+        // An event's wire line is built once per type and shared between watchers: each must still get its own type.
+        var ns = await host.NewNamespaceAsync();
+        await host.Api.CreateAsync(Namespaced(EmulatorHost.ConfigMap("s", new JsonObject { ["app"] = "a" }), ns));
+        var from = host.Api.Store.ResourceVersion;
+        await using var all = await WatchStream.OpenAsync(host.Http, $"api/v1/namespaces/{ns}/configmaps?watch=true&resourceVersion={from}");
+        await using var leaving = await WatchStream.OpenAsync(host.Http, $"api/v1/namespaces/{ns}/configmaps?watch=true&labelSelector=app%3Da&resourceVersion={from}");
+        await using var joining = await WatchStream.OpenAsync(host.Http, $"api/v1/namespaces/{ns}/configmaps?watch=true&labelSelector=app%3Db&resourceVersion={from}");
+
+        await host.Api.UpdateAsync("v1", "ConfigMap", ns, "s", o => o["metadata"]!["labels"]!["app"] = "b");
+        await host.Api.UpdateAsync("v1", "ConfigMap", ns, "s", o => o["data"]!["k"] = "second");
+
+        var seen = new List<(string Type, JsonObject Object)>();
+        foreach (var (watch, expected) in new[] { (all, new[] { "MODIFIED", "MODIFIED" }), (leaving, ["DELETED"]), (joining, ["ADDED", "MODIFIED"]) })
+        {
+            foreach (var type in expected)
+            {
+                var e = (await watch.NextAsync())!.Value;
+                Assert.Equal(type, e.Type);
+                Assert.Equal("b", (string?)e.Object["metadata"]!["labels"]!["app"]);
+                seen.Add(e);
+            }
+        }
+
+        // The first change reached all three watchers as the same object, whatever type each was told.
+        var firstChange = new[] { seen[0], seen[2], seen[3] };
+        Assert.Single(firstChange.Select(e => e.Object.ToJsonString()).Distinct());
+        Assert.Equal("second", (string?)seen[4].Object["data"]!["k"]);
+        Assert.True(await leaving.IsQuietAsync(Quiet));
+    }
+
+    [Fact]
     public async Task Cluster_wide_watch_sees_every_namespace_and_namespaced_watch_only_its_own()
     {
         var ns1 = await host.NewNamespaceAsync();

@@ -25,8 +25,12 @@ public sealed record RequestLogEntry(long Sequence, DateTimeOffset Time, string 
 /// <summary>A queryable log of every request the emulator served.</summary>
 public sealed class RequestLog
 {
+    /// <summary>The most entries kept; older ones are dropped.</summary>
+    public const int Capacity = 100_000;
+
     private readonly ConcurrentQueue<RequestLogEntry> _entries = new();
     private long _sequence;
+    private int _count;
 
     /// <summary>All entries so far, oldest first.</summary>
     public IReadOnlyList<RequestLogEntry> Entries => _entries.ToArray();
@@ -44,15 +48,23 @@ public sealed class RequestLog
     /// <summary>Counts entries matching <paramref name="predicate"/>.</summary>
     public int Count(Func<RequestLogEntry, bool> predicate) => _entries.Count(predicate);
 
-    public void Clear() => _entries.Clear();
+    public void Clear()
+    {
+        _entries.Clear();
+        Interlocked.Exchange(ref _count, 0);
+    }
 
     internal long NextSequence() => Interlocked.Increment(ref _sequence);
 
     internal void Add(RequestLogEntry entry)
     {
         _entries.Enqueue(entry);
-        while (_entries.Count > 100_000 && _entries.TryDequeue(out _))
+
+        // ConcurrentQueue.Count walks its segments; the bound is kept with a counter instead (approximate under races, which
+        // only moves the bound by a few entries).
+        if (Interlocked.Increment(ref _count) > Capacity && _entries.TryDequeue(out _))
         {
+            Interlocked.Decrement(ref _count);
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json.Nodes;
@@ -20,7 +21,8 @@ namespace Ferry.KubeEmulator.Http;
 /// <summary>Serves every request: discovery, OpenAPI, and the resource verbs (get, list, watch, create, update, patch, delete).</summary>
 internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjector faults, KubeApiEmulatorOptions options)
 {
-    private static readonly byte[] Newline = "\n"u8.ToArray();
+    /// <summary>Watch events are written without flushing until this many bytes are pending (then, and after each batch, flushed).</summary>
+    private const int FlushThreshold = 64 * 1024;
     private readonly OpenApiDocuments _openApi = new(ops.Registry);
     private readonly ConcurrentDictionary<long, (List<StoredObject> Items, long ResourceVersion)> _pages = new();
     private long _nextPageId;
@@ -406,6 +408,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
             var ct = linked.Token;
             await ctx.Response.StartAsync(ct);
             var first = true;
+            var unflushed = 0;
             foreach (var e in initial)
             {
                 await SendAsync(e);
@@ -487,7 +490,15 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
                     first = false;
                 }
 
-                await WriteEventAsync(ctx, type, bytes);
+                // Buffered in the response pipe and flushed once per batch of events (see the loop above).
+                var line = ReferenceEquals(bytes, e.Object.Json) ? e.FrameOf(type) : WatchEvent.Frame(type, bytes);
+                ctx.Response.BodyWriter.Write(line);
+                unflushed += line.Length;
+                if (unflushed >= FlushThreshold)
+                {
+                    unflushed = 0;
+                    await ctx.Response.BodyWriter.FlushAsync(ct);
+                }
             }
 
             bool Matches(StoredObject o) => labels.Matches(o.Labels) && fields.Matches(o.Fields);
@@ -509,10 +520,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
     private static async Task WriteEventAsync(HttpContext ctx, string type, byte[] obj)
     {
         var body = ctx.Response.Body;
-        await body.WriteAsync(Encoding.UTF8.GetBytes($"{{\"type\":\"{type}\",\"object\":"));
-        await body.WriteAsync(obj);
-        await body.WriteAsync("}"u8.ToArray());
-        await body.WriteAsync(Newline);
+        await body.WriteAsync(WatchEvent.Frame(type, obj));
         if (type is "ERROR")
         {
             await body.FlushAsync();
@@ -572,7 +580,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
         return new DeleteOptions(policy, grace, (string?)body?["preconditions"]?["uid"], (string?)body?["preconditions"]?["resourceVersion"], dryRun);
     }
 
-    private static async Task<string> ReadBodyAsync(HttpContext ctx)
+    private static void RefuseBinaryBodies(HttpContext ctx)
     {
         if (ctx.Request.ContentType?.Contains("protobuf", StringComparison.OrdinalIgnoreCase) == true
             || ctx.Request.ContentType?.Contains("cbor", StringComparison.OrdinalIgnoreCase) == true)
@@ -580,8 +588,11 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
             throw new ApiException(415, "UnsupportedMediaType",
                 $"the emulator accepts JSON and YAML request bodies only, not {ctx.Request.ContentType}: use `kubectl apply -f` or `kubectl create -f` with a manifest instead of a `kubectl create <kind>` generator");
         }
+    }
 
-
+    private static async Task<string> ReadBodyAsync(HttpContext ctx)
+    {
+        RefuseBinaryBodies(ctx);
         using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
         return await reader.ReadToEndAsync(ctx.RequestAborted);
     }
@@ -596,10 +607,21 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
                 $"the emulator decodes protobuf only for v1 Namespace, ConfigMap, Secret and ServiceAccount: use `kubectl apply -f` or `kubectl create -f` with a manifest instead of a `kubectl create <kind>` generator");
         }
 
-        var text = await ReadBodyAsync(ctx);
         var contentType = ctx.Request.ContentType ?? "";
-        var node = contentType.Contains("yaml", StringComparison.OrdinalIgnoreCase) ? YamlJson.Parse(text) : JsonNode.Parse(text);
+        var node = contentType.Contains("yaml", StringComparison.OrdinalIgnoreCase)
+            ? YamlJson.Parse(await ReadBodyAsync(ctx))
+            : JsonNode.Parse((await ReadJsonBytesAsync(ctx)).Span);
         return node as JsonObject ?? throw ApiException.BadRequest("the request body must be a JSON object");
+    }
+
+    /// <summary>A JSON body as UTF-8 bytes (parsed as is, without a round trip through a string); a byte order mark is skipped.</summary>
+    private static async Task<ReadOnlyMemory<byte>> ReadJsonBytesAsync(HttpContext ctx)
+    {
+        RefuseBinaryBodies(ctx);
+        using var buffer = ctx.Request.ContentLength is { } length and > 0 and < int.MaxValue ? new MemoryStream((int)length) : new MemoryStream();
+        await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted);
+        var bytes = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        return bytes.Span.StartsWith(Encoding.UTF8.Preamble) ? bytes[Encoding.UTF8.Preamble.Length..] : bytes;
     }
 
     private static IncludeObject IncludeOf(HttpContext ctx) => (string?)ctx.Request.Query["includeObject"] switch

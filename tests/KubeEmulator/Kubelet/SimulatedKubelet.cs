@@ -216,7 +216,7 @@ public sealed class SimulatedKubelet : IAsyncDisposable
         async Task WriteStatusAsync(Action<JsonObject> change)
         {
             ct.ThrowIfCancellationRequested();
-            await _api.UpdateStatusAsync("v1", "Pod", ns, name, o =>
+            await _api.WriteAsync("v1", "Pod", ns, name, o =>
             {
                 if ((string?)o["metadata"]?["uid"] != uid)
                 {
@@ -229,7 +229,7 @@ public sealed class SimulatedKubelet : IAsyncDisposable
                 }
 
                 change(status);
-            }, ct);
+            }, "status", ct);
         }
     }
 

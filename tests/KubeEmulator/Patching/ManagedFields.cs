@@ -76,36 +76,32 @@ public static class ManagedFields
         mine.Paths.Clear();
         mine.Paths.UnionWith(appliedLeaves.Keys);
         mine.Time = now;
-        Write(result, entries);
+        _ = Write(result, entries, null);
         return result;
     }
 
     /// <summary>Records a non-apply write: the leaves that changed now belong to <paramref name="manager"/>.</summary>
     public static void RecordUpdate(JsonObject? before, JsonObject after, string manager, string? subresource, string apiVersion,
-        DateTimeOffset now, Func<string, string?> listKey)
-    {
-        var entries = Entries(before ?? []);
-        var oldLeaves = before is null ? [] : Leaves(before, listKey).ToDictionary(p => p.Path, p => p.Value);
-        var changed = new HashSet<string>();
-        foreach (var (path, value) in Leaves(after, listKey))
-        {
-            if (IsIdentity(path) || path.StartsWith("f:metadata" + Separator + "f:managedFields", StringComparison.Ordinal)
-                || path.StartsWith("f:metadata" + Separator + "f:resourceVersion", StringComparison.Ordinal))
-            {
-                continue;
-            }
+        DateTimeOffset now, Func<string, string?> listKey) =>
+        RecordUpdate(before, null, after, manager, subresource, apiVersion, now, listKey);
 
-            if (!oldLeaves.TryGetValue(path, out var old) || !JsonNode.DeepEquals(old, value))
-            {
-                changed.Add(path);
-            }
-        }
+    /// <summary>
+    /// <see cref="RecordUpdate(JsonObject?, JsonObject, string, string?, string, DateTimeOffset, Func{string, string?})"/> with
+    /// <paramref name="beforeIndex"/>, the entries of <paramref name="before"/> as an earlier write left them (null: read them
+    /// from <paramref name="before"/>). Returns the entries now written to <paramref name="after"/>, for the next write.
+    /// </summary>
+    internal static ManagedFieldsIndex RecordUpdate(JsonObject? before, ManagedFieldsIndex? beforeIndex, JsonObject after, string manager,
+        string? subresource, string apiVersion, DateTimeOffset now, Func<string, string?> listKey)
+    {
+        var entries = beforeIndex?.Entries.Select(Entry.Sharing).ToList() ?? Entries(before ?? []);
+        var changed = new HashSet<string>();
+        ChangedLeaves(before, after, "", "", listKey, changed);
 
         if (changed.Count > 0)
         {
             foreach (var e in entries)
             {
-                e.Paths.ExceptWith(changed);
+                e.Remove(changed);
             }
 
             var mine = entries.FirstOrDefault(e => e.Manager == manager && e.Operation == "Update" && e.Subresource == subresource);
@@ -115,30 +111,166 @@ public static class ManagedFields
                 entries.Add(mine);
             }
 
-            mine.Paths.UnionWith(changed);
+            mine.Own(changed);
             mine.Time = now;
         }
 
-        Write(after, entries);
+        return Write(after, entries, before);
     }
 
-    private static bool IsIdentity(string path) =>
-        path is "f:apiVersion" or "f:kind" || path == "f:metadata" + Separator + "f:name" || path == "f:metadata" + Separator + "f:namespace"
-        || path.StartsWith("f:metadata" + Separator + "f:uid", StringComparison.Ordinal)
-        || path.StartsWith("f:metadata" + Separator + "f:creationTimestamp", StringComparison.Ordinal)
-        || path.StartsWith("f:metadata" + Separator + "f:generation", StringComparison.Ordinal)
-        || path.StartsWith("f:metadata" + Separator + "f:resourceVersion", StringComparison.Ordinal)
-        || path.StartsWith("f:metadata" + Separator + "f:managedFields", StringComparison.Ordinal);
+    /// <summary>
+    /// Adds the leaf paths of <paramref name="after"/> that are missing from <paramref name="before"/> or hold another value.
+    /// Objects present on both sides are compared key by key, so subtrees equal on both sides (most of an object on a typical
+    /// write) are skipped without listing their leaves; anything else is compared leaf by leaf.
+    /// </summary>
+    private static void ChangedLeaves(JsonObject? before, JsonObject after, string path, string dotted, Func<string, string?> listKey, HashSet<string> changed)
+    {
+        // Only the root and metadata hold server-managed fields (see IsIdentity).
+        var mayHoldIdentity = path.Length == 0 || path == "f:metadata";
+        foreach (var (k, v) in after)
+        {
+            var childPath = mayHoldIdentity ? ChildPath(path, k) : null;
+            if (childPath is not null && IsIdentity(childPath) && v is not JsonObject { Count: > 0 })
+            {
+                // A server-managed field (managedFields itself, resourceVersion, uid...) is never owned.
+                continue;
+            }
+
+            JsonNode? old = null;
+            var hasOld = before is not null && before.TryGetPropertyValue(k, out old);
+
+            // At the top level (metadata, spec, status) equal subtrees are skipped whole: both sides are usually still lazily
+            // parsed there, and comparing them so is cheaper than walking them key by key. Deeper down (where one side has
+            // usually been built or changed in memory) objects are walked instead, so a differing subtree is not compared twice.
+            var bothObjects = hasOld && v is JsonObject { Count: > 0 } && old is JsonObject { Count: > 0 };
+            if (hasOld && (path.Length == 0 || !bothObjects) && JsonNode.DeepEquals(old, v))
+            {
+                continue;
+            }
+
+            childPath ??= ChildPath(path, k);
+            var childDotted = dotted.Length == 0 ? k : dotted + "." + k;
+
+            if (bothObjects)
+            {
+                ChangedLeaves((JsonObject)old!, (JsonObject)v!, childPath, childDotted, listKey, changed);
+                continue;
+            }
+
+            var newLeaves = new List<(string, JsonNode?)>();
+            Walk(v, childPath, childDotted, listKey, newLeaves);
+            Dictionary<string, JsonNode?>? oldLeaves = null;
+            if (hasOld)
+            {
+                var list = new List<(string, JsonNode?)>();
+                Walk(old, childPath, childDotted, listKey, list);
+                oldLeaves = list.ToDictionary(p => p.Item1, p => p.Item2);
+            }
+
+            foreach (var (leaf, value) in newLeaves)
+            {
+                if (!IsIdentity(leaf) && (oldLeaves is null || !oldLeaves.TryGetValue(leaf, out var was) || !JsonNode.DeepEquals(was, value)))
+                {
+                    changed.Add(leaf);
+                }
+            }
+        }
+    }
+
+    private static string ChildPath(string path, string key) => path.Length == 0 ? "f:" + key : path + Separator + "f:" + key;
+
+    private static readonly string MetadataPrefix = "f:metadata" + Separator;
+    private static readonly string[] ServerManagedMetadata =
+        [MetadataPrefix + "f:uid", MetadataPrefix + "f:creationTimestamp", MetadataPrefix + "f:generation", MetadataPrefix + "f:resourceVersion", MetadataPrefix + "f:managedFields"];
+
+    private static readonly string MetadataName = MetadataPrefix + "f:name";
+    private static readonly string MetadataNamespace = MetadataPrefix + "f:namespace";
+
+    private static bool IsIdentity(string path)
+    {
+        if (path is "f:apiVersion" or "f:kind")
+        {
+            return true;
+        }
+
+        if (!path.StartsWith(MetadataPrefix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        if (path == MetadataName || path == MetadataNamespace)
+        {
+            return true;
+        }
+
+        foreach (var prefix in ServerManagedMetadata)
+        {
+            if (path.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private sealed class Entry(string manager, string operation, string apiVersion, string? subresource, HashSet<string> paths)
     {
+        private bool _shared;
+
         public string Manager { get; } = manager;
         public string Operation { get; } = operation;
         public string ApiVersion { get; } = apiVersion;
         public string? Subresource { get; } = subresource;
-        public HashSet<string> Paths { get; } = paths;
+
+        /// <summary>The owned leaf paths (read-only while shared with a <see cref="ManagedFieldsIndex"/>; see <see cref="Own"/> and <see cref="Remove"/>).</summary>
+        public HashSet<string> Paths { get; private set; } = paths;
+
         public DateTimeOffset? Time { get; set; }
         public string? OriginalTime { get; init; }
+
+        /// <summary>An entry whose path set belongs to an index: copied before its first change.</summary>
+        public static Entry Sharing(IndexedEntry e) =>
+            new(e.Manager, e.Operation, e.ApiVersion, e.Subresource, e.Paths) { OriginalTime = e.Time, OriginalCount = e.Paths.Count, Indexed = true, Source = e, _shared = true };
+
+        /// <summary>The index entry this one was made from.</summary>
+        public IndexedEntry? Source { get; private init; }
+
+        /// <summary>True when the entry comes from an index (its JSON in the object written before can be reused while it is unchanged).</summary>
+        public bool Indexed { get; private init; }
+
+        public void Remove(HashSet<string> paths)
+        {
+            if (Paths.Overlaps(paths))
+            {
+                Unshare();
+                Paths.ExceptWith(paths);
+            }
+        }
+
+        public void Own(HashSet<string> paths)
+        {
+            Unshare();
+            Paths.UnionWith(paths);
+        }
+
+        /// <summary>Makes <see cref="Paths"/> this entry's own before it is changed in place.</summary>
+        public HashSet<string> Unshare()
+        {
+            if (_shared)
+            {
+                Paths = new HashSet<string>(Paths, Paths.Comparer);
+                _shared = false;
+            }
+
+            return Paths;
+        }
+
+        /// <summary>The stored entry when it is already in the form <see cref="Write"/> produces (so it can be copied as is).</summary>
+        public JsonObject? Canonical { get; init; }
+
+        /// <summary>The number of paths read from the stored entry; a change of count means the entry must be rewritten.</summary>
+        public int OriginalCount { get; init; } = -1;
     }
 
     private static List<Entry> Entries(JsonObject obj)
@@ -155,41 +287,126 @@ public static class ManagedFields
                 }
 
                 list.Add(new Entry((string?)e["manager"] ?? "", (string?)e["operation"] ?? "Update", (string?)e["apiVersion"] ?? "",
-                    (string?)e["subresource"], paths) { OriginalTime = (string?)e["time"] });
+                    (string?)e["subresource"], paths) { OriginalTime = (string?)e["time"], Canonical = IsCanonical(e) ? e : null, OriginalCount = paths.Count });
             }
         }
 
         return list;
     }
 
-    private static void Write(JsonObject obj, List<Entry> entries)
+    /// <param name="obj">The object to write metadata.managedFields into.</param>
+    /// <param name="entries">The entries.</param>
+    /// <param name="before">The object the entries' index was computed for (its entries are copied while unchanged).</param>
+    private static ManagedFieldsIndex Write(JsonObject obj, List<Entry> entries, JsonObject? before)
     {
+        var beforeArray = before?["metadata"]?["managedFields"] as JsonArray;
         if (obj["metadata"] is not JsonObject meta)
         {
             obj["metadata"] = meta = [];
         }
 
         var array = new JsonArray();
+        var index = new List<IndexedEntry>(entries.Count);
         foreach (var e in entries.Where(e => e.Paths.Count > 0))
         {
+            if ((e.Indexed || e.Canonical is not null) && e.Time is null && e.Paths.Count == e.OriginalCount)
+            {
+                // Untouched (paths are only ever removed from an existing entry, so an equal count means equal paths).
+                // The stored entry, copied: still lazily parsed, so copying and writing it out are cheap.
+                var unchanged = e.Source is { } source
+                    ? beforeArray is not null && source.Position < beforeArray.Count && beforeArray[source.Position] is JsonObject stored
+                        && (string?)stored["manager"] == e.Manager ? stored : null
+                    : e.Canonical;
+                if (unchanged is not null)
+                {
+                    array.Add(unchanged.DeepClone());
+                    index.Add(new IndexedEntry(e.Manager, e.Operation, e.ApiVersion, e.Subresource, e.OriginalTime, e.Paths, array.Count - 1));
+                    continue;
+                }
+            }
+
+            var time = e.Time is { } t ? Rfc3339(t) : e.OriginalTime;
+            var fields = Unflatten(e.Paths, out var nested);
             var entry = new JsonObject
             {
                 ["manager"] = e.Manager,
                 ["operation"] = e.Operation,
                 ["apiVersion"] = e.ApiVersion,
-                ["time"] = e.Time is { } t ? Rfc3339(t) : e.OriginalTime,
+                ["time"] = time,
                 ["fieldsType"] = "FieldsV1",
-                ["fieldsV1"] = Unflatten(e.Paths),
+                ["fieldsV1"] = fields,
             };
             if (e.Subresource is not null)
             {
                 entry["subresource"] = e.Subresource;
             }
 
+            // What reading the written entry back gives: the same paths, unless one path is a prefix of another (the tree
+            // then keeps only the longer one), in which case the set is taken from the tree, as Entries would.
+            var written = e.Paths;
+            if (nested)
+            {
+                written = [];
+                Flatten(fields, "", written);
+            }
+
             array.Add(entry);
+            index.Add(new IndexedEntry(e.Manager, e.Operation, e.ApiVersion, e.Subresource, time, written, array.Count - 1));
         }
 
         meta["managedFields"] = array;
+        return new ManagedFieldsIndex(index);
+    }
+
+    private static readonly string[] CanonicalEntryKeys = ["manager", "operation", "apiVersion", "time", "fieldsType", "fieldsV1", "subresource"];
+
+    /// <summary>True when <paramref name="entry"/> is exactly what <see cref="Write"/> would make of it: the same keys in the
+    /// same order, string values, and fieldsV1 with keys in ordinal order, no "." markers and empty objects as leaves.</summary>
+    private static bool IsCanonical(JsonObject entry)
+    {
+        if (entry.Count is not (6 or 7))
+        {
+            return false;
+        }
+
+        var i = 0;
+        foreach (var (k, v) in entry)
+        {
+            if (k != CanonicalEntryKeys[i++])
+            {
+                return false;
+            }
+
+            var ok = k switch
+            {
+                "fieldsType" => v is JsonValue t && t.TryGetValue<string>(out var type) && type == "FieldsV1",
+                "fieldsV1" => v is JsonObject { Count: > 0 } f && IsCanonicalFields(f),
+                "time" => v is null || (v is JsonValue s && s.TryGetValue<string>(out _)),
+                _ => v is JsonValue s2 && s2.TryGetValue<string>(out _),
+            };
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool IsCanonicalFields(JsonObject node)
+    {
+        string? previous = null;
+        foreach (var (k, v) in node)
+        {
+            if (k == "." || (previous is not null && string.CompareOrdinal(previous, k) >= 0) || v is not JsonObject child || !IsCanonicalFields(child))
+            {
+                return false;
+            }
+
+            previous = k;
+        }
+
+        return true;
     }
 
     internal static string Rfc3339(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
@@ -215,11 +432,21 @@ public static class ManagedFields
         }
     }
 
-    private static JsonObject Unflatten(IEnumerable<string> paths)
+    /// <param name="paths">Leaf paths.</param>
+    /// <param name="nested">Set when a path is a prefix of another (in ordinal order such a pair is adjacent).</param>
+    private static JsonObject Unflatten(IEnumerable<string> paths, out bool nested)
     {
         var root = new JsonObject();
+        nested = false;
+        string? previous = null;
         foreach (var p in paths.Order(StringComparer.Ordinal))
         {
+            if (previous is not null && p.Length > previous.Length && p[previous.Length] == Separator && p.StartsWith(previous, StringComparison.Ordinal))
+            {
+                nested = true;
+            }
+
+            previous = p;
             var node = root;
             foreach (var seg in p.Split(Separator))
             {
@@ -257,7 +484,8 @@ public static class ManagedFields
             case JsonArray a when listKey(dotted) is { } key && a.All(i => i is JsonObject io && io[key] is not null):
                 foreach (var item in a.OfType<JsonObject>())
                 {
-                    var itemPath = path + Separator + "k:" + new JsonObject { [key] = item[key]!.DeepClone() }.ToJsonString();
+                    // The same text as serializing {key: value}, without building that object.
+                    var itemPath = path + Separator + "k:{" + System.Text.Json.JsonSerializer.Serialize(key) + ":" + item[key]!.ToJsonString() + "}";
                     var rest = item.Where(p => p.Key != key).ToList();
                     if (rest.Count == 0)
                     {
@@ -392,3 +620,16 @@ public static class ManagedFields
         return sb.ToString();
     }
 }
+
+/// <summary>
+/// An object's managedFields as its last write left them, kept with the stored object so the next write need not read them
+/// back from JSON. Immutable: the path sets are never changed (writes copy what they change).
+/// </summary>
+internal sealed class ManagedFieldsIndex(IReadOnlyList<IndexedEntry> entries)
+{
+    public IReadOnlyList<IndexedEntry> Entries { get; } = entries;
+}
+
+/// <summary>One managedFields entry as written: its identity, time, owned leaf paths and its position in the written array.</summary>
+internal sealed record IndexedEntry(string Manager, string Operation, string ApiVersion, string? Subresource, string? Time,
+    HashSet<string> Paths, int Position);

@@ -120,9 +120,10 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             PrepareCrd(body);
         }
 
+        ManagedFieldsIndex? managedFields = null;
         if (recordManagedFields)
         {
-            ManagedFields.RecordUpdate(null, body, options.FieldManager, null, r.GroupVersion, time.GetUtcNow(), ListKeyFor(r));
+            managedFields = ManagedFields.RecordUpdate(null, null, body, options.FieldManager, null, r.GroupVersion, time.GetUtcNow(), ListKeyFor(r));
         }
 
         if (options.DryRun)
@@ -133,7 +134,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         StoredObject stored;
         try
         {
-            stored = store.Commit(r.Collection, WatchEventType.Added, body, null, _ => ApiException.AlreadyExists(r.Group, r.Plural, name))!;
+            stored = store.Commit(r.Collection, WatchEventType.Added, body, null, _ => ApiException.AlreadyExists(r.Group, r.Plural, name), managedFields)!;
         }
         catch (ApiException e) when (generated && e.Reason == "AlreadyExists")
         {
@@ -239,15 +240,16 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             }
 
             var warnings = new List<string>();
-            var next = await PrepareUpdateAsync(r, old, updated, subresource, options, warnings, ct);
-            if (SameIgnoringVolatile(old, next))
+            var next = await PrepareUpdateAsync(r, current, old, updated, subresource, options, warnings, ct);
+            if (SameIgnoringVolatile(old, next, StatusOnlyChange(r, subresource)))
             {
                 return new WriteResult(Render(r, current), current, warnings);
             }
 
+            ManagedFieldsIndex? managedFields = null;
             if (recordManagedFields && (subresource is null or "status"))
             {
-                ManagedFields.RecordUpdate(old, next, options.FieldManager, subresource, r.GroupVersion, time.GetUtcNow(), ListKeyFor(r));
+                managedFields = ManagedFields.RecordUpdate(old, current.ManagedFieldsIndex, next, options.FieldManager, subresource, r.GroupVersion, time.GetUtcNow(), ListKeyFor(r));
             }
 
             if (options.DryRun)
@@ -256,7 +258,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             }
 
             var removeNow = next["metadata"]!["deletionTimestamp"] is not null && (next["metadata"]!["finalizers"] as JsonArray ?? []).Count == 0;
-            var stored = store.Commit(r.Collection, removeNow ? WatchEventType.Deleted : WatchEventType.Modified, next, current);
+            var stored = store.Commit(r.Collection, removeNow ? WatchEventType.Deleted : WatchEventType.Modified, next, current, null, managedFields);
             if (stored is null)
             {
                 if (!string.IsNullOrEmpty(requestedRv))
@@ -281,17 +283,23 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         }
     }
 
-    private async Task<JsonObject> PrepareUpdateAsync(ApiResource r, JsonObject old, JsonObject updated, string? subresource, WriteOptions options, List<string> warnings, CancellationToken ct)
+    /// <param name="current">The stored object <paramref name="old"/> was read from.</param>
+    /// <param name="old">The stored object, parsed (not changed here).</param>
+    /// <param name="updated">The requested object; its status is moved into the result for a /status write.</param>
+    private async Task<JsonObject> PrepareUpdateAsync(ApiResource r, StoredObject current, JsonObject old, JsonObject updated, string? subresource, WriteOptions options, List<string> warnings, CancellationToken ct)
     {
         JsonObject next;
         var oldMeta = old["metadata"]!.AsObject();
         if (subresource == "status")
         {
-            next = old.DeepClone().AsObject();
+            // The stored object parsed afresh (cheaper than a deep copy of the parsed one, and left lazily parsed where
+            // untouched) with the requested status moved in.
+            next = current.ToJsonObject();
             next.Remove("status");
             if (updated["status"] is { } status)
             {
-                next["status"] = status.DeepClone();
+                updated.Remove("status");
+                next["status"] = status;
             }
         }
         else
@@ -352,7 +360,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
         // https://kubernetes.io/docs/reference/using-api/api-concepts/ : metadata.generation changes only when the desired state (outside metadata and status) changes.
         var ignore = r.HasStatusSubresource ? new[] { "metadata", "status" } : ["metadata"];
-        if (!SameIgnoring(old, next, ignore))
+        if (!StatusOnlyChange(r, subresource) && !SameIgnoring(old, next, ignore))
         {
             next["metadata"]!["generation"] = (oldMeta["generation"].AsLong() ?? 0) + 1;
         }
@@ -754,9 +762,15 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         return keys.All(k => JsonNode.DeepEquals(a[k], b[k]));
     }
 
-    private static bool SameIgnoringVolatile(JsonObject old, JsonObject next)
+    /// <summary>
+    /// A /status write of a built-in kind: the object is the stored one with only its status replaced (no schema pruning or
+    /// defaulting runs), so everything outside status and metadata is equal by construction and need not be compared.
+    /// </summary>
+    private static bool StatusOnlyChange(ApiResource r, string? subresource) => subresource == "status" && !r.IsCustom;
+
+    private static bool SameIgnoringVolatile(JsonObject old, JsonObject next, bool statusOnly)
     {
-        if (!SameIgnoring(old, next, ["metadata"]))
+        if (statusOnly ? !JsonNode.DeepEquals(old["status"], next["status"]) : !SameIgnoring(old, next, ["metadata"]))
         {
             return false;
         }

@@ -42,7 +42,13 @@ public sealed class ObjectStore
     /// Commits a write. <paramref name="expected"/> is the snapshot the caller computed from (null for create); when the
     /// stored object is no longer that snapshot the commit is refused (returns null) and the caller recomputes.
     /// </summary>
-    public StoredObject? Commit(ResourceCollection collection, WatchEventType type, JsonObject obj, StoredObject? expected, Func<string, ApiException>? alreadyExists = null)
+    public StoredObject? Commit(ResourceCollection collection, WatchEventType type, JsonObject obj, StoredObject? expected, Func<string, ApiException>? alreadyExists = null) =>
+        Commit(collection, type, obj, expected, alreadyExists, null);
+
+    /// <summary><see cref="Commit(ResourceCollection, WatchEventType, JsonObject, StoredObject?, Func{string, ApiException}?)"/>
+    /// keeping the managedFields index computed for <paramref name="obj"/> with the stored object.</summary>
+    internal StoredObject? Commit(ResourceCollection collection, WatchEventType type, JsonObject obj, StoredObject? expected,
+        Func<string, ApiException>? alreadyExists, Patching.ManagedFieldsIndex? managedFields)
     {
         var meta = obj["metadata"]!.AsObject();
         var key = StoredObject.KeyOf((string?)meta["namespace"] ?? "", (string?)meta["name"] ?? "");
@@ -64,17 +70,23 @@ public sealed class ObjectStore
 
             var rv = ++_resourceVersion;
             meta["resourceVersion"] = rv.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            var stored = StoredObject.From(obj, rv);
+            var stored = StoredObject.From(obj, rv, managedFields);
+            var items = collection.State.Items;
             if (type == WatchEventType.Deleted)
             {
                 collection.Objects.TryRemove(key, out _);
                 _byUid.Remove(stored.Uid);
+                items = items.Remove(key);
             }
             else
             {
                 collection.Objects[key] = stored;
                 _byUid[stored.Uid] = (collection, key);
+                items = items.SetItem(key, stored);
             }
+
+            // Published before _committed, so a reader that sees _committed at rv also sees this state (see Snapshot).
+            collection.State = new CollectionState(items, rv);
 
             IndexOwners(current, type == WatchEventType.Deleted ? null : stored, collection, key);
             evt = new WatchEvent(rv, type, collection, stored, current);
@@ -109,18 +121,27 @@ public sealed class ObjectStore
     }
 
     /// <summary>A consistent list: the objects (optionally of one namespace, sorted by key) and the resourceVersion they reflect.</summary>
+    /// <remarks>Lock-free: writers publish the collection's immutable state before advancing the committed resourceVersion.
+    /// If the state is the same before and after reading the committed resourceVersion C, every write to this collection at
+    /// or below C is in it (its state was published before C was), and the state holds nothing newer than its own version;
+    /// so the state is exactly the collection at max(C, state version).</remarks>
     public (List<StoredObject> Items, long ResourceVersion) Snapshot(ResourceCollection collection, string? ns)
     {
-        List<StoredObject> items;
-        long rv;
-        lock (_commitLock)
-        {
-            items = ns is null ? [.. collection.Objects.Values] : collection.Objects.Values.Where(o => o.Namespace == ns).ToList();
-            rv = _committed;
-        }
+        var (state, rv) = ConsistentState(collection);
+        return (state.Select(ns), rv);
+    }
 
-        items.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
-        return (items, rv);
+    internal (CollectionState State, long ResourceVersion) ConsistentState(ResourceCollection collection)
+    {
+        while (true)
+        {
+            var state = collection.State;
+            var committed = Volatile.Read(ref _committed);
+            if (ReferenceEquals(state, collection.State))
+            {
+                return (state, Math.Max(committed, state.ResourceVersion));
+            }
+        }
     }
 
     /// <summary>Objects whose ownerReferences name <paramref name="ownerUid"/>.</summary>
@@ -152,14 +173,13 @@ public sealed class ObjectStore
     {
         var sub = new WatchSubscription(collection, ns);
         initial = [];
+        CollectionState? current = null;
         lock (_commitLock)
         {
             if (fromVersion is null or 0)
             {
-                foreach (var o in collection.Snapshot(ns))
-                {
-                    initial.Add(new WatchEvent(o.ResourceVersion, WatchEventType.Added, collection, o, null));
-                }
+                // The state is immutable: taken here (with the subscription) and turned into events outside the lock.
+                current = collection.State;
             }
             else
             {
@@ -183,6 +203,14 @@ public sealed class ObjectStore
             collection.Subscribers = collection.Subscribers.Add(sub);
             _allSubscriptions.Add(sub);
             sub.OnDispose = Unsubscribe;
+        }
+
+        if (current is not null)
+        {
+            foreach (var o in current.Select(ns))
+            {
+                initial.Add(new WatchEvent(o.ResourceVersion, WatchEventType.Added, collection, o, null));
+            }
         }
 
         return sub;

@@ -39,6 +39,9 @@ public sealed class StoredObject
     public IReadOnlyList<OwnerReference> Owners { get; }
     public bool IsDeleting { get; }
 
+    /// <summary>The managedFields as the write that stored this object computed them (null: read them from <see cref="Json"/>).</summary>
+    internal Patching.ManagedFieldsIndex? ManagedFieldsIndex { get; private init; }
+
     public string Key => KeyOf(Namespace, Name);
 
     /// <summary>A fresh, mutable copy of the object.</summary>
@@ -47,7 +50,10 @@ public sealed class StoredObject
     public static string KeyOf(string ns, string name) => ns.Length == 0 ? name : ns + "/" + name;
 
     /// <summary>Snapshots <paramref name="obj"/> (which must already carry its final metadata).</summary>
-    public static StoredObject From(JsonObject obj, long resourceVersion)
+    public static StoredObject From(JsonObject obj, long resourceVersion) => From(obj, resourceVersion, null);
+
+    /// <summary>Snapshots <paramref name="obj"/>, keeping <paramref name="managedFields"/> (computed for its metadata.managedFields) for the next write.</summary>
+    internal static StoredObject From(JsonObject obj, long resourceVersion, Patching.ManagedFieldsIndex? managedFields)
     {
         var meta = obj["metadata"] as JsonObject ?? [];
         var labels = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -94,7 +100,7 @@ public sealed class StoredObject
         }
 
         return new StoredObject(ns, name, Str(meta["uid"]), resourceVersion, Serialization.JsonOutput.Bytes(obj),
-            labels, fields, finalizers, owners, meta["deletionTimestamp"] is not null);
+            labels, fields, finalizers, owners, meta["deletionTimestamp"] is not null) { ManagedFieldsIndex = managedFields };
     }
 
     private static string Str(JsonNode? node) =>
