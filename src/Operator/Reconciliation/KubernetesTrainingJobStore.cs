@@ -25,7 +25,7 @@ public sealed class KubernetesTrainingJobStore(IResourceClient<TrainingJob> clie
         var stored = await Finalizers.EnsureAsync(client, job, finalizer, cancellationToken);
         if (!ReferenceEquals(stored, job))
         {
-            _jobs.Written(stored);
+            _jobs.Written(stored, job);
         }
 
         return stored;
@@ -37,7 +37,7 @@ public sealed class KubernetesTrainingJobStore(IResourceClient<TrainingJob> clie
         var stored = await Finalizers.RemoveAsync(client, job, finalizer, cancellationToken);
         if (!ReferenceEquals(stored, job))
         {
-            _jobs.Written(stored);
+            _jobs.Written(stored, job);
         }
     }
 
@@ -56,7 +56,7 @@ public sealed class KubernetesTrainingJobStore(IResourceClient<TrainingJob> clie
             Status = status,
         };
         var stored = await client.ReplaceStatusAsync(update, cancellationToken);
-        _jobs.Written(stored);
+        _jobs.Written(stored, job);
         return stored;
     }
 

@@ -10,9 +10,11 @@ namespace Ferry.Operator.Runtime.Informers;
 /// create nor mistakes a freshly created child for a vanished one (the role of client-go's "expectations").
 /// </summary>
 /// <remarks>
-/// No resourceVersions are compared for order (they are opaque): an entry remembers which version the cache held
-/// when the write was answered and stays in force only while the cache still holds exactly that version. Any change
-/// the cache sees afterwards (our write or a later one) retires the entry.
+/// No resourceVersions are compared for order (they are opaque): an entry remembers the version its write was based
+/// on (none for a create) and stays in force only while the cache still holds exactly that version. Once the cache
+/// shows anything else (our write, or a later change), the entry retires. Basing validity on the write's starting
+/// point rather than on what the cache held when the answer arrived matters: the watch may already have delivered
+/// our write and a later change by then, and an entry keyed to that later version would hide it.
 /// </remarks>
 /// <param name="cache">The informer cache.</param>
 /// <param name="groupOf">
@@ -34,11 +36,14 @@ public sealed class CacheOverlay<T>(IInformerCache<T> cache, Func<T, string?>? g
     /// <summary>Entries still waiting for the cache (for tests and metrics).</summary>
     public int PendingCount => _entries.Count;
 
-    /// <summary>Remembers <paramref name="written"/>, the API's answer to a create, update or patch.</summary>
-    public void Written(T written) => Record(written, deleted: false);
+    /// <summary>
+    /// Remembers <paramref name="written"/>, the API's answer to a create (<paramref name="basedOn"/> null) or to an
+    /// update or patch of <paramref name="basedOn"/> (the object as this process read it, from the cache or this overlay).
+    /// </summary>
+    public void Written(T written, T? basedOn = null) => Record(written, basedOn, deleted: false);
 
-    /// <summary>Remembers that <paramref name="deleted"/> was deleted (it may linger while finalizers or a grace period run).</summary>
-    public void Deleted(T deleted) => Record(deleted, deleted: true);
+    /// <summary>Remembers that <paramref name="deleted"/> (as this process read it) was deleted; it may linger while finalizers or a grace period run.</summary>
+    public void Deleted(T deleted) => Record(deleted, deleted, deleted: true);
 
     /// <summary>The object as this process last knew it: null when absent or deleted by this process.</summary>
     public T? Get(string? ns, string name)
@@ -84,20 +89,27 @@ public sealed class CacheOverlay<T>(IInformerCache<T> cache, Func<T, string?>? g
         return result;
     }
 
-    private void Record(T obj, bool deleted)
+    private void Record(T obj, T? basedOn, bool deleted)
     {
         var key = InformerCache<T>.KeyOf(obj);
         var cachedVersion = cache.TryGet(obj.Metadata.NamespaceProperty, obj.Metadata.Name, out var cached) ? cached.Metadata.ResourceVersion : null;
-        var caughtUp = deleted ? cachedVersion is null : cachedVersion == obj.Metadata.ResourceVersion;
-        if (caughtUp)
+        var baseVersion = basedOn?.Metadata.ResourceVersion;
+        if (basedOn is not null && _entries.TryGetValue(key, out var previous) && !previous.IsDeleted
+            && previous.Object.Metadata.ResourceVersion == baseVersion)
         {
-            // The watch delivered the change before the API's answer reached us.
+            // A write on top of our own pending write starts, for the cache, where that one started.
+            baseVersion = previous.CacheVersionAtWrite;
+        }
+
+        if (cachedVersion != baseVersion)
+        {
+            // The watch already moved past the write's starting point (it delivered our change, or more).
             _entries.TryRemove(key, out _);
         }
         else
         {
             var group = groupOf?.Invoke(obj);
-            _entries[key] = new Entry(obj, deleted, cachedVersion, group);
+            _entries[key] = new Entry(obj, deleted, baseVersion, group);
             if (group is not null)
             {
                 _groups.GetOrAdd(group, _ => new ConcurrentDictionary<string, byte>(StringComparer.Ordinal))[key] = 0;

@@ -33,7 +33,7 @@ public sealed class CacheOverlayTests
     public void An_update_wins_over_the_older_cached_version_until_the_cache_moves()
     {
         _cache.Upsert(Pod("job", "5"));
-        _overlay.Written(Pod("job", "6"));
+        _overlay.Written(Pod("job", "6"), basedOn: Pod("job", "5"));
         Assert.Equal("6", _overlay.Get("default", "job")!.Metadata.ResourceVersion);
 
         // A later change by someone else (version 7) is newer than our write: the cache wins from then on.
@@ -46,11 +46,37 @@ public sealed class CacheOverlayTests
     public void A_write_the_watch_delivered_before_the_answer_is_not_remembered()
     {
         _cache.Upsert(Pod("job", "8"));
-        _overlay.Written(Pod("job", "8"));
+        _overlay.Written(Pod("job", "8"), basedOn: Pod("job", "7"));
 
         Assert.Equal(0, _overlay.PendingCount);
         _cache.Upsert(Pod("job", "9"));
         Assert.Equal("9", _overlay.Get("default", "job")!.Metadata.ResourceVersion);
+    }
+
+    [Fact]
+    public void A_create_whose_later_changes_the_watch_delivered_first_never_hides_them()
+    {
+        // The watch delivered the pod's ADDED (10) and a kubelet update (11) before the create's answer came back.
+        _cache.Upsert(Pod("p0", "11"));
+        _overlay.Written(Pod("p0", "10"));
+
+        Assert.Equal("11", _overlay.Get("default", "p0")!.Metadata.ResourceVersion);
+        Assert.Equal(["p0@11"], View());
+        Assert.Equal(0, _overlay.PendingCount);
+    }
+
+    [Fact]
+    public void Writes_on_top_of_a_pending_write_stay_in_force_until_the_cache_moves()
+    {
+        _cache.Upsert(Pod("job", "5"));
+        var first = Pod("job", "6");
+        _overlay.Written(first, basedOn: Pod("job", "5"));
+        _overlay.Written(Pod("job", "7"), basedOn: first);
+
+        Assert.Equal("7", _overlay.Get("default", "job")!.Metadata.ResourceVersion);
+        _cache.Upsert(Pod("job", "7"));
+        Assert.Equal("7", _overlay.Get("default", "job")!.Metadata.ResourceVersion);
+        Assert.Equal(0, _overlay.PendingCount);
     }
 
     [Fact]
