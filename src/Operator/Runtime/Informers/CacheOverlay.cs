@@ -104,7 +104,10 @@ public sealed class CacheOverlay<T>(IInformerCache<T> cache, Func<T, string?>? g
         if (cachedVersion != baseVersion)
         {
             // The watch already moved past the write's starting point (it delivered our change, or more).
-            _entries.TryRemove(key, out _);
+            if (_entries.TryGetValue(key, out var stale))
+            {
+                Retire(key, stale);
+            }
         }
         else
         {
@@ -135,6 +138,12 @@ public sealed class CacheOverlay<T>(IInformerCache<T> cache, Func<T, string?>? g
             return entry;
         }
 
+        Retire(key, entry);
+        return null;
+    }
+
+    private void Retire(string key, Entry entry)
+    {
         if (_entries.TryRemove(KeyValuePair.Create(key, entry)) && entry.Group is not null && _groups.TryGetValue(entry.Group, out var keys))
         {
             keys.TryRemove(key, out _);
@@ -143,8 +152,6 @@ public sealed class CacheOverlay<T>(IInformerCache<T> cache, Func<T, string?>? g
                 _groups.TryRemove(KeyValuePair.Create(entry.Group, keys));
             }
         }
-
-        return null;
     }
 
     private Entry? CurrentFromCache(string key, Entry entry) =>
