@@ -21,6 +21,15 @@ public static class TrainingJobConditions
     /// <summary>The job was stopped by a training rule, its stopping condition, or deletion.</summary>
     public const string Stopped = "Stopped";
 
+    /// <summary>kstatus: the job finished successfully (True), or not yet or never (False).</summary>
+    public const string Ready = "Ready";
+
+    /// <summary>kstatus (abnormal-true: present only while True): the job is still progressing towards an end.</summary>
+    public const string Reconciling = "Reconciling";
+
+    /// <summary>kstatus (abnormal-true: present only while True): the job ended without success and will not progress.</summary>
+    public const string Stalled = "Stalled";
+
     /// <summary>A training rule fired; the reason names the rule.</summary>
     public const string RuleTriggered = "RuleTriggered";
 }

@@ -21,7 +21,7 @@ public sealed class TrainingJobStatus
 
     [JsonPropertyName("conditions")]
     [ListMap("type")]
-    [Description("Conditions: Created, Running, Complete, Failed, Suspended, Stopped and the training rules'. `kubectl wait --for=condition=Complete` works as for a batch Job. Ordered by lastTransitionTime, newest last.")]
+    [Description("Conditions: Created, Running, Complete, Failed, Suspended, Stopped, the training rules', and kstatus's Ready, Reconciling and Stalled (for Flux and other GitOps health checks). `kubectl wait --for=condition=Complete` works as for a batch Job. Ordered by lastTransitionTime, newest last.")]
     public IList<V1Condition>? Conditions { get; set; }
 
     [JsonPropertyName("startTime")]
@@ -40,6 +40,24 @@ public sealed class TrainingJobStatus
     [Minimum(0)]
     [Description("Attempt is the current attempt, 1 for the first run; each whole-job retry adds 1.")]
     public int? Attempt { get; set; }
+
+    [JsonPropertyName("attemptStartTime")]
+    [Description("AttemptStartTime is when the current attempt's replicas (or remote job) were first created; the start-up deadline counts from it.")]
+    public DateTime? AttemptStartTime { get; set; }
+
+    [JsonPropertyName("nextAttemptTime")]
+    [Description("NextAttemptTime is the earliest time the next attempt starts after a failure (restart backoff: 10s, doubling, at most 5m by default).")]
+    public DateTime? NextAttemptTime { get; set; }
+
+    [JsonPropertyName("retries")]
+    [Minimum(0)]
+    [Description("Retries counts the restarts after a failed attempt, against spec.maxRetries.")]
+    public int? Retries { get; set; }
+
+    [JsonPropertyName("disruptions")]
+    [Minimum(0)]
+    [Description("Disruptions counts the attempts that ended because a replica was evicted, preempted or lost its spot node; they restart the job without using up spec.maxRetries (up to the operator's cap).")]
+    public int? Disruptions { get; set; }
 
     [JsonPropertyName("replicas")]
     [Description("Replicas counts the current attempt's replicas by state.")]

@@ -4,8 +4,9 @@ using Ferry.Operator.Reconciliation;
 namespace Ferry.Operator.Backends;
 
 /// <summary>
-/// Where a TrainingJob's replicas run (pods in the cluster, local processes). A backend owns "what is running":
-/// it observes its children as <see cref="ReplicaObservation"/>s and carries out the actions the pure
+/// Where a TrainingJob runs (pods in the cluster, local processes, a remote service's jobs). A backend owns "what is
+/// running": it observes what it runs — as replicas (<see cref="ReplicaObservation"/>) or as one remote job per
+/// attempt (<see cref="RemoteJobObservation"/>), parsing its own formats — and carries out the actions the pure
 /// <see cref="TrainingJobStatusCalculator"/> decides; it never decides status itself. Every method is idempotent.
 /// </summary>
 public interface ITrainingBackend
@@ -19,21 +20,52 @@ public interface ITrainingBackend
     /// </summary>
     bool NeedsFinalizer { get; }
 
+    /// <summary>The shape of what this backend runs (replicas, or a remote job per attempt) and the deadlines it enforces.</summary>
+    BackendTraits Traits => BackendTraits.Replicas;
+
     /// <summary>
-    /// Why this backend cannot run <paramref name="job"/> although the API accepted it (a message naming the field
-    /// and the fix), or null. A non-null answer ends the job Failed with reason InvalidSpec; it is never retried.
+    /// Why this backend cannot start <paramref name="job"/> although the API accepted it (a message naming the field
+    /// and the fix), or null. Asked only before an attempt starts: a non-null answer then ends the job Failed with
+    /// reason InvalidSpec. A job that already runs is never failed by it (the operator's settings may have changed).
     /// </summary>
     string? Validate(TrainingJob job);
 
-    /// <summary>Every child replica of <paramref name="job"/> that exists now, of any attempt, including ones being deleted.</summary>
-    Task<IReadOnlyList<ReplicaObservation>> ObserveAsync(TrainingJob job, CancellationToken cancellationToken);
+    /// <summary>Everything of <paramref name="job"/> that exists now, of any attempt, including what is going away.</summary>
+    Task<BackendObservation> ObserveAsync(TrainingJob job, CancellationToken cancellationToken);
 
-    /// <summary>Creates the replicas <paramref name="start"/> names (and shared children such as a Service); existing ones are left alone.</summary>
+    /// <summary>
+    /// Creates what <paramref name="start"/> names (and shared children such as a Service); existing ones are left
+    /// alone. Throws <see cref="TrainingJobRefusedException"/> when the spec can never run, and
+    /// <see cref="StartBlockedException"/> when the cluster refuses for now (a quota, a policy).
+    /// </summary>
     Task StartAsync(TrainingJob job, ReplicaStart start, CancellationToken cancellationToken);
 
-    /// <summary>Deletes (stops) the given replicas; already-gone ones are fine.</summary>
+    /// <summary>
+    /// Re-creates shared children of a running job that someone deleted (create-or-repair; e.g. the headless Service
+    /// the replicas find each other through). Never touches what exists.
+    /// </summary>
+    Task RepairAsync(TrainingJob job, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Deletes (stops) the given replicas or remote jobs; already-gone ones are fine.</summary>
     Task DeleteAsync(TrainingJob job, IReadOnlyList<ReplicaObservation> replicas, CancellationToken cancellationToken);
 
-    /// <summary>Finalizer step: deletes every child of <paramref name="job"/>. Idempotent.</summary>
-    Task CleanUpAsync(TrainingJob job, CancellationToken cancellationToken);
+    /// <summary>
+    /// Finalizer step: stops and deletes everything of <paramref name="job"/>. Idempotent; returns null when clean-up is
+    /// complete (the finalizer may go), or how long to wait before looking again (a remote job still stopping).
+    /// </summary>
+    Task<TimeSpan?> CleanUpAsync(TrainingJob job, CancellationToken cancellationToken);
 }
+
+/// <summary>What a backend observed of one job.</summary>
+/// <param name="Replicas">Replicas of any attempt (replica backends).</param>
+/// <param name="RemoteJobs">Remote jobs of any attempt, one per attempt (remote-job backends).</param>
+/// <param name="Artifacts">Where the backend puts the job's outputs (`model`: where the model lands on success), or null.</param>
+/// <param name="PollAfter">Look again after this delay even if nothing in the cluster changes (a remote job is polled), or null.</param>
+public sealed record BackendObservation(
+    IReadOnlyList<ReplicaObservation> Replicas,
+    IReadOnlyList<RemoteJobObservation>? RemoteJobs = null,
+    ArtifactsStatus? Artifacts = null,
+    TimeSpan? PollAfter = null);
+
+/// <summary>The backend could not create an attempt's children for now (e.g. a quota or Pod Security refusal); the message says what to fix.</summary>
+public sealed class StartBlockedException(string message, Exception? inner = null) : Exception(message, inner);

@@ -38,6 +38,9 @@ public static class ConditionList
         });
     }
 
+    /// <summary>Removes condition <paramref name="type"/> (abnormal-true conditions are absent while False).</summary>
+    public static void Remove(List<V1Condition> conditions, string type) => conditions.RemoveAll(c => c.Type == type);
+
     /// <summary>The condition of <paramref name="type"/>, or null.</summary>
     public static V1Condition? Find(IEnumerable<V1Condition>? conditions, string type) =>
         conditions?.FirstOrDefault(c => c.Type == type);

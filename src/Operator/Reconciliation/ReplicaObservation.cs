@@ -1,6 +1,8 @@
+using Ferry.Operator.Agent;
+
 namespace Ferry.Operator.Reconciliation;
 
-/// <summary>The state of one replica as a backend observed it (for pods: the pod phase).</summary>
+/// <summary>The state of one replica (or of a backend's remote job) as the backend observed it.</summary>
 public enum ReplicaState
 {
     /// <summary>Created but not running yet (scheduling, pulling, downloading inputs).</summary>
@@ -18,7 +20,8 @@ public enum ReplicaState
 
 /// <summary>
 /// One replica of one attempt as the backend sees it right now: the input of the pure status function.
-/// Backends translate their children (pods, processes) into these.
+/// Backends translate their children (pods, processes) into these, parsing their own formats (the agent's termination
+/// message) into the backend-neutral fields below, so the status function never reads a backend's wire format.
 /// </summary>
 /// <param name="Name">The child's name (pod `&lt;job&gt;-&lt;index&gt;`), used to delete it.</param>
 /// <param name="Index">Replica index (0-based).</param>
@@ -27,7 +30,18 @@ public enum ReplicaState
 /// <param name="Terminating">Deletion was requested and the child is still going away.</param>
 /// <param name="StartedAt">When the training process started, if it did.</param>
 /// <param name="ExitCode">Exit code once finished.</param>
-/// <param name="Message">The termination message (the agent's JSON or plain text) or the backend's failure reason.</param>
+/// <param name="FailureReason">Why the replica failed (the failure file's text, or the backend's reason), or null.</param>
+/// <param name="Metrics">The latest metric values the replica reported, or null.</param>
+/// <param name="ModelUri">Where the replica uploaded the model (replica 0 on success), or null.</param>
+/// <param name="Disruption">
+/// Why the replica was disrupted (evicted, preempted, its spot node reclaimed: the pod's `DisruptionTarget`
+/// condition), or null. A disruption restarts the attempt without using up `maxRetries`.
+/// </param>
+/// <param name="Blocked">
+/// Why a replica that is not running yet cannot start (e.g. `ImagePullBackOff: ...`, `Unschedulable: ...`), with what to
+/// fix, or null. Shown in status; the start-up deadline fails the attempt if it persists.
+/// </param>
+/// <param name="Uid">The child's uid, so a delete never hits a newer child of the same name (a later attempt's pod).</param>
 public sealed record ReplicaObservation(
     string Name,
     int Index,
@@ -36,8 +50,36 @@ public sealed record ReplicaObservation(
     bool Terminating = false,
     DateTime? StartedAt = null,
     int? ExitCode = null,
-    string? Message = null)
+    string? FailureReason = null,
+    IReadOnlyList<ObservedMetric>? Metrics = null,
+    string? ModelUri = null,
+    string? Disruption = null,
+    string? Blocked = null,
+    string? Uid = null)
 {
     /// <summary>Pending or running: the replica holds resources.</summary>
     public bool IsActive => State is ReplicaState.Pending or ReplicaState.Running;
+
+    /// <summary>
+    /// The replica with the fields of the agent's termination message <paramref name="message"/> (JSON, or plain text
+    /// from an image without the agent, taken as the failure reason); the failure reason is cut to 1024 characters.
+    /// </summary>
+    public ReplicaObservation WithTerminationMessage(string? message)
+    {
+        var parsed = TerminationMessage.Parse(message, ExitCode ?? 0);
+        if (parsed is null)
+        {
+            return this;
+        }
+
+        var reason = parsed.FailureReason is { Length: > TerminationMessage.FailureReasonBytes } text
+            ? text[..TerminationMessage.FailureReasonBytes]
+            : parsed.FailureReason;
+        return this with
+        {
+            FailureReason = State == ReplicaState.Succeeded ? FailureReason : reason ?? FailureReason,
+            Metrics = parsed.Metrics ?? Metrics,
+            ModelUri = parsed.Model ?? ModelUri,
+        };
+    }
 }

@@ -39,15 +39,50 @@ public sealed class TrainingJobControllerSetup : IControllerSetup
             sp.GetRequiredService<IResourceClient<V1Pod>>(),
             sp.GetRequiredService<IResourceClient<V1Service>>(),
             sp.GetRequiredService<IInformerCache<V1Pod>>(),
-            sp.GetRequiredService<InClusterOptions>()));
+            sp.GetRequiredService<InClusterOptions>(),
+            sp.GetRequiredService<IInformerCache<V1Service>>()));
+        services.AddSingleton(ReadLifecycle(configuration));
         // Only Ferry's children are cached, and only what the reconciler reads of them (metadata, pod status).
         services.AddSingleton(InformerScope.For<V1Pod>(TrainingJobLabels.JobName, InClusterBackend.TrimCachedPod, omitOnWatch: ["spec"]));
+        services.AddSingleton(InformerScope.For<V1Service>(TrainingJobLabels.JobName, TrimCachedService));
         services.AddSingleton(InformerScope.For<TrainingJob>(trim: job => job.Metadata.Annotations?.Remove(LastAppliedAnnotation)));
         services.AddController<TrainingJob, TrainingJobReconciler>(controller =>
         {
             controller.Name = "trainingjob";
             controller.Owns<V1Pod>();
+            controller.Owns<V1Service>();
         });
+    }
+
+    /// <summary>Configuration section of <see cref="LifecycleSettings"/> (Helm: `lifecycle.*`).</summary>
+    public const string LifecycleSection = "Lifecycle";
+
+    /// <summary>
+    /// <see cref="LifecycleSettings"/> from the `Lifecycle` section: `StartupTimeoutSeconds`, `RestartBackoffSeconds`,
+    /// `MaxRestartBackoffSeconds`, `MaxDisruptions`; unset values keep <see cref="LifecycleSettings.Default"/>.
+    /// </summary>
+    public static LifecycleSettings ReadLifecycle(IConfiguration configuration)
+    {
+        var section = configuration.GetSection(LifecycleSection);
+        var defaults = LifecycleSettings.Default;
+        TimeSpan Seconds(string key, TimeSpan fallback) =>
+            double.TryParse(section[key], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) && s >= 0
+                ? TimeSpan.FromSeconds(s)
+                : fallback;
+        return new LifecycleSettings(
+            Seconds("StartupTimeoutSeconds", defaults.StartupTimeout),
+            Seconds("RestartBackoffSeconds", defaults.RestartBackoff),
+            Seconds("MaxRestartBackoffSeconds", defaults.MaxRestartBackoff),
+            int.TryParse(section["MaxDisruptions"], System.Globalization.CultureInfo.InvariantCulture, out var d) && d >= 0 ? d : defaults.MaxDisruptions);
+    }
+
+    /// <summary>The Service cache keeps only metadata: the backend only asks whether a job's Service exists.</summary>
+    private static void TrimCachedService(V1Service service)
+    {
+        service.Spec = null;
+        service.Status = null;
+        service.Metadata.Annotations = null;
+        service.Metadata.ManagedFields = null;
     }
 
     /// <summary>

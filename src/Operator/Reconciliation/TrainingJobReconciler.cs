@@ -1,7 +1,9 @@
+using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Ferry.Crds.V1Alpha1;
 using Ferry.Operator.Backends;
 using Ferry.Operator.Runtime.Controllers;
+using Ferry.Operator.Runtime.Resources;
 using k8s;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -10,8 +12,8 @@ namespace Ferry.Operator.Reconciliation;
 
 /// <summary>
 /// Reconciles one TrainingJob in the order of STYLE.md: get (gone → done) → deletion? backend clean-up, remove the
-/// finalizer, done → ensure the finalizer (only for backends that need one) → observe the backend's children → decide with the pure
-/// <see cref="TrainingJobStatusCalculator"/> → carry out its actions → write the status once, only if it changed.
+/// finalizer, done → ensure the finalizer (only for backends that need one) → observe the backend → decide with the
+/// pure <see cref="TrainingJobStatusCalculator"/> → carry out its actions → write the status once, only if it changed.
 /// Runs against any <see cref="ITrainingJobStore"/> and any set of <see cref="ITrainingBackend"/>s, so the operator
 /// (Kubernetes API, InCluster pods) and `ferry run` (memory, local processes) share it.
 /// </summary>
@@ -20,10 +22,21 @@ public sealed class TrainingJobReconciler(
     IEnumerable<ITrainingBackend> backends,
     ITrainingJobEventSink events,
     TimeProvider time,
-    ILogger<TrainingJobReconciler>? logger = null) : IReconciler<TrainingJob>
+    ILogger<TrainingJobReconciler>? logger = null,
+    LifecycleSettings? settings = null) : IReconciler<TrainingJob>
 {
+    /// <summary>How long one clean-up call to a backend may take before the reconcile gives up and retries later.</summary>
+    public static readonly TimeSpan CleanUpTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Condition set on a job being deleted whose backend this operator does not have.</summary>
+    public const string CleanUpBlockedCondition = "CleanUpBlocked";
+
     private readonly Dictionary<TrainingJobBackend, ITrainingBackend> _backends = backends.ToDictionary(b => b.Backend);
     private readonly ILogger _logger = logger ?? (ILogger)NullLogger.Instance;
+    private readonly LifecycleSettings _settings = settings ?? LifecycleSettings.Default;
+
+    // The refusal a running job was last warned about, by uid: a running job is warned once per distinct refusal.
+    private readonly ConcurrentDictionary<string, string> _warned = new(StringComparer.Ordinal);
 
     /// <inheritdoc />
     public async Task<ReconcileResult> ReconcileAsync(string ns, string name, CancellationToken cancellationToken)
@@ -34,21 +47,28 @@ public sealed class TrainingJobReconciler(
             return ReconcileResult.Done;
         }
 
+        try
+        {
+            return await ReconcileAsync(job, cancellationToken);
+        }
+        catch (KubernetesApiException e) when (e.IsNotFound)
+        {
+            // The job (or its namespace) was deleted while this pass ran: its status or finalizer write answered 404.
+            // Nothing is left to reconcile; if it still existed, its next watch event would bring it back.
+            _logger.LogDebug("TrainingJob {Namespace}/{Name} is gone: {Message}", ns, name, e.Message);
+            _warned.TryRemove(job.Metadata.Uid ?? "", out _);
+            return ReconcileResult.Done;
+        }
+    }
+
+    private async Task<ReconcileResult> ReconcileAsync(TrainingJob job, CancellationToken cancellationToken)
+    {
+        var ns = job.Metadata.NamespaceProperty;
+        var name = job.Metadata.Name;
         var backend = _backends.GetValueOrDefault(job.Spec.Backend);
         if (job.Metadata.DeletionTimestamp is not null)
         {
-            if (job.Metadata.Finalizers?.Contains(TrainingJobLabels.Finalizer) == true)
-            {
-                // The final commit of a finished clean-up must not be abandoned half-way by shutdown.
-                if (backend is not null)
-                {
-                    await backend.CleanUpAsync(job, CancellationToken.None);
-                }
-
-                await store.RemoveFinalizerAsync(job, TrainingJobLabels.Finalizer, CancellationToken.None);
-            }
-
-            return ReconcileResult.Done;
+            return await FinalizeAsync(job, backend, cancellationToken);
         }
 
         if (backend?.NeedsFinalizer == true)
@@ -56,11 +76,33 @@ public sealed class TrainingJobReconciler(
             job = await store.AddFinalizerAsync(job, TrainingJobLabels.Finalizer, cancellationToken);
         }
 
-        var invalid = backend is null ? MissingBackend(job.Spec.Backend) : backend.Validate(job);
-        var replicas = backend is null || (invalid is not null && TrainingJobStatusCalculator.IsFinished(job.Status?.Phase))
-            ? []
+        if (backend is not null && !job.Spec.Suspend && job.Status?.Phase is TrainingJobPhase.Starting or TrainingJobPhase.Running)
+        {
+            await backend.RepairAsync(job, cancellationToken);
+        }
+
+        var observed = backend is null || TrainingJobStatusCalculator.IsFinished(job.Status?.Phase) && backend.Traits.RemoteJob
+            ? new BackendObservation([])
             : await backend.ObserveAsync(job, cancellationToken);
-        var decision = TrainingJobStatusCalculator.Compute(new TrainingJobObservation(job, replicas, time.GetUtcNow(), invalid));
+        var input = new TrainingJobObservation(job, observed.Replicas, time.GetUtcNow())
+        {
+            RemoteJobs = observed.RemoteJobs ?? [],
+            Artifacts = observed.Artifacts,
+            Traits = backend?.Traits ?? BackendTraits.Replicas,
+            Settings = _settings,
+        };
+        var decision = TrainingJobStatusCalculator.Compute(input);
+
+        // The spec is checked against this operator's backends and settings only before an attempt starts.
+        var refusal = backend is null ? MissingBackend(job.Spec.Backend) : backend.Validate(job);
+        if (decision.Start is { NewAttempt: true } && refusal is not null)
+        {
+            decision = TrainingJobStatusCalculator.Compute(input with { InvalidSpec = refusal });
+        }
+        else
+        {
+            await WarnIfNowRefusedAsync(job, refusal, cancellationToken);
+        }
 
         if (backend is not null)
         {
@@ -77,14 +119,22 @@ public sealed class TrainingJobReconciler(
                 }
                 catch (TrainingJobRefusedException refused)
                 {
-                    // Terminal: decide again with the refusal as the spec problem, which stops what was started.
+                    // Terminal: recorded as a refused spec; what was started is stopped in the next pass.
                     _logger.LogWarning("TrainingJob {Namespace}/{Name} cannot run: {Reason}", ns, name, refused.Message);
-                    replicas = await backend.ObserveAsync(job, cancellationToken);
-                    decision = TrainingJobStatusCalculator.Compute(new TrainingJobObservation(job, replicas, time.GetUtcNow(), refused.Message));
-                    if (decision.Delete.Count > 0)
+                    var after = await backend.ObserveAsync(job, cancellationToken);
+                    decision = TrainingJobStatusCalculator.Compute(input with
                     {
-                        await backend.DeleteAsync(job, decision.Delete, cancellationToken);
-                    }
+                        Replicas = after.Replicas,
+                        RemoteJobs = after.RemoteJobs ?? [],
+                        InvalidSpec = refused.Message,
+                    });
+                }
+                catch (StartBlockedException blocked)
+                {
+                    // Not terminal (a quota may free up): shown in status, retried, bounded by the start-up deadline.
+                    _logger.LogWarning("TrainingJob {Namespace}/{Name} cannot start yet: {Reason}", ns, name, blocked.Message);
+                    var retry = TrainingJobStatusCalculator.Compute(input with { StartBlocked = blocked.Message });
+                    decision = retry with { Start = null, RequeueAfter = Shortest(retry.RequeueAfter, TimeSpan.FromSeconds(10)) };
                 }
             }
         }
@@ -110,7 +160,68 @@ public sealed class TrainingJobReconciler(
             return ReconcileResult.Done;
         }
 
-        return decision.RequeueAfter is { } delay ? ReconcileResult.RequeueAfter(delay) : ReconcileResult.Done;
+        var requeue = Shortest(decision.RequeueAfter, TrainingJobStatusCalculator.IsFinished(decision.Status.Phase) ? null : observed.PollAfter);
+        return requeue is { } delay ? ReconcileResult.RequeueAfter(delay) : ReconcileResult.Done;
+    }
+
+    private async Task<ReconcileResult> FinalizeAsync(TrainingJob job, ITrainingBackend? backend, CancellationToken cancellationToken)
+    {
+        _warned.TryRemove(job.Metadata.Uid ?? "", out _);
+        if (job.Metadata.Finalizers?.Contains(TrainingJobLabels.Finalizer) != true)
+        {
+            return ReconcileResult.Done;
+        }
+
+        if (backend is null)
+        {
+            // Releasing the job without the backend's clean-up could orphan what it runs (a remote job left billing).
+            var message = $"The TrainingJob is being deleted, but this operator has no {job.Spec.Backend} backend to stop what the job runs, " +
+                $"so the finalizer {TrainingJobLabels.Finalizer} stays. Run an operator version with the {job.Spec.Backend} backend, " +
+                $"or, once you have stopped the job's work yourself, remove the finalizer: kubectl patch tj {job.Metadata.Name} --type=json -p '[{{\"op\":\"remove\",\"path\":\"/metadata/finalizers\"}}]'.";
+            var status = KubernetesJson.Deserialize<TrainingJobStatus>(KubernetesJson.Serialize(job.Status ?? new TrainingJobStatus()));
+            var conditions = status.Conditions?.ToList() ?? [];
+            var now = Policies.DecisionContext.Truncate(time.GetUtcNow().UtcDateTime);
+            ConditionList.Set(conditions, CleanUpBlockedCondition, true, "BackendUnavailable", message, job.Metadata.Generation ?? 0, now);
+            status.Conditions = conditions;
+            if (!StatusEquals(job.Status, status))
+            {
+                await events.RecordAsync(job, new TrainingJobEvent(TrainingJobEvent.Warning, "BackendUnavailable", message), cancellationToken);
+                await store.WriteStatusAsync(job, status, cancellationToken);
+            }
+
+            return ReconcileResult.Done;
+        }
+
+        // Bounded, so a hung backend cannot hold a worker; not tied to shutdown, so a finished clean-up is committed.
+        using var timeout = new CancellationTokenSource(CleanUpTimeout, time);
+        var wait = await backend.CleanUpAsync(job, timeout.Token);
+        if (wait is { } later)
+        {
+            return ReconcileResult.RequeueAfter(later);
+        }
+
+        await store.RemoveFinalizerAsync(job, TrainingJobLabels.Finalizer, timeout.Token);
+        return ReconcileResult.Done;
+    }
+
+    private async Task WarnIfNowRefusedAsync(TrainingJob job, string? refusal, CancellationToken cancellationToken)
+    {
+        var uid = job.Metadata.Uid ?? "";
+        if (refusal is null || TrainingJobStatusCalculator.IsFinished(job.Status?.Phase))
+        {
+            _warned.TryRemove(uid, out _);
+            return;
+        }
+
+        if (job.Status?.Phase is null || (_warned.TryGetValue(uid, out var last) && last == refusal))
+        {
+            return;
+        }
+
+        _warned[uid] = refusal;
+        var message = $"This running job would now be refused, and it keeps running: {refusal}";
+        _logger.LogWarning("TrainingJob {Namespace}/{Name}: {Message}", job.Metadata.NamespaceProperty, job.Metadata.Name, message);
+        await events.RecordAsync(job, new TrainingJobEvent(TrainingJobEvent.Warning, "SpecNowRefused", message), cancellationToken);
     }
 
     private async Task RecordAsync(TrainingJob job, IReadOnlyList<TrainingJobEvent> trainingEvents, CancellationToken cancellationToken)
@@ -120,6 +231,8 @@ public sealed class TrainingJobReconciler(
             await events.RecordAsync(job, trainingEvent, cancellationToken);
         }
     }
+
+    private static TimeSpan? Shortest(TimeSpan? a, TimeSpan? b) => a is null ? b : b is null ? a : a < b ? a : b;
 
     /// <summary>Semantic equality of two statuses: equal JSON, so a status read back from the API compares equal.</summary>
     public static bool StatusEquals(TrainingJobStatus? current, TrainingJobStatus desired)
@@ -140,8 +253,8 @@ public sealed class TrainingJobReconciler(
     private static string MissingBackend(TrainingJobBackend backend) => backend switch
     {
         TrainingJobBackend.SageMaker =>
-            "spec.backend is SageMaker, but this version of the operator has no SageMaker backend yet. " +
-            "Use spec.backend: InCluster, or run the job with SageMaker's own tooling for now.",
+            "spec.backend is SageMaker, but this operator runs without its SageMaker backend (enable it in the Helm values: sageMaker.enabled). " +
+            "Use spec.backend: InCluster, or ask the platform team to enable SageMaker.",
         TrainingJobBackend.Local =>
             "spec.backend is Local, which only `ferry run` executes on the machine it runs on. Use spec.backend: InCluster in a cluster.",
         _ => $"spec.backend is {backend}, which this operator does not run. Use spec.backend: InCluster.",

@@ -1,3 +1,5 @@
+using Ferry.Crds.V1Alpha1;
+
 namespace Ferry.Operator.Storage;
 
 /// <summary>Where a job's artifacts land under `output.uri` — SageMaker's layout `&lt;uri&gt;/&lt;job&gt;/output/…`.</summary>
@@ -20,6 +22,24 @@ public static class ArtifactLocations
 
     /// <summary>`&lt;output.uri&gt;/&lt;job&gt;/output/output.tar.gz`.</summary>
     public static string OutputUri(string outputUri, string jobName) => Join(outputUri, OutputKey(jobName));
+
+    /// <summary>
+    /// Where the agent puts a job's outputs (InCluster and Local): `&lt;output.uri&gt;/&lt;job&gt;/output`, the model
+    /// archive in it, and `spec.checkpoint.uri`; null when the job names neither.
+    /// </summary>
+    public static ArtifactsStatus? For(TrainingJob job)
+    {
+        var output = job.Spec.Output?.Uri is { Length: > 0 } uri ? uri : null;
+        var checkpoints = job.Spec.Checkpoint?.Uri;
+        return output is null && checkpoints is null
+            ? null
+            : new ArtifactsStatus
+            {
+                Output = output is null ? null : Join(output, job.Metadata.Name + "/output"),
+                Checkpoints = checkpoints,
+                Model = output is null ? null : ModelUri(output, job.Metadata.Name),
+            };
+    }
 
     private static string Join(string uri, string key) => uri.TrimEnd('/') + "/" + key;
 }

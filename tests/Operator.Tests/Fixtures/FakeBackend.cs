@@ -29,20 +29,22 @@ public sealed class FakeBackend(TrainingJobBackend backend = TrainingJobBackend.
     {
         foreach (var replica in _replicas.Values.ToList())
         {
-            _replicas[replica.Name] = replica with { State = state, Message = message, ExitCode = exitCode };
+            _replicas[replica.Name] = (replica with { State = state, ExitCode = exitCode }).WithTerminationMessage(message);
         }
     }
 
     public void Set(int index, ReplicaState state, string? message = null, int? exitCode = null)
     {
         var replica = _replicas.Values.Single(r => r.Index == index);
-        _replicas[replica.Name] = replica with { State = state, Message = message, ExitCode = exitCode };
+        _replicas[replica.Name] = (replica with { State = state, ExitCode = exitCode }).WithTerminationMessage(message);
     }
 
     public string? Validate(TrainingJob job) => null;
 
-    public Task<IReadOnlyList<ReplicaObservation>> ObserveAsync(TrainingJob job, CancellationToken cancellationToken) =>
-        FailObserveWith is { } error ? Task.FromException<IReadOnlyList<ReplicaObservation>>(error) : Task.FromResult(Replicas);
+    public Task<BackendObservation> ObserveAsync(TrainingJob job, CancellationToken cancellationToken) =>
+        FailObserveWith is { } error
+            ? Task.FromException<BackendObservation>(error)
+            : Task.FromResult(new BackendObservation(Replicas, Artifacts: Ferry.Operator.Storage.ArtifactLocations.For(job)));
 
     public Task StartAsync(TrainingJob job, ReplicaStart start, CancellationToken cancellationToken)
     {
@@ -75,10 +77,10 @@ public sealed class FakeBackend(TrainingJobBackend backend = TrainingJobBackend.
         return Task.CompletedTask;
     }
 
-    public Task CleanUpAsync(TrainingJob job, CancellationToken cancellationToken)
+    public Task<TimeSpan?> CleanUpAsync(TrainingJob job, CancellationToken cancellationToken)
     {
         CleanUps++;
         _replicas.Clear();
-        return Task.CompletedTask;
+        return Task.FromResult<TimeSpan?>(null);
     }
 }

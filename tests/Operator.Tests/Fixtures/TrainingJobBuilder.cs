@@ -97,7 +97,7 @@ public sealed class ReplicaSetBuilder(string job, int attempt)
         {
             var index = _replicas.Count;
             _replicas.Add(new ReplicaObservation($"{job}-{index}", index, attempt, state, terminating,
-                state == ReplicaState.Pending ? null : Fixtures.Build.T0.UtcDateTime, exitCode, message));
+                state == ReplicaState.Pending ? null : Fixtures.Build.T0.UtcDateTime, exitCode).WithTerminationMessage(message));
         }
 
         return this;

@@ -125,7 +125,9 @@ public sealed class TrainingJobReconcilerTests
         _backend.SetAll(ReplicaState.Succeeded, exitCode: 0);
 
         var finished = await ReconcileAsync();
-        Assert.Equal(TimeSpan.FromSeconds(120), Assert.IsType<ReconcileResult.RequeueAfterResult>(finished).Delay);
+        Assert.Equal(TimeSpan.Zero, Assert.IsType<ReconcileResult.RequeueAfterResult>(finished).Delay); // the clean-up pass
+        var settled = await ReconcileAsync();
+        Assert.Equal(TimeSpan.FromSeconds(120), Assert.IsType<ReconcileResult.RequeueAfterResult>(settled).Delay);
 
         _time.Advance(TimeSpan.FromSeconds(120));
         await ReconcileAsync(); // deletion requested: the finalizer holds the job
@@ -150,12 +152,15 @@ public sealed class TrainingJobReconcilerTests
         _store.Create(Job().WithReplicas(2));
         _backend.FailStartWith = new TrainingJobRefusedException("The Kubernetes API refused the job's pod: priorityClassName 'gold' not found.");
 
-        Assert.IsType<ReconcileResult.DoneResult>(await ReconcileAsync());
-
+        // The refusal is recorded first; the next pass stops the replica that was created before it.
+        Assert.Equal(TimeSpan.Zero, Assert.IsType<ReconcileResult.RequeueAfterResult>(await ReconcileAsync()).Delay);
         var status = Stored().Status!;
         Assert.Equal(TrainingJobPhase.Failed, status.Phase);
         Assert.Equal("InvalidSpec", ConditionList.Find(status.Conditions, "Failed")!.Reason);
         Assert.Contains("priorityClassName 'gold'", status.FailureReason, StringComparison.Ordinal);
+        Assert.Single(_backend.Replicas);
+
+        Assert.IsType<ReconcileResult.DoneResult>(await ReconcileAsync());
         Assert.Empty(_backend.Replicas);
         var writes = _store.Writes;
         await ReconcileAsync();

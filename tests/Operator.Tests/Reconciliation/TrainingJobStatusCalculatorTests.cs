@@ -10,8 +10,12 @@ namespace Ferry.Operator.Tests.Reconciliation;
 
 public sealed class TrainingJobStatusCalculatorTests
 {
-    private static TrainingJobDecision Decide(TrainingJob job, IReadOnlyList<ReplicaObservation>? replicas = null, TimeSpan? at = null, string? invalid = null) =>
-        TrainingJobStatusCalculator.Compute(new TrainingJobObservation(job, replicas ?? [], T0 + (at ?? TimeSpan.Zero), invalid));
+    private static TrainingJobDecision Decide(TrainingJob job, IReadOnlyList<ReplicaObservation>? replicas = null, TimeSpan? at = null, string? invalid = null, LifecycleSettings? settings = null) =>
+        TrainingJobStatusCalculator.Compute(new TrainingJobObservation(job, replicas ?? [], T0 + (at ?? TimeSpan.Zero), invalid)
+        {
+            Artifacts = Ferry.Operator.Storage.ArtifactLocations.For(job),
+            Settings = settings ?? LifecycleSettings.Default,
+        });
 
     /// <summary>The job as stored after the decision's status was written.</summary>
     private static TrainingJobBuilder After(TrainingJobBuilder job, TrainingJobDecision decision) => job.WithStatus(decision.Status);
@@ -38,7 +42,7 @@ public sealed class TrainingJobStatusCalculatorTests
         Assert.Equal("s3://bucket/out/mnist/output", decision.Status.Artifacts!.Output);
         Assert.Equal([R.PodsCreated], decision.Events.Select(e => e.Reason));
         Assert.Empty(decision.Delete);
-        Assert.Null(decision.RequeueAfter);
+        Assert.Equal(LifecycleSettings.Default.StartupTimeout, decision.RequeueAfter); // the start-up deadline
     }
 
     [Fact]
@@ -115,7 +119,7 @@ public sealed class TrainingJobStatusCalculatorTests
         Assert.Contains(model, complete.Message, StringComparison.Ordinal);
         Assert.Equal("False", Condition(decision, "Running").Status);
         Assert.Null(ConditionList.Find(decision.Status.Conditions, "Failed"));
-        Assert.Equal("Complete", decision.Status.Conditions!.Last().Type);
+        Assert.Equal(["Complete", "Ready"], decision.Status.Conditions!.TakeLast(2).Select(c => c.Type));
         Assert.Equal((T0 + TimeSpan.FromMinutes(3)).UtcDateTime, decision.Status.CompletionTime);
         Assert.Equal("3m", decision.Status.Duration);
         Assert.Equal(model, decision.Status.Artifacts!.Model);
@@ -137,7 +141,9 @@ public sealed class TrainingJobStatusCalculatorTests
 
         Assert.Equal(2, restart.Status.Attempt);
         Assert.Equal(TrainingJobPhase.Pending, restart.Status.Phase);
-        Assert.Equal(["mnist-0", "mnist-1"], restart.Delete.Select(r => r.Name));
+        Assert.Equal("NCCL timeout", restart.Status.FailureReason);
+        Assert.Empty(restart.Delete); // status first: the pods go in the pass after the restart is recorded
+        Assert.Equal(TimeSpan.Zero, restart.RequeueAfter);
         Assert.Null(restart.Start);
         var runningCondition = Condition(restart, "Running");
         Assert.Equal(("False", R.Restarting), (runningCondition.Status, runningCondition.Reason));
@@ -145,6 +151,12 @@ public sealed class TrainingJobStatusCalculatorTests
         Assert.Contains("attempt 2 of 3", runningCondition.Message, StringComparison.Ordinal);
         Assert.Equal([(TrainingJobEvent.Warning, R.Restarting)], restart.Events.Select(e => (e.Type, e.Reason)));
         Assert.Null(ConditionList.Find(restart.Status.Conditions, "Failed"));
+
+        // The next pass acts on what was recorded: the old attempt's pods are deleted.
+        var clearing = Decide(After(job, restart), Pods().Running(1).Failed(1, failure).Build(), TimeSpan.FromMinutes(1));
+        Assert.Equal(["mnist-0", "mnist-1"], clearing.Delete.Select(r => r.Name));
+        Assert.Null(clearing.Start);
+        Assert.Equal(2, clearing.Status.Attempt);
 
         // The old pods are still going away: the new attempt waits (pod names are reused).
         var waiting = Decide(After(job, restart), Pods().Terminating(2).Build(), TimeSpan.FromMinutes(1.1));
@@ -176,7 +188,8 @@ public sealed class TrainingJobStatusCalculatorTests
 
         Assert.Null(decision.Start);
         Assert.Equal(2, decision.Status.Attempt);
-        Assert.Equal(["mnist-0", "mnist-2"], decision.Delete.Select(r => r.Name));
+        Assert.Empty(decision.Delete);
+        Assert.Equal(["mnist-0", "mnist-2"], Decide(After(job, decision), survivors, TimeSpan.FromMinutes(1)).Delete.Select(r => r.Name));
         Assert.Contains("Replica 1 of attempt 1 disappeared", Condition(decision, "Running").Message, StringComparison.Ordinal);
     }
 
@@ -208,7 +221,10 @@ public sealed class TrainingJobStatusCalculatorTests
         Assert.Null(ConditionList.Find(decision.Status.Conditions, "Complete"));
         Assert.Equal(2, decision.Status.Attempt);
         Assert.Equal((T0 + TimeSpan.FromMinutes(10)).UtcDateTime, decision.Status.CompletionTime);
-        Assert.Equal(["mnist-1"], decision.Delete.Select(r => r.Name)); // cleanPodPolicy Running: the still-running replica
+        Assert.Empty(decision.Delete); // status first: the end is recorded, then acted on
+        var cleanUp = Decide(onAttempt2.WithStatus(decision.Status), Pods(attempt: 2).Failed(1, failure, 3).Running(1).Build(), TimeSpan.FromMinutes(10));
+        Assert.Equal(["mnist-1"], cleanUp.Delete.Select(r => r.Name)); // cleanPodPolicy Running: the still-running replica
+        Assert.Empty(cleanUp.Events);
         Assert.Equal([(TrainingJobEvent.Warning, R.MaxRetriesExceeded)], decision.Events.Select(e => (e.Type, e.Reason)));
     }
 
@@ -240,7 +256,10 @@ public sealed class TrainingJobStatusCalculatorTests
 
         var suspended = Decide(After(job, running).Suspended().WithGeneration(2), Pods().Running(2).Build(), TimeSpan.FromMinutes(1));
         Assert.Equal(TrainingJobPhase.Suspended, suspended.Status.Phase);
-        Assert.Equal(["mnist-0", "mnist-1"], suspended.Delete.Select(r => r.Name));
+        Assert.Empty(suspended.Delete); // recorded first
+        var stopping = Decide(After(job, suspended).Suspended().WithGeneration(2), Pods().Running(2).Build(), TimeSpan.FromMinutes(1));
+        Assert.Equal(["mnist-0", "mnist-1"], stopping.Delete.Select(r => r.Name));
+        Assert.Empty(stopping.Events);
         Assert.Equal(("True", 2L), (Condition(suspended, "Suspended").Status, Condition(suspended, "Suspended").ObservedGeneration));
         Assert.Equal([R.Suspended], suspended.Events.Select(e => e.Reason));
 
@@ -273,7 +292,9 @@ public sealed class TrainingJobStatusCalculatorTests
         Assert.Equal(TrainingJobPhase.Failed, after.Status.Phase);
         Assert.Equal(R.MaxRuntimeExceeded, Condition(after, "Failed").Reason);
         Assert.Contains("maxRuntimeSeconds (600s)", after.Status.FailureReason, StringComparison.Ordinal);
-        Assert.Equal(["mnist-0", "mnist-1"], after.Delete.Select(r => r.Name));
+        Assert.Empty(after.Delete);
+        var stopped = Decide(After(job, after), Pods().Running(2).Build(), TimeSpan.FromSeconds(601));
+        Assert.Equal(["mnist-0", "mnist-1"], stopped.Delete.Select(r => r.Name));
         Assert.Equal("10m", after.Status.Duration);
     }
 
@@ -286,16 +307,17 @@ public sealed class TrainingJobStatusCalculatorTests
             j.Spec.StoppingCondition = new StoppingCondition { MaxRuntimeSeconds = 600, MaxWaitSeconds = 900 };
             j.Metadata.CreationTimestamp = T0.UtcDateTime;
         });
-        var starting = Decide(job);
+        var patient = LifecycleSettings.Default with { StartupTimeout = TimeSpan.FromHours(1) };
+        var starting = Decide(job, settings: patient);
 
-        var pending = Decide(After(job, starting), Pods().Pending(1).Build(), TimeSpan.FromSeconds(300));
+        var pending = Decide(After(job, starting), Pods().Pending(1).Build(), TimeSpan.FromSeconds(300), settings: patient);
         Assert.Equal(TimeSpan.FromSeconds(600), pending.RequeueAfter);
 
-        var expired = Decide(After(job, starting), Pods().Pending(1).Build(), TimeSpan.FromSeconds(900));
+        var expired = Decide(After(job, starting), Pods().Pending(1).Build(), TimeSpan.FromSeconds(900), settings: patient);
         Assert.Equal(TrainingJobPhase.Failed, expired.Status.Phase);
         Assert.Equal(R.MaxWaitExceeded, Condition(expired, "Failed").Reason);
         Assert.Contains("maxWaitSeconds (900s)", expired.Status.FailureReason, StringComparison.Ordinal);
-        Assert.Equal(["mnist-0"], expired.Delete.Select(r => r.Name));
+        Assert.Equal(["mnist-0"], Decide(After(job, expired), Pods().Pending(1).Build(), TimeSpan.FromSeconds(901), settings: patient).Delete.Select(r => r.Name));
     }
 
     [Fact]
@@ -303,7 +325,8 @@ public sealed class TrainingJobStatusCalculatorTests
     {
         var job = Job().WithTtl(60);
         var done = Decide(After(job, Decide(job)), Pods().Succeeded(1).Build());
-        Assert.Equal(TimeSpan.FromSeconds(60), done.RequeueAfter);
+        Assert.Equal(TimeSpan.Zero, done.RequeueAfter); // a pass to apply the clean-up policy
+        Assert.Equal(TimeSpan.FromSeconds(60), Decide(After(job, done), Pods().Succeeded(1).Build()).RequeueAfter);
 
         var waiting = Decide(After(job, done), Pods().Succeeded(1).Build(), TimeSpan.FromSeconds(45));
         Assert.Equal(TimeSpan.FromSeconds(15), waiting.RequeueAfter);
@@ -358,7 +381,7 @@ public sealed class TrainingJobStatusCalculatorTests
         var running = Decide(After(job, created), Pods().Running(1).Build(), TimeSpan.FromSeconds(5));
 
         Assert.All(running.Status.Conditions!, c => Assert.Equal(7, c.ObservedGeneration));
-        Assert.Equal(["Created", "Running"], running.Status.Conditions!.Select(c => c.Type));
+        Assert.Equal(["Created", "Ready", "Reconciling", "Running"], running.Status.Conditions!.Select(c => c.Type));
         Assert.Equal(7, running.Status.ObservedGeneration);
     }
 }

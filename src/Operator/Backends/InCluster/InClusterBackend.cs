@@ -3,6 +3,7 @@ using Ferry.Crds.V1Alpha1;
 using Ferry.Operator.Reconciliation;
 using Ferry.Operator.Runtime.Informers;
 using Ferry.Operator.Runtime.Resources;
+using Ferry.Operator.Storage;
 using k8s;
 using k8s.Models;
 
@@ -20,7 +21,8 @@ public sealed class InClusterBackend(
     IResourceClient<V1Pod> pods,
     IResourceClient<V1Service> services,
     IInformerCache<V1Pod> podCache,
-    InClusterOptions options) : ITrainingBackend
+    InClusterOptions options,
+    IInformerCache<V1Service>? serviceCache = null) : ITrainingBackend
 {
     private readonly CacheOverlay<V1Pod> _pods = new(podCache, pod => CacheIndexes.ControllerOwnerUid(pod).FirstOrDefault());
 
@@ -79,7 +81,7 @@ public sealed class InClusterBackend(
     }
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<ReplicaObservation>> ObserveAsync(TrainingJob job, CancellationToken cancellationToken)
+    public Task<BackendObservation> ObserveAsync(TrainingJob job, CancellationToken cancellationToken)
     {
         var uid = job.Metadata.Uid;
         var cached = _pods.Cache.ByIndex(CacheIndexes.ByControllerOwnerUid, uid);
@@ -89,15 +91,12 @@ public sealed class InClusterBackend(
             .Select(p => Observe(p.Object) is { } replica ? replica with { Terminating = replica.Terminating || p.DeletePending } : null)
             .OfType<ReplicaObservation>()
             .OrderBy(r => r.Index)];
-        return Task.FromResult(observed);
+        return Task.FromResult(new BackendObservation(observed, Artifacts: ArtifactLocations.For(job)));
     }
 
     /// <inheritdoc />
     public async Task StartAsync(TrainingJob job, ReplicaStart start, CancellationToken cancellationToken)
     {
-        var ns = job.Metadata.NamespaceProperty;
-        // The Service is not cached (it is created once per attempt and never read back), so a restart's create
-        // answers 409, which is fine.
         var creates = new List<Task>(start.Indexes.Count + 1)
         {
             CreateIfMissingAsync(() => services.CreateAsync(InClusterPodBuilder.Service(job), cancellationToken)),
@@ -111,6 +110,21 @@ public sealed class InClusterBackend(
         await Task.WhenAll(creates);
     }
 
+    /// <summary>
+    /// Re-creates the job's headless Service when it is missing while the job's pods exist (someone deleted it): the
+    /// replicas find each other through it. Seen through the Service cache, so a settled job costs no request.
+    /// </summary>
+    public async Task RepairAsync(TrainingJob job, CancellationToken cancellationToken)
+    {
+        if (serviceCache is null || serviceCache.TryGet(job.Metadata.NamespaceProperty, job.Metadata.Name, out _)
+            || _pods.Cache.ByIndex(CacheIndexes.ByControllerOwnerUid, job.Metadata.Uid).Count == 0)
+        {
+            return;
+        }
+
+        await CreateIfMissingAsync(() => services.CreateAsync(InClusterPodBuilder.Service(job), cancellationToken));
+    }
+
     /// <inheritdoc />
     public async Task DeleteAsync(TrainingJob job, IReadOnlyList<ReplicaObservation> replicas, CancellationToken cancellationToken)
     {
@@ -118,29 +132,42 @@ public sealed class InClusterBackend(
         await Task.WhenAll(replicas.Select(async replica =>
         {
             var current = _pods.Get(ns, replica.Name);
-            if (await pods.DeleteAsync(ns, replica.Name, null, cancellationToken) && current is not null)
+            // Pod names are reused by later attempts: the uid precondition makes sure this deletes the pod observed.
+            var options = replica.Uid is { } uid ? new V1DeleteOptions { Preconditions = new V1Preconditions { Uid = uid } } : null;
+            try
             {
-                _pods.Deleted(current);
+                if (await pods.DeleteAsync(ns, replica.Name, options, cancellationToken) && current is not null)
+                {
+                    _pods.Deleted(current);
+                }
+            }
+            catch (KubernetesApiException e) when (e.IsConflict && options is not null)
+            {
+                // A newer pod of the same name exists: the one observed is already gone.
             }
         }));
     }
 
     /// <inheritdoc />
-    public async Task CleanUpAsync(TrainingJob job, CancellationToken cancellationToken)
+    public async Task<TimeSpan?> CleanUpAsync(TrainingJob job, CancellationToken cancellationToken)
     {
         var observed = await ObserveAsync(job, cancellationToken);
-        await DeleteAsync(job, [.. observed.Where(r => !r.Terminating)], cancellationToken);
+        await DeleteAsync(job, [.. observed.Replicas.Where(r => !r.Terminating)], cancellationToken);
         var service = await services.GetAsync(job.Metadata.NamespaceProperty, job.Metadata.Name, cancellationToken);
         if (service is not null && IsOwnedBy(service, job.Metadata.Uid))
         {
             await services.DeleteAsync(job.Metadata.NamespaceProperty, job.Metadata.Name, null, cancellationToken);
         }
+
+        return null;
     }
 
     /// <summary>
     /// What the operator's pod cache keeps: the metadata and the parts of the status that <see cref="Observe"/> reads.
-    /// The spec (containers, environment, volumes), annotations, conditions and container details are most of a pod's
-    /// size and are never read back; with tens of thousands of pods cached they would be most of the operator's memory.
+    /// The spec (containers, environment, volumes), annotations and most container details are most of a pod's size
+    /// and are never read back; with tens of thousands of pods cached they would be most of the operator's memory.
+    /// Kept: phase and reason, the conditions that explain a disruption or a pod that cannot be scheduled, and each
+    /// container's waiting reason (why it cannot start) and termination.
     /// </summary>
     public static void TrimCachedPod(V1Pod pod)
     {
@@ -148,16 +175,24 @@ public sealed class InClusterBackend(
         pod.Metadata.Annotations = null;
         if (pod.Status is { } status)
         {
+            var conditions = status.Conditions?
+                .Where(c => (c.Type == DisruptionTarget && c.Status == "True") || (c.Type == "PodScheduled" && c.Status == "False"))
+                .Select(c => new V1PodCondition { Type = c.Type, Status = c.Status, Reason = c.Reason, Message = c.Message })
+                .ToList();
             pod.Status = new V1PodStatus
             {
                 Phase = status.Phase,
                 Reason = status.Reason,
                 Message = status.Message,
+                Conditions = conditions is { Count: > 0 } ? conditions : null,
                 ContainerStatuses = TrimContainers(status.ContainerStatuses, InClusterPodBuilder.TrainingContainer),
                 InitContainerStatuses = TrimContainers(status.InitContainerStatuses, InClusterPodBuilder.InitContainer),
             };
         }
     }
+
+    /// <summary>The pod condition the API server, the scheduler and the kubelet set before they disrupt a pod.</summary>
+    public const string DisruptionTarget = "DisruptionTarget";
 
     private static List<V1ContainerStatus>? TrimContainers(IList<V1ContainerStatus>? statuses, string name) =>
         statuses?.Where(c => c.Name == name).Select(c => new V1ContainerStatus
@@ -166,6 +201,8 @@ public sealed class InClusterBackend(
             State = c.State is null ? null : new V1ContainerState
             {
                 Running = c.State.Running is null ? null : new V1ContainerStateRunning { StartedAt = c.State.Running.StartedAt },
+                Waiting = c.State.Waiting is not { Reason: { } reason } w || !BlockingWaits.ContainsKey(reason) ? null
+                    : new V1ContainerStateWaiting { Reason = w.Reason, Message = w.Message },
                 Terminated = c.State.Terminated is not { } t ? null : new V1ContainerStateTerminated
                 {
                     ExitCode = t.ExitCode,
@@ -176,10 +213,21 @@ public sealed class InClusterBackend(
             },
         }).ToList();
 
+    /// <summary>Waiting reasons that stop a container from ever starting until someone fixes something, with the fix.</summary>
+    private static readonly Dictionary<string, string> BlockingWaits = new(StringComparer.Ordinal)
+    {
+        ["ImagePullBackOff"] = "check spec.image (name, tag, registry) and spec.inCluster.imagePullSecrets",
+        ["ErrImagePull"] = "check spec.image (name, tag, registry) and spec.inCluster.imagePullSecrets",
+        ["InvalidImageName"] = "fix spec.image",
+        ["CreateContainerConfigError"] = "a Secret or ConfigMap the pod refers to is missing, or the security context cannot be met (e.g. runAsNonRoot with an image that runs as root)",
+        ["CreateContainerError"] = "the container runtime could not create the container; see `kubectl describe pod`",
+        ["CrashLoopBackOff"] = "the container keeps exiting; see its logs",
+    };
+
     private static bool IsOwnedBy(IKubernetesObject<V1ObjectMeta> obj, string uid) =>
         obj.Metadata.OwnerReferences?.Any(o => o.Uid == uid) == true;
 
-    /// <summary>A pod as a replica observation; null for a pod without Ferry's labels.</summary>
+    /// <summary>A pod as a replica observation (the agent's termination message parsed); null for a pod without Ferry's labels.</summary>
     public static ReplicaObservation? Observe(V1Pod pod)
     {
         var labels = pod.Metadata.Labels;
@@ -206,20 +254,21 @@ public sealed class InClusterBackend(
         var startedAt = train?.State?.Running?.StartedAt ?? terminated?.StartedAt;
         var message = terminated?.Message;
         int? exitCode = terminated?.ExitCode;
+        string? failure = null;
         if (state == ReplicaState.Failed && terminated is null)
         {
             if (init?.State?.Terminated is { ExitCode: not 0 } initFailed)
             {
                 exitCode = initFailed.ExitCode;
-                message = $"The {InClusterPodBuilder.InitContainer} init container (inputs, checkpoints) failed with exit code {initFailed.ExitCode}: {initFailed.Message ?? initFailed.Reason}";
+                failure = $"The {InClusterPodBuilder.InitContainer} init container (inputs, checkpoints) failed with exit code {initFailed.ExitCode}: {initFailed.Message ?? initFailed.Reason}";
             }
             else
             {
-                message = $"The pod failed ({status?.Reason ?? "no reason"}): {status?.Message ?? "no message"}";
+                failure = $"The pod failed ({status?.Reason ?? "no reason"}): {status?.Message ?? "no message"}";
             }
         }
 
-        return new ReplicaObservation(
+        var replica = new ReplicaObservation(
             pod.Metadata.Name,
             index,
             attempt,
@@ -227,7 +276,43 @@ public sealed class InClusterBackend(
             Terminating: pod.Metadata.DeletionTimestamp is not null,
             StartedAt: startedAt,
             ExitCode: exitCode,
-            Message: message);
+            FailureReason: failure,
+            Disruption: Disruption(status),
+            Blocked: state == ReplicaState.Pending ? Blocked(status, init, train) : null,
+            Uid: pod.Metadata.Uid);
+        return message is null ? replica : replica.WithTerminationMessage(message);
+    }
+
+    /// <summary>Why the pod was disrupted: its DisruptionTarget condition, or the kubelet's eviction and shutdown reasons.</summary>
+    private static string? Disruption(V1PodStatus? status)
+    {
+        if (status?.Conditions?.FirstOrDefault(c => c.Type == DisruptionTarget && c.Status == "True") is { } target)
+        {
+            return $"{target.Reason}: {target.Message}".TrimEnd(' ', ':');
+        }
+
+        return status?.Reason is "Evicted" or "Preempting" or "Shutdown" or "NodeShutdown" or "Terminated" or "NodeLost"
+            ? $"{status.Reason}: {status.Message}".TrimEnd(' ', ':')
+            : null;
+    }
+
+    /// <summary>What keeps a pending pod from starting, with the fix: a container waiting for good, or the scheduler.</summary>
+    private static string? Blocked(V1PodStatus? status, V1ContainerStatus? init, V1ContainerStatus? train)
+    {
+        foreach (var waiting in new[] { init?.State?.Waiting, train?.State?.Waiting })
+        {
+            if (waiting?.Reason is { } reason && BlockingWaits.TryGetValue(reason, out var fix))
+            {
+                return $"{reason}: {waiting.Message ?? "no message"} ({fix}).";
+            }
+        }
+
+        if (status?.Conditions?.FirstOrDefault(c => c.Type == "PodScheduled" && c.Status == "False" && c.Reason == "Unschedulable") is { } unschedulable)
+        {
+            return $"Unschedulable: {unschedulable.Message ?? "no node fits"} (check spec.resources, spec.inCluster.nodeSelector and tolerations, and the cluster's free GPUs).";
+        }
+
+        return null;
     }
 
     private static async Task CreateIfMissingAsync(Func<Task> create)
@@ -239,6 +324,13 @@ public sealed class InClusterBackend(
         catch (KubernetesApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Conflict)
         {
             // Already exists (created by an earlier pass whose status write did not land): the watch brings it.
+        }
+        catch (KubernetesApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Forbidden)
+        {
+            // A quota, a LimitRange or Pod Security admission refused the pod: it may pass later (quota freed), so the
+            // attempt keeps trying until the start-up deadline, with the reason in status.
+            throw new StartBlockedException(
+                $"The Kubernetes API refused to create the job's pod or Service: {e.Status?.Message ?? e.Message}. Free the namespace's quota, or fix spec.resources or spec.inCluster (security context) to fit its policies.", e);
         }
         catch (KubernetesApiException e) when (e.StatusCode is System.Net.HttpStatusCode.UnprocessableEntity or System.Net.HttpStatusCode.BadRequest)
         {

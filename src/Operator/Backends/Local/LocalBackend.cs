@@ -42,7 +42,8 @@ public sealed class LocalBackend(LocalJobPlan plan, ProgramPath agent, TimeProvi
         : $"this Local backend runs TrainingJob {plan.Job.JobName}, not {job.Metadata.Name}: run each manifest with its own `ferry run`.";
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<ReplicaObservation>> ObserveAsync(TrainingJob job, CancellationToken cancellationToken) => Task.FromResult(Observe());
+    public Task<BackendObservation> ObserveAsync(TrainingJob job, CancellationToken cancellationToken) =>
+        Task.FromResult(new BackendObservation(Observe(), Artifacts: Storage.ArtifactLocations.For(job)));
 
     /// <inheritdoc />
     public Task StartAsync(TrainingJob job, ReplicaStart start, CancellationToken cancellationToken)
@@ -59,7 +60,11 @@ public sealed class LocalBackend(LocalJobPlan plan, ProgramPath agent, TimeProvi
     }
 
     /// <inheritdoc />
-    public Task CleanUpAsync(TrainingJob job, CancellationToken cancellationToken) => StopAllAsync();
+    public async Task<TimeSpan?> CleanUpAsync(TrainingJob job, CancellationToken cancellationToken)
+    {
+        await StopAllAsync().WaitAsync(cancellationToken);
+        return null;
+    }
 
     /// <summary>Every replica that has not been deleted and gone away, of any attempt.</summary>
     public IReadOnlyList<ReplicaObservation> Observe()

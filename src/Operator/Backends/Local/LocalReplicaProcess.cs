@@ -63,8 +63,7 @@ internal sealed class LocalReplicaProcess
             return new ReplicaObservation(Name, Index, Attempt, _state,
                 Terminating: _stop.IsCancellationRequested && !Completion.IsCompleted,
                 StartedAt: _startedAt?.UtcDateTime,
-                ExitCode: _exitCode,
-                Message: _message);
+                ExitCode: _exitCode).WithTerminationMessage(_message);
         }
     }
 

@@ -107,7 +107,7 @@ public sealed class OperatorHostTests : IAsyncLifetime
             var host = app.Services.GetRequiredService<ControllerHostService>();
             var controller = Assert.Single(host.Controllers);
             Assert.Equal("trainingjob", controller.Name);
-            Assert.Equal(["Pod", "TrainingJob"], controller.Informers.Select(i => i.Kind.Kind).Order());
+            Assert.Equal(["Pod", "Service", "TrainingJob"], controller.Informers.Select(i => i.Kind.Kind).Order());
         }
         finally
         {

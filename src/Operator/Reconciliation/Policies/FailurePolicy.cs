@@ -1,0 +1,125 @@
+using System.Globalization;
+using Ferry.Crds.V1Alpha1;
+using R = Ferry.Operator.Reconciliation.TrainingJobStatusCalculator.Reasons;
+
+namespace Ferry.Operator.Reconciliation.Policies;
+
+/// <summary>
+/// Gang failure and retry. An attempt fails when a replica fails, when a replica of a started gang vanishes or is
+/// deleted by someone else (a fresh replica cannot join ranks that are already training), or when it has not started
+/// within the start-up deadline. A disruption (eviction, preemption, spot reclaim) restarts the job without using up
+/// `maxRetries`, up to the operator's cap; a failure restarts it after an exponential backoff while retries remain,
+/// else the job fails. Only the decision is recorded here: the replicas of the failed attempt are deleted in the next
+/// pass, once the status says which attempt is current (<see cref="ProgressPolicy"/>) or that the job ended
+/// (<see cref="FinishedPolicy"/>).
+/// </summary>
+public static class FailurePolicy
+{
+    /// <summary>What ended the current attempt.</summary>
+    public sealed record AttemptFailure(int? Index, string Reason, string? Disruption);
+
+    /// <summary>Records a restart or the job's failure when the current attempt failed.</summary>
+    public static bool Decide(DecisionContext c)
+    {
+        if (Find(c) is not { } failure)
+        {
+            return false;
+        }
+
+        var attempt = c.Attempt;
+        var spec = c.Spec;
+        var disruptions = c.Status.Disruptions ?? 0;
+        var retries = c.Status.Retries ?? Math.Max(attempt - 1 - disruptions, 0);
+        var who = failure.Index is { } index ? $"Replica {index.ToString(CultureInfo.InvariantCulture)}" : "The attempt";
+        var from = spec.Checkpoint?.Uri is { Length: > 0 } uri ? $"from the last checkpoint in {uri}" : "from the beginning (spec.checkpoint is not set)";
+
+        if (failure.Disruption is { } disruption && disruptions < c.Input.Settings.MaxDisruptions)
+        {
+            c.Status.Disruptions = disruptions + 1;
+            var message = $"{who} of attempt {attempt} was disrupted ({disruption}). Starting attempt {attempt + 1} {from}; " +
+                $"disruptions do not use up spec.maxRetries ({disruptions + 1} of at most {c.Input.Settings.MaxDisruptions}).";
+            Restart(c, R.Disrupted, message, failure.Reason, backoff: TimeSpan.Zero);
+            return true;
+        }
+
+        if (retries < spec.MaxRetries)
+        {
+            c.Status.Retries = retries + 1;
+            var backoff = c.Input.Settings.BackoffAfter(retries + 1);
+            var wait = backoff > TimeSpan.Zero ? $" in {TrainingJobStatus.FormatDuration(backoff)}" : "";
+            var message = $"{who} failed on attempt {attempt}: {failure.Reason} Starting attempt {attempt + 1} of {spec.MaxRetries + 1 + disruptions}{wait} {from}.";
+            Restart(c, R.Restarting, message, failure.Reason, backoff);
+            return true;
+        }
+
+        var exhausted = spec.MaxRetries == 0
+            ? $"{who} failed: {failure.Reason}"
+            : $"{who} failed on attempt {attempt}, the last allowed (spec.maxRetries is {spec.MaxRetries}): {failure.Reason}";
+        c.Fail(spec.MaxRetries == 0 ? R.ReplicaFailed : R.MaxRetriesExceeded, exhausted, failure.Reason);
+        return true;
+    }
+
+    /// <summary>What ended the current attempt, or null while it is healthy.</summary>
+    public static AttemptFailure? Find(DecisionContext c)
+    {
+        var current = c.Current;
+        if (current.Where(r => r.State == ReplicaState.Failed).OrderBy(r => r.Index).FirstOrDefault() is { } failed)
+        {
+            return new AttemptFailure(failed.Index, ReasonOf(failed), failed.Disruption);
+        }
+
+        var attemptUnits = c.Units.Where(r => r.Attempt == c.Attempt).ToList();
+        var started = attemptUnits.Any(r => r.State != ReplicaState.Pending);
+        if (started)
+        {
+            var present = current.Select(r => r.Index).ToHashSet();
+            foreach (var index in Enumerable.Range(0, c.Required).Where(i => !present.Contains(i)))
+            {
+                var going = attemptUnits.FirstOrDefault(r => r.Index == index && r.Terminating);
+                var what = going is null
+                    ? $"Replica {index} of attempt {c.Attempt} disappeared while the others ran (its pod was deleted or evicted)."
+                    : $"Replica {index} of attempt {c.Attempt} is being deleted while the others run{(going.Disruption is { } d ? $" ({d})" : "")}.";
+                return new AttemptFailure(index, what, going?.Disruption);
+            }
+        }
+
+        if (c.Status.AttemptStartTime is { } attemptStart
+            && !(current.Count(r => r.State is ReplicaState.Running or ReplicaState.Succeeded) >= c.Required))
+        {
+            var timeout = c.Input.Settings.StartupTimeout;
+            var deadline = DecisionContext.Utc(attemptStart) + timeout;
+            if (c.Now >= deadline && current.All(r => r.State != ReplicaState.Succeeded))
+            {
+                var blocked = Blocked(c);
+                return new AttemptFailure(null,
+                    $"Attempt {c.Attempt} did not start within {TrainingJobStatus.FormatDuration(timeout)} (the operator's start-up deadline){(blocked is null ? "." : $": {blocked}")}",
+                    null);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Why the attempt cannot start: the backend's refusal, else the first blocked replica's reason; or null.</summary>
+    public static string? Blocked(DecisionContext c) =>
+        c.Input.StartBlocked
+        ?? c.Current.Where(r => r.Blocked is not null).OrderBy(r => r.Index).Select(r => $"replica {r.Index} ({r.Name}): {r.Blocked}").FirstOrDefault();
+
+    /// <summary>The failure text of a replica: what it reported, else its exit code.</summary>
+    public static string ReasonOf(ReplicaObservation replica) => DecisionContext.Cut(
+        replica.FailureReason
+        ?? (replica.ExitCode is { } code ? $"exited with code {code.ToString(CultureInfo.InvariantCulture)}." : "failed without a reason."));
+
+    private static void Restart(DecisionContext c, string reason, string message, string failureReason, TimeSpan backoff)
+    {
+        c.Status.Attempt = c.Attempt + 1;
+        c.Status.Phase = TrainingJobPhase.Pending;
+        c.Status.Replicas = new ReplicaStatus();
+        c.Status.AttemptStartTime = null;
+        c.Status.NextAttemptTime = backoff > TimeSpan.Zero ? c.Now + backoff : null;
+        c.Status.FailureReason = DecisionContext.Cut(failureReason);
+        c.SetCondition(TrainingJobConditions.Running, false, reason, message);
+        c.Event(TrainingJobEvent.Warning, reason, message);
+        c.Requeue(backoff > TimeSpan.Zero && c.Live.Count == 0 ? backoff : TimeSpan.Zero);
+    }
+}
