@@ -39,7 +39,10 @@ public sealed class FakeBackend(TrainingJobBackend backend = TrainingJobBackend.
         _replicas[replica.Name] = (replica with { State = state, ExitCode = exitCode }).WithTerminationMessage(message);
     }
 
-    public string? Validate(TrainingJob job) => null;
+    /// <summary>What <see cref="Validate"/> answers (the operator's configuration refusing the spec), or null.</summary>
+    public string? Refuse { get; set; }
+
+    public string? Validate(TrainingJob job) => Refuse;
 
     public Task<BackendObservation> ObserveAsync(TrainingJob job, CancellationToken cancellationToken) =>
         FailObserveWith is { } error

@@ -168,6 +168,56 @@ public sealed class TrainingJobReconcilerTests
     }
 
     [Fact]
+    public async Task A_configuration_change_never_fails_a_running_job_and_warns_once()
+    {
+        _store.Create(Job().WithReplicas(2));
+        await ReconcileAsync();
+        _backend.SetAll(ReplicaState.Running);
+        await ReconcileAsync();
+
+        _backend.Refuse = "spec.spot is true, but this operator has no spot placement configured.";
+        await ReconcileAsync();
+        await ReconcileAsync();
+
+        Assert.Equal(TrainingJobPhase.Running, Stored().Status!.Phase);
+        Assert.Equal(2, _backend.Replicas.Count(r => r.State == ReplicaState.Running));
+        var warning = Assert.Single(_events.Events, e => e.Event.Reason == "SpecNowRefused").Event;
+        Assert.Contains("keeps running", warning.Message, StringComparison.Ordinal);
+        Assert.Contains("no spot placement", warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_spec_is_checked_before_an_attempt_starts()
+    {
+        _backend.Refuse = "spec.spot is true, but this operator has no spot placement configured.";
+        _store.Create(Job().WithReplicas(2));
+
+        await ReconcileAsync();
+
+        Assert.Equal(TrainingJobPhase.Failed, Stored().Status!.Phase);
+        Assert.Equal("InvalidSpec", ConditionList.Find(Stored().Status!.Conditions, "Failed")!.Reason);
+        Assert.Empty(_backend.Replicas);
+    }
+
+    [Fact]
+    public async Task A_job_whose_backend_this_operator_lacks_keeps_its_finalizer_when_deleted()
+    {
+        var job = _store.Create(Job().With(j => j.Spec.Backend = TrainingJobBackend.SageMaker));
+        await _store.AddFinalizerAsync(job, TrainingJobLabels.Finalizer, CancellationToken.None);
+        _store.RequestDeletion("team-a", "mnist");
+
+        Assert.IsType<ReconcileResult.DoneResult>(await ReconcileAsync());
+        await ReconcileAsync();
+
+        var stored = Stored();
+        Assert.Contains(TrainingJobLabels.Finalizer, stored.Metadata.Finalizers);
+        var blocked = ConditionList.Find(stored.Status!.Conditions, TrainingJobReconciler.CleanUpBlockedCondition)!;
+        Assert.Equal(("True", "BackendUnavailable"), (blocked.Status, blocked.Reason));
+        Assert.Contains("no SageMaker backend", blocked.Message, StringComparison.Ordinal);
+        Assert.Single(_events.Events, e => e.Event is { Type: TrainingJobEvent.Warning, Reason: "BackendUnavailable" });
+    }
+
+    [Fact]
     public async Task A_job_that_does_not_exist_is_done()
     {
         Assert.IsType<ReconcileResult.DoneResult>(await ReconcileAsync("missing"));
