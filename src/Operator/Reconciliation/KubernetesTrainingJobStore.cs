@@ -8,12 +8,12 @@ namespace Ferry.Operator.Reconciliation;
 
 /// <summary>
 /// TrainingJobs in the Kubernetes API: read from the shared informer cache (no API request per reconcile), written
-/// through the runtime's resource client. Writes are remembered in a <see cref="CacheOverlay{T}"/> until the cache
+/// through the runtime's resource client. Writes are remembered in a <see cref="WriteExpectations{T}"/> until the cache
 /// shows them, so a reconcile that runs before the watch caught up starts from what this operator last wrote.
 /// </summary>
 public sealed class KubernetesTrainingJobStore(IResourceClient<TrainingJob> client, IInformerCache<TrainingJob> cache) : ITrainingJobStore
 {
-    private readonly CacheOverlay<TrainingJob> _jobs = new(cache);
+    private readonly WriteExpectations<TrainingJob> _jobs = new(cache);
 
     /// <inheritdoc />
     public Task<TrainingJob?> GetAsync(string ns, string name, CancellationToken cancellationToken) =>

@@ -24,7 +24,7 @@ public sealed class InClusterBackend(
     InClusterOptions options,
     IInformerCache<V1Service>? serviceCache = null) : ITrainingBackend
 {
-    private readonly CacheOverlay<V1Pod> _pods = new(podCache, pod => CacheIndexes.ControllerOwnerUid(pod).FirstOrDefault());
+    private readonly WriteExpectations<V1Pod> _pods = new(podCache, pod => CacheIndexes.ControllerOwnerUid(pod).FirstOrDefault());
 
     /// <inheritdoc />
     public TrainingJobBackend Backend => TrainingJobBackend.InCluster;

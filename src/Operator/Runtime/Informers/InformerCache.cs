@@ -22,6 +22,13 @@ public interface IInformerCache<T>
 
     /// <summary>Objects whose index <paramref name="indexName"/> yields <paramref name="value"/>.</summary>
     IReadOnlyList<T> ByIndex(string indexName, string value);
+
+    /// <summary>Raised with the last cached state of an object the watch (or a relist) removed from the cache.</summary>
+    event Action<T>? Removed
+    {
+        add { }
+        remove { }
+    }
 }
 
 /// <summary>Thread-safe store of the objects an informer saw, keyed by <c>namespace/name</c>, with secondary indexes.</summary>
@@ -144,9 +151,13 @@ public sealed class InformerCache<T> : IInformerCache<T>
             }
 
             RemoveFromIndexes(key, old);
+            Removed?.Invoke(old);
             return old;
         }
     }
+
+    /// <inheritdoc />
+    public event Action<T>? Removed;
 
     /// <summary>
     /// Makes the cache's content for <paramref name="ns"/> (everything when null) equal to <paramref name="items"/>,

@@ -148,4 +148,11 @@ public sealed class SharedInformerCache<T>(InformerFactory informers) : IInforme
 
     /// <inheritdoc />
     public IReadOnlyList<T> ByIndex(string indexName, string value) => _cache.ByIndex(indexName, value);
+
+    /// <inheritdoc />
+    public event Action<T>? Removed
+    {
+        add => _cache.Removed += value;
+        remove => _cache.Removed -= value;
+    }
 }

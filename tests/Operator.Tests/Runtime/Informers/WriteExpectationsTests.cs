@@ -5,12 +5,40 @@ using static Ferry.Operator.Tests.Runtime.Support.Pods;
 namespace Ferry.Operator.Tests.Runtime.Informers;
 
 /// <summary>Read-your-writes over a cache that lags behind the API.</summary>
-public sealed class CacheOverlayTests
+public sealed class WriteExpectationsTests
 {
     private readonly InformerCache<V1Pod> _cache = new();
-    private readonly CacheOverlay<V1Pod> _overlay;
+    private readonly WriteExpectations<V1Pod> _overlay;
 
-    public CacheOverlayTests() => _overlay = new CacheOverlay<V1Pod>(_cache, pod => pod.Metadata.Labels?["job"] ?? "a");
+    private readonly Microsoft.Extensions.Time.Testing.FakeTimeProvider _time = new();
+
+    public WriteExpectationsTests() => _overlay = new WriteExpectations<V1Pod>(_cache, pod => pod.Metadata.Labels?["job"] ?? "a", _time);
+
+    [Fact]
+    public void A_child_created_and_deleted_before_anyone_looked_leaves_no_ghost()
+    {
+        _overlay.Written(Pod("p0", "10"));
+
+        // The watch delivers ADDED and DELETED before the next reconcile reads the expectations.
+        _cache.Upsert(Pod("p0", "10"));
+        _cache.Remove(Pod("p0", "11"));
+
+        Assert.Empty(View());
+        Assert.Null(_overlay.Get("default", "p0"));
+        Assert.Equal(0, _overlay.PendingCount);
+    }
+
+    [Fact]
+    public void A_create_the_watch_never_confirms_expires_after_five_minutes()
+    {
+        _overlay.Written(Pod("p0", "10"));
+        _time.Advance(WriteExpectations<V1Pod>.Expiry - TimeSpan.FromSeconds(1));
+        Assert.Equal(["p0@10"], View());
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Empty(View());
+        Assert.Equal(0, _overlay.PendingCount);
+    }
 
     private IReadOnlyList<string> View() =>
         [.. _overlay.Apply(_cache.List(), "a").Select(p => $"{p.Object.Metadata.Name}@{p.Object.Metadata.ResourceVersion}{(p.DeletePending ? "-deleting" : "")}").Order()];

@@ -5,9 +5,11 @@ using k8s.Models;
 namespace Ferry.Operator.Runtime.Informers;
 
 /// <summary>
-/// Read-your-writes over an informer cache: remembers the objects this process created, updated or deleted until
-/// the cache shows a state past them, so a reconcile that runs before the watch has caught up neither repeats a
-/// create nor mistakes a freshly created child for a vanished one (the role of client-go's "expectations").
+/// Read-your-writes over an informer cache — what client-go calls expectations: remembers the objects this process
+/// created, updated or deleted until the cache shows a state past them, so a reconcile that runs before the watch has
+/// caught up neither repeats a create nor mistakes a freshly created child for a vanished one. An expectation also
+/// ends when the watch deletes the object (a child created and deleted before any reconcile looked), and after
+/// <see cref="Expiry"/> in any case (as client-go's 5 minutes), so a missed event can never leave a ghost behind.
 /// </summary>
 /// <remarks>
 /// No resourceVersions are compared for order (they are opaque): an entry remembers the version its write was based
@@ -16,15 +18,32 @@ namespace Ferry.Operator.Runtime.Informers;
 /// point rather than on what the cache held when the answer arrived matters: the watch may already have delivered
 /// our write and a later change by then, and an entry keyed to that later version would hide it.
 /// </remarks>
-/// <param name="cache">The informer cache.</param>
-/// <param name="groupOf">
-/// The group an object is queried in (e.g. its controlling owner's uid), so <see cref="Apply"/> visits only the
-/// pending writes of one group; null when the overlay is read by key only.
-/// </param>
-public sealed class CacheOverlay<T>(IInformerCache<T> cache, Func<T, string?>? groupOf = null)
+public sealed class WriteExpectations<T>
     where T : class, IKubernetesObject<V1ObjectMeta>
 {
+    /// <summary>How long an expectation lasts at most.</summary>
+    public static readonly TimeSpan Expiry = TimeSpan.FromMinutes(5);
+
     private const int SweepEvery = 4096;
+
+    private readonly IInformerCache<T> cache;
+    private readonly Func<T, string?>? groupOf;
+    private readonly TimeProvider _time;
+
+    /// <summary>Expectations over <paramref name="cache"/>; <paramref name="time"/> dates them for <see cref="Expiry"/>.</summary>
+    /// <param name="cache">The informer cache.</param>
+    /// <param name="groupOf">
+    /// The group an object is queried in (e.g. its controlling owner's uid), so <see cref="Apply"/> visits only the
+    /// pending writes of one group; null when the expectations are read by key only.
+    /// </param>
+    /// <param name="time">The clock that dates expectations.</param>
+    public WriteExpectations(IInformerCache<T> cache, Func<T, string?>? groupOf = null, TimeProvider? time = null)
+    {
+        this.cache = cache;
+        this.groupOf = groupOf;
+        _time = time ?? TimeProvider.System;
+        cache.Removed += OnRemoved;
+    }
 
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, byte>> _groups = new(StringComparer.Ordinal);
@@ -112,7 +131,7 @@ public sealed class CacheOverlay<T>(IInformerCache<T> cache, Func<T, string?>? g
         else
         {
             var group = groupOf?.Invoke(obj);
-            _entries[key] = new Entry(obj, deleted, baseVersion, group);
+            _entries[key] = new Entry(obj, deleted, baseVersion, group, _time.GetUtcNow());
             if (group is not null)
             {
                 _groups.GetOrAdd(group, _ => new ConcurrentDictionary<string, byte>(StringComparer.Ordinal))[key] = 0;
@@ -133,7 +152,7 @@ public sealed class CacheOverlay<T>(IInformerCache<T> cache, Func<T, string?>? g
             return null;
         }
 
-        if (entry.CacheVersionAtWrite == cached?.Metadata.ResourceVersion)
+        if (entry.CacheVersionAtWrite == cached?.Metadata.ResourceVersion && _time.GetUtcNow() - entry.RecordedAt < Expiry)
         {
             return entry;
         }
@@ -166,5 +185,16 @@ public sealed class CacheOverlay<T>(IInformerCache<T> cache, Func<T, string?>? g
         }
     }
 
-    private sealed record Entry(T Object, bool IsDeleted, string? CacheVersionAtWrite, string? Group);
+    /// <summary>The watch removed an object: what this process expected of it is settled (it exists no more).</summary>
+    private void OnRemoved(T removed)
+    {
+        var key = InformerCache<T>.KeyOf(removed);
+        if (_entries.TryGetValue(key, out var entry)
+            && (entry.IsDeleted || entry.Object.Metadata.Uid is null || entry.Object.Metadata.Uid == removed.Metadata.Uid))
+        {
+            Retire(key, entry);
+        }
+    }
+
+    private sealed record Entry(T Object, bool IsDeleted, string? CacheVersionAtWrite, string? Group, DateTimeOffset RecordedAt);
 }
