@@ -162,7 +162,26 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             throw ApiException.BadRequest($"the name of the object ({bodyName}) does not match the name on the URL ({name})");
         }
 
-        return MutateAsync(r, ns, name, subresource, options, _ => body.DeepClone().AsObject(), ct);
+        // The generic registry store refuses an update without metadata.resourceVersion for kinds whose strategy disallows
+        // unconditional updates: custom resources and CustomResourceDefinitions (store.go Update, "must be specified for an update").
+        var bodyRv = (string?)body["metadata"]?["resourceVersion"];
+        if (string.IsNullOrEmpty(bodyRv) && (r.IsCustom || r.Plural == "customresourcedefinitions"))
+        {
+            throw ApiException.Invalid(r.Group, r.Plural, name, [("FieldValueInvalid", "metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")]);
+        }
+
+        // A PUT carries the uid of its body as a precondition (rest.DefaultUpdatedObjectInfo.Preconditions).
+        var bodyUid = (string?)body["metadata"]?["uid"];
+        return MutateAsync(r, ns, name, subresource, options, current =>
+        {
+            var currentUid = (string?)current["metadata"]?["uid"];
+            if (!string.IsNullOrEmpty(bodyUid) && bodyUid != currentUid)
+            {
+                throw ApiException.Conflict(r.Group, r.Plural, name, $"Precondition failed: UID in precondition: {bodyUid}, UID in object meta: {currentUid}");
+            }
+
+            return body.DeepClone().AsObject();
+        }, ct);
     }
 
     /// <summary>PATCH with any of the four patch types.</summary>
@@ -261,11 +280,8 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             var stored = store.Commit(r.Collection, removeNow ? WatchEventType.Deleted : WatchEventType.Modified, next, current, null, managedFields);
             if (stored is null)
             {
-                if (!string.IsNullOrEmpty(requestedRv))
-                {
-                    throw ApiException.Conflict(r.Group, r.Plural, name);
-                }
-
+                // Another write got in between: start again from the latest object, as GuaranteedUpdate does. A request that
+                // named a resourceVersion fails the comparison above on the next pass; one that did not is re-applied.
                 continue;
             }
 
@@ -304,6 +320,12 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         }
         else
         {
+            // ValidateObjectMetaUpdate: uid is immutable (a PUT's differing uid already failed its precondition).
+            if ((string?)updated["metadata"]?["uid"] is { Length: > 0 } newUid && newUid != (string?)oldMeta["uid"])
+            {
+                throw ApiException.Invalid(r.Group, r.Kind, (string)oldMeta["name"]!, [("FieldValueInvalid", "metadata.uid", $"Invalid value: \"{newUid}\": field is immutable")]);
+            }
+
             next = updated;
             next["apiVersion"] = r.GroupVersion;
             next["kind"] = r.Kind;
