@@ -136,7 +136,9 @@ public sealed class CrudTests(EmulatorHost host) : IClassFixture<EmulatorHost>
             Reason = "Scheduled",
         }, ns);
         Assert.Equal("Scheduled", core.Reason);
-        Assert.Single((await _client.CoreV1.ListNamespacedEventAsync(ns)).Items);
+        // core/v1 and events.k8s.io/v1 Events are one resource: both events are listed through either version.
+        Assert.Equal(2, (await _client.CoreV1.ListNamespacedEventAsync(ns)).Items.Count);
+        Assert.Equal(2, (await _client.EventsV1.ListNamespacedEventAsync(ns)).Items.Count);
     }
 
     [Fact]

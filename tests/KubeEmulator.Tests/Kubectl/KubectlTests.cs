@@ -165,6 +165,73 @@ public sealed class KubectlTests(KubectlEnvironment env) : IClassFixture<Kubectl
     }
 
     [Fact]
+    public async Task Describe_shows_the_events_of_the_job_through_event_field_selectors_whichever_events_api_wrote_them()
+    {
+        await EnsureSamplesAsync();
+        await CreateJobAsync("describeme");
+        await CreateJobAsync("someoneelse");
+        var job = env.Api.GetObject("ferry.dev/v1alpha1", "TrainingJob", "default", "describeme")!;
+        var other = env.Api.GetObject("ferry.dev/v1alpha1", "TrainingJob", "default", "someoneelse")!;
+        JsonObject Regarding(JsonObject o) => new()
+        {
+            ["apiVersion"] = "ferry.dev/v1alpha1",
+            ["kind"] = "TrainingJob",
+            ["name"] = (string?)o["metadata"]!["name"],
+            ["namespace"] = "default",
+            ["uid"] = (string?)o["metadata"]!["uid"],
+        };
+        var now = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        await env.Api.CreateAsync(new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Event",
+            ["metadata"] = new JsonObject { ["name"] = "describeme.1", ["namespace"] = "default" },
+            ["involvedObject"] = Regarding(job),
+            ["reason"] = "Started",
+            ["message"] = "attempt 1 started with 2 replicas",
+            ["type"] = "Normal",
+            ["source"] = new JsonObject { ["component"] = "ferry-operator" },
+            ["firstTimestamp"] = now,
+            ["lastTimestamp"] = now,
+            ["count"] = 1,
+        });
+        await env.Api.CreateAsync(new JsonObject
+        {
+            ["apiVersion"] = "events.k8s.io/v1",
+            ["kind"] = "Event",
+            ["metadata"] = new JsonObject { ["name"] = "describeme.2", ["namespace"] = "default" },
+            ["regarding"] = Regarding(job),
+            ["reason"] = "ReplicaFailed",
+            ["note"] = "replica 1 exited with code 3",
+            ["type"] = "Warning",
+            ["action"] = "Reconcile",
+            ["eventTime"] = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", System.Globalization.CultureInfo.InvariantCulture),
+            ["reportingController"] = "ferry.dev/operator",
+            ["reportingInstance"] = "ferry-operator-0",
+        });
+        await env.Api.CreateAsync(new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Event",
+            ["metadata"] = new JsonObject { ["name"] = "someoneelse.1", ["namespace"] = "default" },
+            ["involvedObject"] = Regarding(other),
+            ["reason"] = "NotMine",
+            ["message"] = "belongs to another job",
+            ["type"] = "Normal",
+            ["firstTimestamp"] = now,
+            ["lastTimestamp"] = now,
+        });
+
+        var (code, stdout, stderr) = await env.RunAsync("describe", "tj", "describeme");
+
+        Assert.True(code == 0, stderr);
+        Assert.DoesNotContain("Events:  <none>", stdout, StringComparison.Ordinal);
+        Assert.Matches(@"Normal\s+Started\s+.*attempt 1 started with 2 replicas", stdout);
+        Assert.Matches(@"Warning\s+ReplicaFailed\s+.*replica 1 exited with code 3", stdout);
+        Assert.DoesNotContain("NotMine", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Create_generators_that_send_protobuf_work_for_namespaces_and_configmaps()
     {
         var (code, _, stderr) = await env.RunAsync("create", "namespace", "generated");

@@ -248,7 +248,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
     {
         var q = ctx.Request.Query;
         var labels = LabelSelector.Parse(q["labelSelector"]);
-        var fields = FieldSelector.Parse(q["fieldSelector"], r.Kind);
+        var fields = FieldSelector.Parse(q["fieldSelector"], r);
         var limit = long.TryParse(q["limit"], CultureInfo.InvariantCulture, out var l) && l > 0 ? l : 0;
         var continueToken = (string?)q["continue"];
         List<StoredObject> items;
@@ -267,7 +267,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
         else
         {
             (items, listRv) = ops.Store.Snapshot(r.Collection, string.IsNullOrEmpty(ns) ? null : ns);
-            items = items.Where(o => labels.Matches(o.Labels) && fields.Matches(o.Fields)).ToList();
+            items = items.Where(o => labels.Matches(o.Labels) && fields.Matches(o)).ToList();
         }
 
         var end = limit > 0 ? (int)Math.Min(items.Count, offset + limit) : items.Count;
@@ -336,11 +336,11 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
     {
         var q = ctx.Request.Query;
         var labels = LabelSelector.Parse(q["labelSelector"]);
-        var fields = FieldSelector.Parse(q["fieldSelector"], r.Kind);
+        var fields = FieldSelector.Parse(q["fieldSelector"], r);
         var options = await DeleteOptionsOfAsync(ctx);
         var (items, _) = ops.Store.Snapshot(r.Collection, string.IsNullOrEmpty(ns) ? null : ns);
         var deleted = new List<byte[]>();
-        foreach (var o in items.Where(o => labels.Matches(o.Labels) && fields.Matches(o.Fields)))
+        foreach (var o in items.Where(o => labels.Matches(o.Labels) && fields.Matches(o)))
         {
             try
             {
@@ -368,7 +368,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
     {
         var q = ctx.Request.Query;
         var labels = LabelSelector.Parse(q["labelSelector"]);
-        var fields = FieldSelector.Parse(name is null ? (string?)q["fieldSelector"] : $"metadata.name={name}", r.Kind);
+        var fields = FieldSelector.Parse(name is null ? (string?)q["fieldSelector"] : $"metadata.name={name}", r);
         var bookmarks = IsTrue(q["allowWatchBookmarks"]);
         var sendInitialEvents = IsTrue(q["sendInitialEvents"]);
         long? from = long.TryParse(q["resourceVersion"], CultureInfo.InvariantCulture, out var rv) ? rv : null;
@@ -501,7 +501,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
                 }
             }
 
-            bool Matches(StoredObject o) => labels.Matches(o.Labels) && fields.Matches(o.Fields);
+            bool Matches(StoredObject o) => labels.Matches(o.Labels) && fields.Matches(o);
         }
     }
 

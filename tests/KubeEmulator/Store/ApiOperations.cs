@@ -39,7 +39,13 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         }
 
         var obj = o.ToJsonObject();
+        if (r.ToServed is { } convert)
+        {
+            obj = convert(obj);
+        }
+
         obj["apiVersion"] = r.GroupVersion;
+        obj["kind"] = r.Kind;
         return JsonOutput.Bytes(obj);
     }
 
@@ -54,6 +60,11 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
     {
         var warnings = new List<string>();
         CheckTypeMeta(r, body);
+        if (r.ToStored is { } toStored)
+        {
+            body = toStored(body);
+        }
+
         body["apiVersion"] = r.GroupVersion;
         body["kind"] = r.Kind;
         if (body["metadata"] is not JsonObject meta)
@@ -180,7 +191,8 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
                 throw ApiException.Conflict(r.Group, r.Plural, name, $"Precondition failed: UID in precondition: {bodyUid}, UID in object meta: {currentUid}");
             }
 
-            return body.DeepClone().AsObject();
+            var replacement = body.DeepClone().AsObject();
+            return r.ToStored is { } toStored ? toStored(replacement) : replacement;
         }, ct);
     }
 
@@ -190,21 +202,27 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
     public async Task<WriteResult> PatchAsync(ApiResource r, string ns, string name, string? subresource, string contentType, JsonNode? patch, WriteOptions options, CancellationToken ct)
     {
         var type = contentType.Split(';')[0].Trim().ToLowerInvariant();
+
+        // A patch applies to the object as served under the request's version, and the result is stored in the stored form.
+        Func<JsonObject, JsonObject> Served(Func<JsonObject, JsonObject> transform) => r.ToServed is { } toServed && r.ToStored is { } toStored
+            ? current => toStored(transform(toServed(current)))
+            : transform;
         switch (type)
         {
             case "application/merge-patch+json":
-                return await MutateAsync(r, ns, name, subresource, options, current => (JsonMergePatch.Apply(current, patch) as JsonObject) ?? throw ApiException.BadRequest("a merge patch must be a JSON object"), ct);
+                return await MutateAsync(r, ns, name, subresource, options, Served(current => (JsonMergePatch.Apply(current, patch) as JsonObject) ?? throw ApiException.BadRequest("a merge patch must be a JSON object")), ct);
             case "application/json-patch+json":
-                return await MutateAsync(r, ns, name, subresource, options, current => JsonPatch.Apply(current, patch) as JsonObject ?? throw ApiException.BadRequest("the patched document is not an object"), ct);
+                return await MutateAsync(r, ns, name, subresource, options, Served(current => JsonPatch.Apply(current, patch) as JsonObject ?? throw ApiException.BadRequest("the patched document is not an object")), ct);
             case "application/strategic-merge-patch+json":
                 if (!r.SupportsStrategicMergePatch)
                 {
                     throw new ApiException(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml");
                 }
 
-                return await MutateAsync(r, ns, name, subresource, options, current => StrategicMergePatch.Apply(current, patch as JsonObject ?? throw ApiException.BadRequest("a strategic merge patch must be a JSON object")), ct);
+                return await MutateAsync(r, ns, name, subresource, options, Served(current => StrategicMergePatch.Apply(current, patch as JsonObject ?? throw ApiException.BadRequest("a strategic merge patch must be a JSON object"))), ct);
             case "application/apply-patch+yaml" or "application/apply-patch+cbor":
-                return await ApplyAsync(r, ns, name, subresource, patch as JsonObject ?? throw ApiException.BadRequest("an apply patch must be an object"), options, ct);
+                var applied = patch as JsonObject ?? throw ApiException.BadRequest("an apply patch must be an object");
+                return await ApplyAsync(r, ns, name, subresource, r.ToStored is { } toStoredForm ? toStoredForm(applied) : applied, options, ct);
             default:
                 throw ApiException.UnsupportedMediaType(contentType);
         }
