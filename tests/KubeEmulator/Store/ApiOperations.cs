@@ -158,7 +158,9 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             CrdsChanged?.Invoke();
         }
 
-        return new WriteResult(Render(r, stored), stored, warnings, Created: true);
+        var result = new WriteResult(Render(r, stored), stored, warnings, Created: true);
+        await CollectIfOwnersAreGoneAsync(r, stored, ct);
+        return result;
     }
 
     // ---------------------------------------------------------------- update / patch
@@ -313,7 +315,13 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
                 CrdsChanged?.Invoke();
             }
 
-            return new WriteResult(Render(r, stored), stored, warnings);
+            var result = new WriteResult(Render(r, stored), stored, warnings);
+            if (!removeNow && !current.Owners.SequenceEqual(stored.Owners))
+            {
+                await CollectIfOwnersAreGoneAsync(r, stored, ct);
+            }
+
+            return result;
         }
     }
 
@@ -574,6 +582,48 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         foreach (var owner in removed.Owners)
         {
             await TryFinishForegroundAsync(owner.Uid, ct);
+        }
+    }
+
+    /// <summary>
+    /// The garbage collector's check of a dependent's owner references (attemptToDeleteItem): an owner is absent when no
+    /// object of its kind and name exists in the dependent's namespace (or cluster-wide) with its uid. With every owner
+    /// absent the dependent is deleted; with some present, the absent ones are removed. Owners of kinds not served are
+    /// left alone (the collector cannot resolve them either).
+    /// </summary>
+    private async Task CollectIfOwnersAreGoneAsync(ApiResource r, StoredObject o, CancellationToken ct)
+    {
+        if (o.Owners.Count == 0 || o.IsDeleting)
+        {
+            return;
+        }
+
+        var dangling = new List<string>();
+        foreach (var owner in o.Owners)
+        {
+            if (registry.FindByKind(owner.ApiVersion, owner.Kind) is not { } ownerResource)
+            {
+                return;
+            }
+
+            var found = ownerResource.Namespaced && o.Namespace.Length == 0 ? null : ownerResource.Collection.Get(ownerResource.Namespaced ? o.Namespace : "", owner.Name);
+            if (found?.Uid != owner.Uid)
+            {
+                dangling.Add(owner.Uid);
+            }
+        }
+
+        if (dangling.Count == o.Owners.Count)
+        {
+            await TryDeleteAsync(r, o, PropagationPolicy.Background, ct);
+        }
+        else if (dangling.Count > 0)
+        {
+            await TryMutateAsync(r.Collection, o, x =>
+            {
+                var refs = (x["metadata"]!["ownerReferences"] as JsonArray ?? []).Where(e => !dangling.Contains((string?)e?["uid"] ?? "")).Select(e => e?.DeepClone()).ToArray();
+                x["metadata"]!["ownerReferences"] = new JsonArray(refs);
+            }, ct);
         }
     }
 
