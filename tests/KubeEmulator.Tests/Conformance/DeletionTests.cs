@@ -55,7 +55,7 @@ public sealed class DeletionTests(EmulatorHost host) : IClassFixture<EmulatorHos
         var b = await _client.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "b" } }, ns);
         await _client.CoreV1.CreateNamespacedSecretAsync(new V1Secret
         {
-            Metadata = new V1ObjectMeta { Name = "shared", OwnerReferences = [Ref(a, false), Ref(b, false)] },
+            Metadata = new V1ObjectMeta { Name = "shared", OwnerReferences = [Ref(a, false), new V1OwnerReference { ApiVersion = "v1", Kind = "ConfigMap", Name = b.Metadata.Name, Uid = b.Metadata.Uid }] },
         }, ns);
 
         await _client.CoreV1.DeleteNamespacedConfigMapAsync("a", ns);

@@ -5,6 +5,7 @@ using Ferry.KubeEmulator.Patching;
 using Ferry.KubeEmulator.Resources;
 using Ferry.KubeEmulator.Schema;
 using Ferry.KubeEmulator.Serialization;
+using Ferry.KubeEmulator.Validation;
 
 namespace Ferry.KubeEmulator.Store;
 
@@ -15,7 +16,7 @@ namespace Ferry.KubeEmulator.Store;
 public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, CustomResourceValidator validator, TimeProvider time, bool requireNamespaces)
 {
     private const string NameChars = "bcdfghjklmnpqrstvwxz2456789";
-    private static readonly System.Text.RegularExpressions.Regex Subdomain = new(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", System.Text.RegularExpressions.RegexOptions.Compiled);
+    private static readonly System.Text.RegularExpressions.Regex MicroTime = new(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$", System.Text.RegularExpressions.RegexOptions.Compiled);
     private int _nextClusterIp = 10;
 
     public ObjectStore Store => store;
@@ -119,7 +120,19 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
         meta["uid"] = Guid.NewGuid().ToString();
         meta["creationTimestamp"] = Now();
-        meta["generation"] = 1;
+        meta.Remove("generation");
+        if (HasGeneration(r))
+        {
+            meta["generation"] = 1;
+        }
+
+        if (r.Group.Length == 0 && r.Plural == "namespaces")
+        {
+            PrepareNamespace(body, create: true);
+        }
+
+        Decode(r, body);
+        CheckMetadata(r, body);
         ResetStatusOnCreate(r, body);
         ApplyBuiltInDefaults(r, body, null);
         if (r.IsCustom)
@@ -384,6 +397,13 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             }
 
             ApplyBuiltInDefaults(r, next, old);
+            if (r.Group.Length == 0 && r.Plural == "namespaces")
+            {
+                PrepareNamespace(next, create: false);
+            }
+
+            Decode(r, next);
+            CheckMetadata(r, next);
         }
 
         if (oldMeta["deletionTimestamp"] is not null)
@@ -408,7 +428,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
         // https://kubernetes.io/docs/reference/using-api/api-concepts/ : metadata.generation changes only when the desired state (outside metadata and status) changes.
         var ignore = r.HasStatusSubresource ? new[] { "metadata", "status" } : ["metadata"];
-        if (!StatusOnlyChange(r, subresource) && !SameIgnoring(old, next, ignore))
+        if (HasGeneration(r) && !StatusOnlyChange(r, subresource) && !SameIgnoring(old, next, ignore))
         {
             next["metadata"]!["generation"] = (oldMeta["generation"].AsLong() ?? 0) + 1;
         }
@@ -464,7 +484,10 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
                 meta["finalizers"] = new JsonArray(finalizers.Select(f => (JsonNode)f).ToArray());
                 meta["deletionTimestamp"] = Now();
                 meta["deletionGracePeriodSeconds"] = options.GracePeriodSeconds ?? 0;
-                meta["generation"] = (meta["generation"].AsLong() ?? 0) + 1;
+                if (meta["generation"].AsLong() is > 0 and var generation)
+                {
+                    meta["generation"] = generation + 1;
+                }
                 var marked = store.Commit(r.Collection, WatchEventType.Modified, obj, current);
                 if (marked is null)
                 {
@@ -725,10 +748,89 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
     private static void CheckName(ApiResource r, string name)
     {
-        if (name.Length > 253 || !Subdomain.IsMatch(name))
+        if (ObjectMetaValidation.CheckName(name, ObjectMetaValidation.NameRuleFor(r.Group, r.Plural)) is { } error)
         {
-            throw ApiException.Invalid(r.Group, r.Kind, name, [("FieldValueInvalid", "metadata.name",
-                $"Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")]);
+            throw ApiException.Invalid(r.Group, r.Kind, name, [error]);
+        }
+    }
+
+    /// <summary>ObjectMeta validation, which applies to every kind (custom resources included).</summary>
+    private static void CheckMetadata(ApiResource r, JsonObject obj)
+    {
+        var meta = obj["metadata"]!.AsObject();
+        var errors = ObjectMetaValidation.Check(meta);
+        if (errors.Count > 0)
+        {
+            throw ApiException.Invalid(r.Group, r.Kind, (string?)meta["name"] ?? "", errors);
+        }
+    }
+
+    /// <summary>Only custom resources and CustomResourceDefinitions among the served kinds have generation semantics; the
+    /// other kinds' strategies never set <c>metadata.generation</c>.</summary>
+    private static bool HasGeneration(ApiResource r) => r.IsCustom || r.Plural == "customresourcedefinitions";
+
+    /// <summary>Conversion-time rules of built-in kinds: Secret stringData is merged into data (base64) and dropped;
+    /// MicroTime fields take exactly six fractional digits (metav1.MicroTime's RFC3339Micro).</summary>
+    private static void Decode(ApiResource r, JsonObject obj)
+    {
+        if (r.Group.Length == 0 && r.Plural == "secrets" && obj["stringData"] is JsonObject stringData)
+        {
+            obj.Remove("stringData");
+            if (obj["data"] is not JsonObject data)
+            {
+                obj["data"] = data = [];
+            }
+
+            foreach (var (key, value) in stringData)
+            {
+                data[key] = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes((string?)value ?? ""));
+            }
+        }
+
+        string[] microTimes = (r.Group, r.Plural) switch
+        {
+            ("coordination.k8s.io", "leases") => ["spec.acquireTime", "spec.renewTime"],
+            ("", "events") or ("events.k8s.io", "events") => ["eventTime", "series.lastObservedTime"],
+            _ => [],
+        };
+        foreach (var path in microTimes)
+        {
+            JsonNode? node = obj;
+            foreach (var segment in path.Split('.'))
+            {
+                node = node is JsonObject o ? o[segment] : null;
+            }
+
+            if (node is JsonValue v && v.TryGetValue<string>(out var text) && !MicroTime.IsMatch(text))
+            {
+                throw ApiException.BadRequest($"{r.Kind} in version \"{r.Version}\" cannot be handled as a {r.Kind}: parsing time \"{text}\" as \"2006-01-02T15:04:05.000000Z07:00\": cannot parse \"{(text.Length > 19 ? text[19..] : "")}\" as \".000000\"");
+            }
+        }
+    }
+
+    /// <summary>Namespaces get the <c>kubernetes</c> finalizer in spec and the immutable <c>kubernetes.io/metadata.name</c> label.</summary>
+    /// <remarks>https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/ and
+    /// https://kubernetes.io/docs/reference/labels-annotations-taints/#kubernetes-io-metadata-name</remarks>
+    private static void PrepareNamespace(JsonObject obj, bool create)
+    {
+        var meta = obj["metadata"]!.AsObject();
+        if (meta["labels"] is not JsonObject labels)
+        {
+            meta["labels"] = labels = [];
+        }
+
+        labels["kubernetes.io/metadata.name"] = (string?)meta["name"];
+        if (create)
+        {
+            if (obj["spec"] is not JsonObject spec)
+            {
+                obj["spec"] = spec = [];
+            }
+
+            if (spec["finalizers"] is not JsonArray { Count: > 0 })
+            {
+                spec["finalizers"] = new JsonArray("kubernetes");
+            }
         }
     }
 
