@@ -206,6 +206,55 @@ public sealed class DeletionTests(EmulatorHost host) : IClassFixture<EmulatorHos
         Assert.NotNull(host.Api.GetObject("v1", "Secret", ns, "unknown-owner"));
     }
 
+    [Theory]
+    [InlineData("configmaps", false)]
+    [InlineData("secrets", false)]
+    [InlineData("trainingjobs", false)]
+    [InlineData("services", true)]
+    public async Task A_finished_delete_answers_the_object_only_for_kinds_whose_storage_returns_it(string plural, bool returnsObject)
+    {
+        var ns = await host.NewNamespaceAsync();
+        var (path, body) = plural switch
+        {
+            "configmaps" => ($"/api/v1/namespaces/{ns}/configmaps", EmulatorHost.ConfigMap("x")),
+            "secrets" => ($"/api/v1/namespaces/{ns}/secrets", new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Secret", ["metadata"] = new JsonObject { ["name"] = "x" } }),
+            "services" => ($"/api/v1/namespaces/{ns}/services", new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Service", ["metadata"] = new JsonObject { ["name"] = "x" }, ["spec"] = new JsonObject { ["clusterIP"] = "None" } }),
+            _ => ($"/apis/ferry.dev/v1alpha1/namespaces/{ns}/trainingjobs", EmulatorHost.TrainingJob("x")),
+        };
+        var (created, createdBody, _) = await host.SendAsync(HttpMethod.Post, path, body.ToJsonString());
+        Assert.True(created == 201, createdBody?.ToJsonString());
+
+        var (status, answer, _) = await host.SendAsync(HttpMethod.Delete, $"{path}/x");
+
+        Assert.Equal(200, status);
+        if (returnsObject)
+        {
+            Assert.Equal("x", (string?)answer!["metadata"]!["name"]);
+        }
+        else
+        {
+            Assert.Equal("Status", (string?)answer!["kind"]);
+            Assert.Equal("Success", (string?)answer["status"]);
+            Assert.Equal(plural, (string?)answer["details"]!["kind"]);
+            Assert.Equal((string?)createdBody!["metadata"]!["uid"], (string?)answer["details"]!["uid"]);
+        }
+    }
+
+    [Fact]
+    public async Task A_delete_held_by_finalizers_answers_200_with_a_zero_grace_period_whatever_was_asked()
+    {
+        var ns = await host.NewNamespaceAsync();
+        var body = EmulatorHost.ConfigMap("held");
+        body["metadata"]!["finalizers"] = new JsonArray("ferry.dev/hold");
+        await host.SendAsync(HttpMethod.Post, $"/api/v1/namespaces/{ns}/configmaps", body.ToJsonString());
+
+        var (status, answer, _) = await host.SendAsync(HttpMethod.Delete, $"/api/v1/namespaces/{ns}/configmaps/held", """{"gracePeriodSeconds":45}""");
+
+        Assert.Equal(200, status);
+        Assert.NotNull(answer!["metadata"]!["deletionTimestamp"]);
+        Assert.Equal(0, (long)answer["metadata"]!["deletionGracePeriodSeconds"]!);
+    }
+
     private async Task<V1Secret> CreateDependentAsync(string ns, string name, V1ConfigMap owner, bool block, string? finalizer = null) =>
         await _client.CoreV1.CreateNamespacedSecretAsync(new V1Secret
         {

@@ -233,7 +233,14 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
                 return;
             case "delete":
                 var deleted = await ops.DeleteAsync(r, ns!, req.Name!, await DeleteOptionsOfAsync(ctx), ct);
-                await WriteResultAsync(ctx, r, deleted, deleted.Accepted ? 202 : 200);
+                // 200 also while finalizers hold the object (the apiserver answers 202 only to an explicit orphanDependents=false).
+                if (deleted.Json.AsSpan().StartsWith("{\"kind\":\"Status\""u8))
+                {
+                    await WriteJsonAsync(ctx, 200, deleted.Json);
+                    return;
+                }
+
+                await WriteResultAsync(ctx, r, deleted, 200);
                 return;
             case "deletecollection":
                 await DeleteCollectionAsync(ctx, r, ns);

@@ -483,7 +483,8 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             {
                 meta["finalizers"] = new JsonArray(finalizers.Select(f => (JsonNode)f).ToArray());
                 meta["deletionTimestamp"] = Now();
-                meta["deletionGracePeriodSeconds"] = options.GracePeriodSeconds ?? 0;
+                // Only pods have graceful deletion; every other kind records 0 whatever the request asked for.
+                meta["deletionGracePeriodSeconds"] = r.Group.Length == 0 && r.Plural == "pods" ? options.GracePeriodSeconds ?? 0 : 0;
                 if (meta["generation"].AsLong() is > 0 and var generation)
                 {
                     meta["generation"] = generation + 1;
@@ -505,9 +506,22 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             }
 
             await OnRemovedAsync(r, removed, ct);
-            return new WriteResult(Render(r, removed), removed, []);
+            return new WriteResult(ReturnsDeletedObject(r) ? Render(r, removed) : DeletedStatus(r, removed), removed, []);
         }
     }
+
+    /// <summary>Kinds whose storage sets <c>ReturnDeletedObject</c> (pods, services, namespaces) answer a finished delete with
+    /// the object; the others with a Success <c>Status</c> naming it (registry store finalizeDelete).</summary>
+    private static bool ReturnsDeletedObject(ApiResource r) => r.Group.Length == 0 && r.Plural is "pods" or "services" or "namespaces";
+
+    private static byte[] DeletedStatus(ApiResource r, StoredObject removed) => JsonOutput.Bytes(new JsonObject
+    {
+        ["kind"] = "Status",
+        ["apiVersion"] = "v1",
+        ["metadata"] = new JsonObject(),
+        ["status"] = "Success",
+        ["details"] = new JsonObject { ["name"] = removed.Name, ["group"] = r.Group, ["kind"] = r.Plural, ["uid"] = removed.Uid },
+    });
 
     /// <summary>The orphan and foregroundDeletion finalizers are run by the garbage collector.</summary>
     private async Task RunDeletionFinalizersAsync(ApiResource r, StoredObject owner, CancellationToken ct)
