@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Ferry.KubeEmulator.Authorization;
 using Ferry.KubeEmulator.Diagnostics;
 using Ferry.KubeEmulator.Errors;
 using Ferry.KubeEmulator.Faults;
@@ -98,10 +99,19 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         var ops = new ApiOperations(store, registry, validator, options.TimeProvider, options.RequireNamespaces);
         var log = new RequestLog();
         var faults = new FaultInjector(store);
-        var handler = new ApiHandler(ops, log, faults, options);
+        var authenticator = new TokenAuthenticator();
+        var handler = new ApiHandler(ops, log, faults, options, authenticator, new RbacAuthorizer(registry));
         app.Run(handler.HandleAsync);
 
-        var emulator = new KubeApiEmulator(app, ops, log, faults, validator, options);
+        var emulator = new KubeApiEmulator(app, ops, log, faults, validator, options) { Authenticator = authenticator };
+        if (options.Authorization == AuthorizationMode.Rbac)
+        {
+            foreach (var policy in RbacAuthorizer.BootstrapPolicy())
+            {
+                await emulator.CreateAsync(policy, cancellationToken);
+            }
+        }
+
         foreach (var ns in options.InitialNamespaces)
         {
             await ops.CreateAsync(registry.Find("", "v1", "namespaces")!, "", new JsonObject { ["metadata"] = new JsonObject { ["name"] = ns } }, WriteOptions.Default, cancellationToken);
@@ -119,7 +129,24 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         return emulator;
     }
 
-    /// <summary>Writes a kubeconfig for this server to <paramref name="path"/> and returns the path.</summary>
+    /// <summary>Bearer tokens and their users (used in the RBAC mode).</summary>
+    public TokenAuthenticator Authenticator { get; private init; } = null!;
+
+    /// <summary>
+    /// A token that authenticates as the ServiceAccount <paramref name="ns"/>/<paramref name="name"/>: user
+    /// <c>system:serviceaccount:NS:NAME</c>, groups <c>system:serviceaccounts</c>, <c>system:serviceaccounts:NS</c>,
+    /// <c>system:authenticated</c>. Its requests are authorized by RBAC when <see cref="KubeApiEmulatorOptions.Authorization"/> is Rbac.
+    /// </summary>
+    public string IssueServiceAccountToken(string ns, string name) => Authenticator.IssueServiceAccountToken(ns, name);
+
+    /// <summary>Writes a kubeconfig that authenticates as the ServiceAccount <paramref name="ns"/>/<paramref name="name"/> and returns the path.</summary>
+    public string WriteServiceAccountKubeconfig(string path, string ns, string name)
+    {
+        File.WriteAllText(path, Kubeconfig.Render(BaseAddress, IssueServiceAccountToken(ns, name), ns));
+        return path;
+    }
+
+    /// <summary>Writes a kubeconfig for this server (as the administrator) to <paramref name="path"/> and returns the path.</summary>
     public string WriteKubeconfig(string path)
     {
         File.WriteAllText(path, Kubeconfig.Render(BaseAddress));

@@ -1,12 +1,12 @@
 namespace Ferry.KubeEmulator;
 
-/// <summary>Writes a kubeconfig that points kubectl and client libraries at the emulator (plain http; a placeholder token the emulator ignores).</summary>
+/// <summary>Writes a kubeconfig that points kubectl and client libraries at the emulator (plain http, a bearer token).</summary>
 /// <remarks>https://kubernetes.io/docs/concepts/configuration/organize-cluster-access-kubeconfig/</remarks>
 internal static class Kubeconfig
 {
     public const string ContextName = "ferry-emulator";
 
-    public static string Render(Uri server, string defaultNamespace = "default") => $"""
+    public static string Render(Uri server, string token = Authorization.TokenAuthenticator.AdminToken, string defaultNamespace = "default") => $"""
         apiVersion: v1
         kind: Config
         clusters:
@@ -16,8 +16,8 @@ internal static class Kubeconfig
         users:
         - name: {ContextName}
           user:
-            # The emulator does no authentication; clients (KubernetesClient) insist on some credential.
-            token: ferry-emulator
+            # The administrator's token, or one issued for a ServiceAccount (checked only in the RBAC mode).
+            token: {token}
         contexts:
         - name: {ContextName}
           context:

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.Json;
 using System.Text;
+using Ferry.KubeEmulator.Authorization;
 using Ferry.KubeEmulator.Diagnostics;
 using Ferry.KubeEmulator.Discovery;
 using Ferry.KubeEmulator.Errors;
@@ -19,7 +20,8 @@ using Microsoft.AspNetCore.Http;
 namespace Ferry.KubeEmulator.Http;
 
 /// <summary>Serves every request: discovery, OpenAPI, and the resource verbs (get, list, watch, create, update, patch, delete).</summary>
-internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjector faults, KubeApiEmulatorOptions options)
+internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjector faults, KubeApiEmulatorOptions options,
+    TokenAuthenticator authenticator, RbacAuthorizer authorizer)
 {
     /// <summary>Watch events are written without flushing until this many bytes are pending (then, and after each batch, flushed).</summary>
     private const int FlushThreshold = 64 * 1024;
@@ -36,11 +38,32 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
         var watch = IsTrue(ctx.Request.Query["watch"]);
         var verb = request?.VerbFor(ctx.Request.Method, watch) ?? ctx.Request.Method.ToLowerInvariant();
         var sequence = log.NextSequence();
+        string? userName = null;
+        string? decisionText = null;
         try
         {
             if (faults.Latency > TimeSpan.Zero)
             {
                 await Task.Delay(faults.Latency, ctx.RequestAborted);
+            }
+
+            if (options.Authorization == AuthorizationMode.Rbac)
+            {
+                // Authentication, then authorization, before anything else looks at the request (as the apiserver's filter chain).
+                var user = authenticator.Authenticate(ctx.Request.Headers.Authorization.ToString())
+                    ?? throw new ApiException(401, "Unauthorized", "Unauthorized");
+                userName = user.Name;
+                ctx.Items[typeof(UserInfo)] = user;
+                var attributes = AttributesOf(ctx, request, verb, path);
+                var decision = authorizer.Authorize(user, attributes);
+                if (!decision.Allowed)
+                {
+                    var forbidden = Forbidden(user, attributes, decision.Reason);
+                    decisionText = forbidden.Message;
+                    throw forbidden;
+                }
+
+                decisionText = decision.Reason;
             }
 
             if (request is not null && faults.Match(verb, request.Plural, request.Namespace, request.Name, request.Subresource) is { } fault)
@@ -80,8 +103,98 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
         {
             log.Add(new RequestLogEntry(sequence, ops.Time.GetUtcNow(), verb, ctx.Request.Method, path + ctx.Request.QueryString, request?.Group,
                 request?.Plural, request?.Namespace, request?.Name, request?.Subresource, ctx.Response.StatusCode,
-                ctx.Request.Headers.UserAgent.ToString()));
+                ctx.Request.Headers.UserAgent.ToString(), userName, decisionText));
         }
+    }
+
+    /// <summary>The request's attributes as the apiserver's RequestInfo derives them: a list or watch narrowed by a
+    /// <c>metadata.name</c> field selector names that object, and a request for a Namespace is in that namespace.</summary>
+    private static RequestAttributes AttributesOf(HttpContext ctx, ApiRequest? request, string verb, string path)
+    {
+        if (request is null)
+        {
+            return RequestAttributes.ForPath(ctx.Request.Method.ToLowerInvariant(), path);
+        }
+
+        var name = request.Name;
+        if (name is null && verb is "list" or "watch" && (string?)ctx.Request.Query["fieldSelector"] is { Length: > 0 } selector)
+        {
+            foreach (var term in selector.Split(','))
+            {
+                var parts = term.Split('=', 2);
+                if (parts.Length == 2 && parts[0].Trim() == "metadata.name" && !parts[0].EndsWith('!'))
+                {
+                    name = parts[1].TrimStart('=').Trim();
+                }
+            }
+        }
+
+        var ns = request.Namespace ?? (request.Group.Length == 0 && request.Plural == "namespaces" ? request.Name : null);
+        return RequestAttributes.ForResource(verb, request.Group, request.Plural, request.Subresource, ns, name);
+    }
+
+    /// <summary>The 403 the apiserver writes (responsewriters.Forbidden with apierrors.NewForbidden).</summary>
+    private static ApiException Forbidden(UserInfo user, RequestAttributes attributes, string reason)
+    {
+        var message = attributes.ForbiddenMessage(user) + (reason.Length > 0 ? $": {reason}" : "");
+        var details = new JsonObject();
+        if (!attributes.IsResourceRequest)
+        {
+            return new ApiException(403, "Forbidden", $"forbidden: {message}", details);
+        }
+
+        if (attributes.Name.Length > 0)
+        {
+            details["name"] = attributes.Name;
+        }
+
+        if (attributes.Group.Length > 0)
+        {
+            details["group"] = attributes.Group;
+        }
+
+        details["kind"] = attributes.Resource;
+        var qualified = ApiException.Qualified(attributes.Group, attributes.Resource);
+        return new ApiException(403, "Forbidden",
+            attributes.Name.Length > 0 ? $"{qualified} \"{attributes.Name}\" is forbidden: {message}" : $"{qualified} is forbidden: {message}", details);
+    }
+
+    /// <summary>A SelfSubjectAccessReview: may the requesting user do what the spec describes? (what <c>kubectl auth can-i</c> asks).</summary>
+    /// <remarks>https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access</remarks>
+    private async Task ReviewAccessAsync(HttpContext ctx)
+    {
+        var review = await ReadObjectAsync(ctx);
+        var spec = review["spec"] as JsonObject ?? [];
+        RequestAttributes attributes;
+        if (spec["resourceAttributes"] is JsonObject ra)
+        {
+            attributes = RequestAttributes.ForResource((string?)ra["verb"] ?? "", (string?)ra["group"] ?? "", (string?)ra["resource"] ?? "",
+                (string?)ra["subresource"], (string?)ra["namespace"], (string?)ra["name"]);
+        }
+        else if (spec["nonResourceAttributes"] is JsonObject nra)
+        {
+            attributes = RequestAttributes.ForPath((string?)nra["verb"] ?? "", (string?)nra["path"] ?? "");
+        }
+        else
+        {
+            throw ApiException.Invalid("authorization.k8s.io", "SelfSubjectAccessReview", "", [("FieldValueRequired", "spec.resourceAttributes",
+                "Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified")]);
+        }
+
+        var decision = options.Authorization == AuthorizationMode.Rbac
+            ? authorizer.Authorize(ctx.Items[typeof(UserInfo)] as UserInfo ?? UserInfo.Anonymous, attributes)
+            : new AuthorizationDecision(true, "");
+        review["apiVersion"] = "authorization.k8s.io/v1";
+        review["kind"] = "SelfSubjectAccessReview";
+        review["metadata"] = new JsonObject { ["creationTimestamp"] = null };
+        var status = new JsonObject { ["allowed"] = decision.Allowed };
+        if (decision.Reason.Length > 0)
+        {
+            status["reason"] = decision.Reason;
+        }
+
+        review["status"] = status;
+        await WriteJsonAsync(ctx, 201, JsonOutput.Bytes(review));
     }
 
     private static async Task<bool> ApplyFaultAsync(HttpContext ctx, FaultRule fault)
@@ -195,6 +308,12 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
         if (r.Namespaced && req.Namespace is null && req.Name is not null)
         {
             throw new ApiException(404, "NotFound", "the server could not find the requested resource");
+        }
+
+        if (r.Group == "authorization.k8s.io" && r.Plural == "selfsubjectaccessreviews")
+        {
+            await (verb == "create" && req.Name is null ? ReviewAccessAsync(ctx) : throw ApiException.MethodNotAllowed());
+            return;
         }
 
         var q = ctx.Request.Query;

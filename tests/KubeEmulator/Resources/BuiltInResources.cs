@@ -16,6 +16,11 @@ internal static class BuiltInResources
         yield return ("coordination.k8s.io", "v1", "Lease", "leases", true, false, [], []);
         yield return ("events.k8s.io", "v1", "Event", "events", true, false, ["ev"], []);
         yield return ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false, true, ["crd", "crds"], ["api-extensions"]);
+        yield return ("rbac.authorization.k8s.io", "v1", "Role", "roles", true, false, [], []);
+        yield return ("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true, false, [], []);
+        yield return ("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false, false, [], []);
+        yield return ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false, false, [], []);
+        yield return ("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", false, false, [], []);
     }
 
     /// <summary>The field selector labels a built-in kind accepts (the field label conversions of pkg/apis/core/v1/conversion.go

@@ -33,6 +33,9 @@ public static partial class ObjectMetaValidation
 
         /// <summary>DNS-1035 label (Services).</summary>
         Dns1035Label,
+
+        /// <summary>Any path segment: no '/' or '%', not '.' or '..' (RBAC roles and bindings, e.g. <c>system:discovery</c>).</summary>
+        PathSegment,
     }
 
     /// <summary>The rule the apiserver's validation of <paramref name="group"/>/<paramref name="plural"/> applies to names.</summary>
@@ -40,12 +43,20 @@ public static partial class ObjectMetaValidation
     {
         ("", "namespaces") => NameRule.Dns1123Label,
         ("", "services") => NameRule.Dns1035Label,
+        ("rbac.authorization.k8s.io", _) => NameRule.PathSegment,
         _ => NameRule.Subdomain,
     };
 
     /// <summary>The name error (field metadata.name), or null.</summary>
     public static (string Reason, string Field, string Message)? CheckName(string name, NameRule rule)
     {
+        if (rule == NameRule.PathSegment)
+        {
+            return name is "." or ".." ? ("FieldValueInvalid", "metadata.name", $"Invalid value: \"{name}\": may not be '{name}'")
+                : name.IndexOfAny(['/', '%']) is var at and >= 0 ? ("FieldValueInvalid", "metadata.name", $"Invalid value: \"{name}\": may not contain '{name[at]}'")
+                : null;
+        }
+
         var (ok, max, message) = rule switch
         {
             NameRule.Dns1123Label => (Dns1123Label().IsMatch(name), 63, Dns1123LabelMessage),
