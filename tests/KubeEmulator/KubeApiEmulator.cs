@@ -85,11 +85,21 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         options ??= new KubeApiEmulatorOptions();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(KubeApiEmulator).Assembly.GetName().Name });
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{options.Port}");
+        // The RBAC mode serves https (kubectl sends bearer tokens only over TLS); otherwise plain http.
+        var certificate = options.Authorization == AuthorizationMode.Rbac ? ServingCertificate.Create() : null;
+        if (certificate is null)
+        {
+            builder.WebHost.UseUrls($"http://127.0.0.1:{options.Port}");
+        }
+
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = 64 * 1024 * 1024;
             k.AllowSynchronousIO = false;
+            if (certificate is not null)
+            {
+                k.Listen(System.Net.IPAddress.Loopback, options.Port, listen => listen.UseHttps(certificate));
+            }
         });
         var app = builder.Build();
 
@@ -103,7 +113,7 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         var handler = new ApiHandler(ops, log, faults, options, authenticator, new RbacAuthorizer(registry));
         app.Run(handler.HandleAsync);
 
-        var emulator = new KubeApiEmulator(app, ops, log, faults, validator, options) { Authenticator = authenticator };
+        var emulator = new KubeApiEmulator(app, ops, log, faults, validator, options) { Authenticator = authenticator, ServerCertificate = certificate };
         if (options.Authorization == AuthorizationMode.Rbac)
         {
             foreach (var policy in RbacAuthorizer.BootstrapPolicy())
@@ -129,6 +139,27 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         return emulator;
     }
 
+    /// <summary>The self-signed certificate served in the RBAC mode (null when serving plain http); trust it to call <see cref="BaseAddress"/>.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ServerCertificate { get; private init; }
+
+    /// <summary>An HttpClient for <see cref="BaseAddress"/> that trusts <see cref="ServerCertificate"/> and sends <paramref name="token"/> if given.</summary>
+    public HttpClient CreateHttpClient(string? token = null)
+    {
+        var handler = new HttpClientHandler();
+        if (ServerCertificate is { } trusted)
+        {
+            handler.ServerCertificateCustomValidationCallback = (_, presented, _, _) => presented?.Thumbprint == trusted.Thumbprint;
+        }
+
+        var http = new HttpClient(handler) { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        if (token is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return http;
+    }
+
     /// <summary>Bearer tokens and their users (used in the RBAC mode).</summary>
     public TokenAuthenticator Authenticator { get; private init; } = null!;
 
@@ -142,14 +173,14 @@ public sealed class KubeApiEmulator : IAsyncDisposable
     /// <summary>Writes a kubeconfig that authenticates as the ServiceAccount <paramref name="ns"/>/<paramref name="name"/> and returns the path.</summary>
     public string WriteServiceAccountKubeconfig(string path, string ns, string name)
     {
-        File.WriteAllText(path, Kubeconfig.Render(BaseAddress, IssueServiceAccountToken(ns, name), ns));
+        File.WriteAllText(path, Kubeconfig.Render(BaseAddress, IssueServiceAccountToken(ns, name), ns, ServerCertificate));
         return path;
     }
 
     /// <summary>Writes a kubeconfig for this server (as the administrator) to <paramref name="path"/> and returns the path.</summary>
     public string WriteKubeconfig(string path)
     {
-        File.WriteAllText(path, Kubeconfig.Render(BaseAddress));
+        File.WriteAllText(path, Kubeconfig.Render(BaseAddress, certificate: ServerCertificate));
         _kubeconfigPath = path;
         _ownsKubeconfig = false;
         return path;

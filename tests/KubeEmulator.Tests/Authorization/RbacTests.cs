@@ -253,7 +253,7 @@ public sealed class RbacTests(RbacEmulator env) : IClassFixture<RbacEmulator>
 
     private async Task<(int Status, JsonNode? Body)> SendAsync(string? token, HttpMethod method, string path, JsonObject? body = null, string contentType = "application/json")
     {
-        using var http = new HttpClient { BaseAddress = env.Api.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        using var http = env.Api.CreateHttpClient();
         using var request = new HttpRequestMessage(method, path.TrimStart('/'));
         if (token is not null)
         {
