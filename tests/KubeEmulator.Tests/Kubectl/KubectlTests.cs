@@ -145,12 +145,19 @@ public sealed class KubectlTests(KubectlEnvironment env) : IClassFixture<Kubectl
     {
         await EnsureSamplesAsync();
         await CreateJobAsync("watchme");
+
+        // kubectl get NAME -w prints the object it read, then watches from resourceVersion 0 and drops the watch's first
+        // (synthetic ADDED) event. A change made before the watch is open arrives only inside that dropped event, so the
+        // test changes the job only once the watch is registered. The delayed watch makes the old race certain.
+        var watchesBefore = env.Api.Store.OpenWatches;
+        env.Api.Faults.Add(new Faults.FaultRule { Verb = "watch", Resource = "trainingjobs", Kind = Faults.FaultKind.Latency, Delay = TimeSpan.FromSeconds(1), Times = 1 });
         using var kubectl = env.Start("get", "tj", "watchme", "-w");
         try
         {
             var header = await ReadLineAsync(kubectl);
             Assert.Matches(@"^NAME\s+BACKEND\s+PHASE", header);
             Assert.Matches(@"^watchme\s+Local\s+", await ReadLineAsync(kubectl));
+            await Eventually.ValueAsync(() => (int?)env.Api.Store.OpenWatches, n => n > watchesBefore, "kubectl's watch to be open", TimeSpan.FromSeconds(20));
 
             await env.Api.UpdateStatusAsync("ferry.dev/v1alpha1", "TrainingJob", "default", "watchme", o => o["status"] = new JsonObject { ["phase"] = "Running" });
             Assert.Matches(@"^watchme\s+Local\s+Running\s+", await ReadLineAsync(kubectl));

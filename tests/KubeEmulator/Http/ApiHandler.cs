@@ -345,6 +345,11 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
             case "patch":
                 var contentType = ctx.Request.ContentType ?? "";
                 var isApply = contentType.StartsWith("application/apply-patch", StringComparison.OrdinalIgnoreCase);
+                if (!isApply && q["force"].Count > 0)
+                {
+                    throw new ApiException(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch");
+                }
+
                 var patchBody = await ReadBodyAsync(ctx);
                 var patch = isApply ? YamlJson.Parse(patchBody) : JsonNode.Parse(patchBody);
                 var patched = await ops.PatchAsync(r, ns!, req.Name!, req.Subresource, contentType, patch, WriteOptionsOf(ctx, isApply), ct);
@@ -377,13 +382,16 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
         var fields = FieldSelector.Parse(q["fieldSelector"], r);
         var limit = long.TryParse(q["limit"], CultureInfo.InvariantCulture, out var l) && l > 0 ? l : 0;
         var continueToken = (string?)q["continue"];
+
+        // The apiserver omits remainingItemCount when a selector filters the list (it cannot count without reading everything).
+        var selected = !string.IsNullOrEmpty(q["labelSelector"]) || !string.IsNullOrEmpty(q["fieldSelector"]);
         List<StoredObject> items;
         long listRv;
         var offset = 0;
         if (!string.IsNullOrEmpty(continueToken))
         {
             (var id, offset) = DecodeContinue(continueToken);
-            if (!_pages.TryGetValue(id, out var page))
+            if (!_pages.TryGetValue(id, out var page) || page.ResourceVersion < ops.Store.OldestResumableVersion)
             {
                 throw ApiException.Expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.");
             }
@@ -401,8 +409,15 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
         if (end < items.Count)
         {
             var id = string.IsNullOrEmpty(continueToken) ? Interlocked.Increment(ref _nextPageId) : DecodeContinue(continueToken).Id;
+            // A continue token stays valid until the history it was listed at is compacted (as etcd's compaction expires
+            // the apiserver's tokens); the count bound only caps memory.
             _pages[id] = (items, listRv);
-            while (_pages.Count > 64 && _pages.Keys.Min() is var oldest)
+            foreach (var expired in _pages.Where(p => p.Value.ResourceVersion < ops.Store.OldestResumableVersion).Select(p => p.Key).ToList())
+            {
+                _pages.TryRemove(expired, out _);
+            }
+
+            while (_pages.Count > 4096 && _pages.Keys.Min() is var oldest)
             {
                 _pages.TryRemove(oldest, out _);
             }
@@ -425,7 +440,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
         var kind = partial ? "PartialObjectMetadataList" : r.ListKind;
         var apiVersion = partial ? "meta.k8s.io/v1" : r.GroupVersion;
         buffer.Write(Encoding.UTF8.GetBytes($"{{\"kind\":\"{kind}\",\"apiVersion\":\"{apiVersion}\",\"metadata\":{{\"resourceVersion\":\"{rvText}\"" +
-            (next is null ? "" : $",\"continue\":\"{next}\",\"remainingItemCount\":{items.Count - end}") + "},\"items\":["));
+            (next is null ? "" : $",\"continue\":\"{next}\"" + (selected ? "" : $",\"remainingItemCount\":{items.Count - end}")) + "},\"items\":["));
         for (var i = 0; i < page2.Count; i++)
         {
             if (i > 0)
