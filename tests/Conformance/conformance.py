@@ -243,14 +243,50 @@ def a_watch_from_a_resource_version_sees_later_changes_only(core, custom, events
     expect(seen == [("ADDED", "after"), ("MODIFIED", "after")], f"events after {rv}: {seen}")
 
 
+# ------------------------------------------------------------------------------------------------ rbac (RBAC mode only)
+
+SA_KUBECONFIG = None
+
+
+@check("rbac")
+def a_service_account_is_refused_with_the_apiservers_403_until_a_role_binding_grants_it(core, custom, events):
+    sa_client = config.new_client_from_config(config_file=SA_KUBECONFIG)
+    sa_core = client.CoreV1Api(sa_client)
+    ns = new_namespace(core)
+    user = "system:serviceaccount:ferry-system:ferry"
+    body = expect_status(lambda: sa_core.list_namespaced_pod(ns), 403, "Forbidden",
+                         f'pods is forbidden: User "{user}" cannot list resource "pods" in API group "" in the namespace "{ns}"')
+    expect(body.get("details") == {"kind": "pods"}, f"details name the resource: {body.get('details')}")
+    expect_status(lambda: sa_core.list_namespace(), 403, "Forbidden",
+                  f'namespaces is forbidden: User "{user}" cannot list resource "namespaces" in API group "" at the cluster scope')
+    rbac = client.RbacAuthorizationV1Api()
+    rbac.create_namespaced_role(ns, client.V1Role(metadata=client.V1ObjectMeta(name="pods"),
+                                rules=[client.V1PolicyRule(api_groups=[""], resources=["pods"], verbs=["list"])]))
+    rbac.create_namespaced_role_binding(ns, client.V1RoleBinding(
+        metadata=client.V1ObjectMeta(name="pods"),
+        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="pods"),
+        subjects=[client.V1Subject(kind="ServiceAccount", name="ferry", namespace="ferry-system")]))
+    sa_core.list_namespaced_pod(ns)
+    expect_status(lambda: sa_core.read_namespaced_pod_status("p", ns), 403, "Forbidden",
+                  f'pods "p" is forbidden: User "{user}" cannot get resource "pods/status" in API group "" in the namespace "{ns}"')
+    unknown = client.Configuration()
+    unknown.host = sa_client.configuration.host
+    unknown.ssl_ca_cert = sa_client.configuration.ssl_ca_cert
+    unknown.api_key = {"authorization": "Bearer not-a-token"}
+    expect_status(lambda: client.CoreV1Api(client.ApiClient(unknown)).list_namespaced_pod(ns), 401, "Unauthorized")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--sa-kubeconfig", help="a kubeconfig for the ServiceAccount ferry-system/ferry (the rbac group)")
     parser.add_argument("groups", nargs="*")
     args = parser.parse_args()
     config.load_kube_config(config_file=args.kubeconfig)
+    global SA_KUBECONFIG
+    SA_KUBECONFIG = args.sa_kubeconfig
     apis = (client.CoreV1Api(), client.CustomObjectsApi(), client.EventsV1Api())
-    groups = args.groups or sorted(CHECKS)
+    groups = args.groups or sorted(g for g in CHECKS if g != "rbac" or SA_KUBECONFIG)
     failed = 0
     for group in groups:
         if group not in CHECKS:
