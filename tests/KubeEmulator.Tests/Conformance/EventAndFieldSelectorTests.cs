@@ -110,6 +110,35 @@ public sealed class EventAndFieldSelectorTests(EmulatorHost host) : IClassFixtur
         Assert.Equal(["b"], await Names($"/api/v1/namespaces/{ns}/pods?fieldSelector=spec.serviceAccountName!%3Dtrainer"));
     }
 
+    [Fact]
+    public async Task A_crd_versions_selectable_fields_are_accepted_as_field_selectors()
+    {
+        // https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#crd-selectable-fields
+        await host.Api.CreateAsync(JsonNode.Parse("""
+            {"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"widgets.example.dev"},
+             "spec":{"group":"example.dev","scope":"Namespaced","names":{"kind":"Widget","plural":"widgets","singular":"widget","listKind":"WidgetList"},
+              "versions":[{"name":"v1","served":true,"storage":true,"selectableFields":[{"jsonPath":".spec.color"}],
+                "schema":{"openAPIV3Schema":{"type":"object","properties":{"spec":{"type":"object","properties":{"color":{"type":"string"},"size":{"type":"string"}}}}}}}]}}
+            """)!.AsObject());
+        var ns = await host.NewNamespaceAsync();
+        foreach (var (name, color) in new[] { ("a", "red"), ("b", "blue") })
+        {
+            await host.Api.CreateAsync(new JsonObject
+            {
+                ["apiVersion"] = "example.dev/v1",
+                ["kind"] = "Widget",
+                ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns },
+                ["spec"] = new JsonObject { ["color"] = color, ["size"] = "m" },
+            });
+        }
+
+        Assert.Equal(["a"], await Names($"/apis/example.dev/v1/namespaces/{ns}/widgets?fieldSelector=spec.color%3Dred"));
+        Assert.Equal(["b"], await Names($"/apis/example.dev/v1/namespaces/{ns}/widgets?fieldSelector=spec.color!%3Dred"));
+        var (status, body, _) = await host.SendAsync(HttpMethod.Get, $"/apis/example.dev/v1/namespaces/{ns}/widgets?fieldSelector=spec.size%3Dm");
+        Assert.Equal(400, status);
+        Assert.Equal("field label not supported: spec.size", (string?)body!["message"]);
+    }
+
     private static JsonObject Pod(string name, string ns, string restartPolicy, string serviceAccount) => new()
     {
         ["apiVersion"] = "v1",
