@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Ferry.KubeEmulator.Authorization;
 using Ferry.KubeEmulator.Tests.Support;
+using k8s;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Ferry.KubeEmulator.Tests.Authorization;
@@ -181,6 +182,27 @@ public sealed class RbacTests(RbacEmulator env) : IClassFixture<RbacEmulator>
         Assert.True((bool)body!["status"]!["allowed"]!);
         (_, body) = await SendAsync(token, HttpMethod.Post, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", Review("delete"));
         Assert.False((bool)body!["status"]!["allowed"]!);
+    }
+
+    [Fact]
+    public async Task KubernetesClient_with_a_service_account_kubeconfig_trusts_the_served_certificate_and_gets_403()
+    {
+        var ns = await NamespaceAsync();
+        var path = Path.Combine(Path.GetTempPath(), $"ferry-sa-{Guid.NewGuid():N}.kubeconfig");
+        try
+        {
+            env.Api.WriteServiceAccountKubeconfig(path, ns, "operator");
+            using var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(path));
+            var e = await Assert.ThrowsAsync<k8s.Autorest.HttpOperationException>(() => client.CoreV1.ListNamespacedPodAsync(ns));
+            Assert.Equal(System.Net.HttpStatusCode.Forbidden, e.Response.StatusCode);
+            Assert.Equal($"pods is forbidden: User \"system:serviceaccount:{ns}:operator\" cannot list resource \"pods\" in API group \"\" in the namespace \"{ns}\"",
+                (string?)JsonNode.Parse(e.Response.Content)!["message"]);
+            Assert.Equal("v1.32.0", (await client.Version.GetCodeAsync()).GitVersion);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     private async Task<string> NamespaceAsync()
