@@ -292,14 +292,24 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             }
 
             var warnings = new List<string>();
+
+            // managedFields: [{}] clears the managed fields (an empty list keeps them, so unaware clients never strip them);
+            // the write that resets them records no manager.
+            // https://kubernetes.io/docs/reference/using-api/server-side-apply/#clearing-managedfields
+            var resetManagedFields = subresource is null && updated["metadata"]?["managedFields"] is JsonArray { Count: 1 } requested && requested[0] is JsonObject { Count: 0 };
             var next = await PrepareUpdateAsync(r, current, old, updated, subresource, options, warnings, ct);
-            if (SameIgnoringVolatile(old, next, StatusOnlyChange(r, subresource)))
+            if (resetManagedFields)
+            {
+                next["metadata"]!.AsObject().Remove("managedFields");
+            }
+
+            if (SameIgnoringVolatile(old, next, StatusOnlyChange(r, subresource)) && !(resetManagedFields && old["metadata"]?["managedFields"] is not null))
             {
                 return new WriteResult(Render(r, current), current, warnings);
             }
 
             ManagedFieldsIndex? managedFields = null;
-            if (recordManagedFields && (subresource is null or "status"))
+            if (recordManagedFields && !resetManagedFields && (subresource is null or "status"))
             {
                 managedFields = ManagedFields.RecordUpdate(old, current.ManagedFieldsIndex, next, options.FieldManager, subresource, r.GroupVersion, time.GetUtcNow(), ListKeyFor(r));
             }
