@@ -8,6 +8,8 @@ need_apt=()
 command -v patchelf >/dev/null || need_apt+=(patchelf)
 command -v gcc >/dev/null || need_apt+=(gcc)
 command -v python3 >/dev/null || need_apt+=(python3)
+# The emulator's independent conformance suite (tests/Conformance) runs Debian's Kubernetes client under /usr/bin/python3.
+/usr/bin/python3 -c 'import kubernetes' 2>/dev/null || need_apt+=(python3-kubernetes)
 command -v kubectl >/dev/null || echo "setup: kubectl not found; the kubectl tests need /usr/bin/kubectl (1.32)" >&2
 command -v moto_server >/dev/null || echo "setup: moto_server not found; the S3 tests need moto 5.2 (pip install 'moto[server]')" >&2
 [ -d /usr/share/datasets/fashion-mnist ] || need_apt+=(dataset-fashion-mnist)

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Ferry.KubeEmulator.Authorization;
 using Ferry.KubeEmulator.Diagnostics;
 using Ferry.KubeEmulator.Errors;
 using Ferry.KubeEmulator.Faults;
@@ -84,11 +85,21 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         options ??= new KubeApiEmulatorOptions();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(KubeApiEmulator).Assembly.GetName().Name });
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{options.Port}");
+        // The RBAC mode serves https (kubectl sends bearer tokens only over TLS); otherwise plain http.
+        var certificate = options.Authorization == AuthorizationMode.Rbac ? ServingCertificate.Create() : null;
+        if (certificate is null)
+        {
+            builder.WebHost.UseUrls($"http://127.0.0.1:{options.Port}");
+        }
+
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = 64 * 1024 * 1024;
             k.AllowSynchronousIO = false;
+            if (certificate is not null)
+            {
+                k.Listen(System.Net.IPAddress.Loopback, options.Port, listen => listen.UseHttps(certificate));
+            }
         });
         var app = builder.Build();
 
@@ -98,10 +109,19 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         var ops = new ApiOperations(store, registry, validator, options.TimeProvider, options.RequireNamespaces);
         var log = new RequestLog();
         var faults = new FaultInjector(store);
-        var handler = new ApiHandler(ops, log, faults, options);
+        var authenticator = new TokenAuthenticator();
+        var handler = new ApiHandler(ops, log, faults, options, authenticator, new RbacAuthorizer(registry));
         app.Run(handler.HandleAsync);
 
-        var emulator = new KubeApiEmulator(app, ops, log, faults, validator, options);
+        var emulator = new KubeApiEmulator(app, ops, log, faults, validator, options) { Authenticator = authenticator, ServerCertificate = certificate };
+        if (options.Authorization == AuthorizationMode.Rbac)
+        {
+            foreach (var policy in RbacAuthorizer.BootstrapPolicy())
+            {
+                await emulator.CreateAsync(policy, cancellationToken);
+            }
+        }
+
         foreach (var ns in options.InitialNamespaces)
         {
             await ops.CreateAsync(registry.Find("", "v1", "namespaces")!, "", new JsonObject { ["metadata"] = new JsonObject { ["name"] = ns } }, WriteOptions.Default, cancellationToken);
@@ -119,10 +139,48 @@ public sealed class KubeApiEmulator : IAsyncDisposable
         return emulator;
     }
 
-    /// <summary>Writes a kubeconfig for this server to <paramref name="path"/> and returns the path.</summary>
+    /// <summary>The self-signed certificate served in the RBAC mode (null when serving plain http); trust it to call <see cref="BaseAddress"/>.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ServerCertificate { get; private init; }
+
+    /// <summary>An HttpClient for <see cref="BaseAddress"/> that trusts <see cref="ServerCertificate"/> and sends <paramref name="token"/> if given.</summary>
+    public HttpClient CreateHttpClient(string? token = null)
+    {
+        var handler = new HttpClientHandler();
+        if (ServerCertificate is { } trusted)
+        {
+            handler.ServerCertificateCustomValidationCallback = (_, presented, _, _) => presented?.Thumbprint == trusted.Thumbprint;
+        }
+
+        var http = new HttpClient(handler) { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        if (token is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return http;
+    }
+
+    /// <summary>Bearer tokens and their users (used in the RBAC mode).</summary>
+    public TokenAuthenticator Authenticator { get; private init; } = null!;
+
+    /// <summary>
+    /// A token that authenticates as the ServiceAccount <paramref name="ns"/>/<paramref name="name"/>: user
+    /// <c>system:serviceaccount:NS:NAME</c>, groups <c>system:serviceaccounts</c>, <c>system:serviceaccounts:NS</c>,
+    /// <c>system:authenticated</c>. Its requests are authorized by RBAC when <see cref="KubeApiEmulatorOptions.Authorization"/> is Rbac.
+    /// </summary>
+    public string IssueServiceAccountToken(string ns, string name) => Authenticator.IssueServiceAccountToken(ns, name);
+
+    /// <summary>Writes a kubeconfig that authenticates as the ServiceAccount <paramref name="ns"/>/<paramref name="name"/> and returns the path.</summary>
+    public string WriteServiceAccountKubeconfig(string path, string ns, string name)
+    {
+        File.WriteAllText(path, Kubeconfig.Render(BaseAddress, IssueServiceAccountToken(ns, name), ns, ServerCertificate));
+        return path;
+    }
+
+    /// <summary>Writes a kubeconfig for this server (as the administrator) to <paramref name="path"/> and returns the path.</summary>
     public string WriteKubeconfig(string path)
     {
-        File.WriteAllText(path, Kubeconfig.Render(BaseAddress));
+        File.WriteAllText(path, Kubeconfig.Render(BaseAddress, certificate: ServerCertificate));
         _kubeconfigPath = path;
         _ownsKubeconfig = false;
         return path;

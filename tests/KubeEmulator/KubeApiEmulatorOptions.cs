@@ -21,6 +21,13 @@ public sealed class KubeApiEmulatorOptions
     /// <summary>CRD manifests (files or directories of *.yaml) loaded at start.</summary>
     public IReadOnlyList<string> CrdPaths { get; init; } = [];
 
+    /// <summary>
+    /// <see cref="AuthorizationMode.AlwaysAllow"/> (default) or <see cref="AuthorizationMode.Rbac"/>: bearer tokens are
+    /// authenticated (the default kubeconfig's token is a <c>system:masters</c> administrator, others come from
+    /// <see cref="KubeApiEmulator.IssueServiceAccountToken"/>) and every request is authorized by the stored RBAC objects.
+    /// </summary>
+    public Authorization.AuthorizationMode Authorization { get; init; } = Ferry.KubeEmulator.Authorization.AuthorizationMode.AlwaysAllow;
+
     /// <summary>Fixed port (0: a free port is chosen).</summary>
     public int Port { get; init; }
 }

@@ -2,13 +2,15 @@ using Ferry.KubeEmulator;
 using Ferry.KubeEmulator.Kubelet;
 
 // Standalone: dotnet run --project tests/KubeEmulator [--kubeconfig PATH] [--crd DIR_OR_FILE]... [--port N]
-//   [--kubelet-run-seconds N] [--kubelet-fail POD_NAME_PATTERN]...
-const string Usage = "usage: ferry-kube-emulator [--kubeconfig PATH] [--crd DIR_OR_FILE]... [--port N] [--kubelet-run-seconds N] [--kubelet-fail POD_NAME_PATTERN]...";
+//   [--kubelet-run-seconds N] [--kubelet-fail POD_NAME_PATTERN]... [--authorization rbac] [--service-account NAMESPACE/NAME]...
+const string Usage = "usage: ferry-kube-emulator [--kubeconfig PATH] [--crd DIR_OR_FILE]... [--port N] [--kubelet-run-seconds N] [--kubelet-fail POD_NAME_PATTERN]... [--authorization rbac|always-allow] [--service-account NAMESPACE/NAME]...";
 string? kubeconfig = null;
 var crds = new List<string>();
 var port = 0;
 double? kubeletRunSeconds = null;
 var kubeletFailures = new List<string>();
+var authorization = Ferry.KubeEmulator.Authorization.AuthorizationMode.AlwaysAllow;
+var serviceAccounts = new List<(string Namespace, string Name)>();
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -35,10 +37,25 @@ for (var i = 0; i < args.Length; i++)
         case "--kubelet-fail" when i + 1 < args.Length:
             kubeletFailures.Add(args[++i]);
             break;
+        case "--authorization" when i + 1 < args.Length && args[i + 1] is "rbac" or "always-allow":
+            authorization = args[++i] == "rbac" ? Ferry.KubeEmulator.Authorization.AuthorizationMode.Rbac : Ferry.KubeEmulator.Authorization.AuthorizationMode.AlwaysAllow;
+            break;
+        case "--authorization":
+            Console.Error.WriteLine("--authorization needs rbac or always-allow (e.g. --authorization rbac)");
+            return 2;
+        case "--service-account" when i + 1 < args.Length && args[i + 1].Split('/') is [{ Length: > 0 } saNamespace, { Length: > 0 } saName]:
+            serviceAccounts.Add((saNamespace, saName));
+            i++;
+            break;
+        case "--service-account":
+            Console.Error.WriteLine("--service-account needs NAMESPACE/NAME (e.g. --service-account ferry-system/ferry)");
+            return 2;
         case "-h" or "--help":
             Console.WriteLine(Usage);
             Console.WriteLine("  --kubelet-run-seconds N         start the simulated kubelet: pods run N seconds, then their containers exit 0");
             Console.WriteLine("  --kubelet-fail POD_NAME_PATTERN  pods whose name matches the glob (* and ?) exit 1 instead (repeatable)");
+            Console.WriteLine("  --authorization rbac             authenticate bearer tokens and authorize requests by RBAC (the printed kubeconfig is an administrator)");
+            Console.WriteLine("  --service-account NS/NAME        also write a kubeconfig that authenticates as this ServiceAccount (repeatable)");
             return 0;
         default:
             Console.Error.WriteLine($"unknown argument '{args[i]}'; {Usage}");
@@ -48,8 +65,11 @@ for (var i = 0; i < args.Length; i++)
 
 // `dotnet run --project` runs in the project directory: resolve relative paths against the repository root too.
 crds = crds.Select(Resolve).ToList();
-await using var api = await KubeApiEmulator.StartAsync(new KubeApiEmulatorOptions { CrdPaths = crds, Port = port });
+await using var api = await KubeApiEmulator.StartAsync(new KubeApiEmulatorOptions { CrdPaths = crds, Port = port, Authorization = authorization });
 var path = kubeconfig is null ? api.KubeconfigPath : api.WriteKubeconfig(kubeconfig);
+var serviceAccountKubeconfigs = serviceAccounts
+    .Select(sa => api.WriteServiceAccountKubeconfig(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $"{Path.GetFileName(path)}.{sa.Namespace}.{sa.Name}"), sa.Namespace, sa.Name))
+    .ToList();
 if (kubeletRunSeconds is not null || kubeletFailures.Count > 0)
 {
     // Real seconds: the emulator runs on TimeProvider.System when standalone.
@@ -72,6 +92,15 @@ if (api.Kubelet.IsRunning)
 
 Console.WriteLine($"kubeconfig: {path}");
 Console.WriteLine($"  export KUBECONFIG={path}");
+if (authorization == Ferry.KubeEmulator.Authorization.AuthorizationMode.Rbac)
+{
+    Console.WriteLine("authorization: RBAC (the kubeconfig above is an administrator in system:masters)");
+}
+
+foreach (var (sa, saPath) in serviceAccounts.Zip(serviceAccountKubeconfigs))
+{
+    Console.WriteLine($"kubeconfig for ServiceAccount {sa.Namespace}/{sa.Name}: {saPath}");
+}
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {

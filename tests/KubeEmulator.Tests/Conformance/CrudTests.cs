@@ -20,7 +20,7 @@ public sealed class CrudTests(EmulatorHost host) : IClassFixture<EmulatorHost>
 
         Assert.False(string.IsNullOrEmpty(created.Metadata.Uid));
         Assert.Equal(host.Time.GetUtcNow().UtcDateTime, created.Metadata.CreationTimestamp);
-        Assert.Equal(1, created.Metadata.Generation);
+        Assert.Null(created.Metadata.Generation); // ConfigMaps have no generation semantics (only custom resources and CRDs do here).
         Assert.True(long.Parse(created.Metadata.ResourceVersion) > 0);
         Assert.Equal(ns, created.Metadata.NamespaceProperty);
         Assert.NotEmpty(created.Metadata.ManagedFields);
@@ -119,7 +119,8 @@ public sealed class CrudTests(EmulatorHost host) : IClassFixture<EmulatorHost>
         var ev = await _client.EventsV1.CreateNamespacedEventAsync(new Eventsv1Event
         {
             Metadata = new V1ObjectMeta { Name = "e1" },
-            EventTime = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc),
+            // A MicroTime with a fraction: KubernetesClient writes whole seconds without one, which the apiserver refuses.
+            EventTime = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddTicks(1_234_560),
             Reason = "Started",
             Action = "Start",
             ReportingController = "ferry.dev/operator",
@@ -136,7 +137,9 @@ public sealed class CrudTests(EmulatorHost host) : IClassFixture<EmulatorHost>
             Reason = "Scheduled",
         }, ns);
         Assert.Equal("Scheduled", core.Reason);
-        Assert.Single((await _client.CoreV1.ListNamespacedEventAsync(ns)).Items);
+        // core/v1 and events.k8s.io/v1 Events are one resource: both events are listed through either version.
+        Assert.Equal(2, (await _client.CoreV1.ListNamespacedEventAsync(ns)).Items.Count);
+        Assert.Equal(2, (await _client.EventsV1.ListNamespacedEventAsync(ns)).Items.Count);
     }
 
     [Fact]

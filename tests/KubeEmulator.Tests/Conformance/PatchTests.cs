@@ -175,4 +175,19 @@ public sealed class PatchTests(EmulatorHost host) : IClassFixture<EmulatorHost>
         Assert.Equal(415, status);
         _ = JsonNode.Parse("{}");
     }
+
+    [Fact]
+    public async Task Managed_fields_set_to_one_empty_entry_are_cleared_and_an_empty_list_keeps_them()
+    {
+        var ns = await host.NewNamespaceAsync();
+        await host.SendAsync(HttpMethod.Post, $"/api/v1/namespaces/{ns}/configmaps", EmulatorHost.ConfigMap("mf").ToJsonString());
+
+        var (_, kept, _) = await host.SendAsync(HttpMethod.Patch, $"/api/v1/namespaces/{ns}/configmaps/mf", """{"metadata":{"managedFields":[]}}""", "application/merge-patch+json");
+        Assert.NotEmpty(kept!["metadata"]!["managedFields"]!.AsArray());
+
+        var (status, cleared, _) = await host.SendAsync(HttpMethod.Patch, $"/api/v1/namespaces/{ns}/configmaps/mf", """{"metadata":{"managedFields":[{}]}}""", "application/merge-patch+json");
+        Assert.Equal(200, status);
+        Assert.Null(cleared!["metadata"]!["managedFields"]);
+        Assert.Null(host.Api.GetObject("v1", "ConfigMap", ns, "mf")!["metadata"]!["managedFields"]);
+    }
 }

@@ -106,4 +106,35 @@ public sealed class SelectorAndPagingTests(EmulatorHost host) : IClassFixture<Em
         var e = await Assert.ThrowsAsync<HttpOperationException>(() => _client.CoreV1.ListNamespacedConfigMapAsync(_ns, limit: 1, continueParameter: Convert.ToBase64String("999999:1"u8.ToArray())));
         Assert.Equal(HttpStatusCode.Gone, e.Response.StatusCode);
     }
+
+    [Fact]
+    public async Task A_selector_filtered_page_has_no_remaining_item_count_and_an_unfiltered_page_has_one()
+    {
+        var (_, filtered, _) = await host.SendAsync(HttpMethod.Get, $"/api/v1/namespaces/{_ns}/configmaps?limit=1&labelSelector=app");
+        var (_, plain, _) = await host.SendAsync(HttpMethod.Get, $"/api/v1/namespaces/{_ns}/configmaps?limit=1");
+        Assert.NotNull(filtered!["metadata"]!["continue"]);
+        Assert.Null(filtered["metadata"]!["remainingItemCount"]);
+        Assert.NotNull(plain!["metadata"]!["remainingItemCount"]);
+    }
+
+    [Fact]
+    public async Task A_continue_token_outlives_many_other_paged_lists_until_the_history_is_compacted()
+    {
+        var (_, first, _) = await host.SendAsync(HttpMethod.Get, $"/api/v1/namespaces/{_ns}/configmaps?limit=1");
+        var token = Uri.EscapeDataString((string)first!["metadata"]!["continue"]!);
+        for (var i = 0; i < 100; i++)
+        {
+            await host.SendAsync(HttpMethod.Get, $"/api/v1/namespaces/{_ns}/configmaps?limit=1");
+        }
+
+        Assert.Equal(200, (await host.SendAsync(HttpMethod.Get, $"/api/v1/namespaces/{_ns}/configmaps?limit=1&continue={token}")).Status);
+    }
+
+    [Fact]
+    public async Task Force_on_a_non_apply_patch_is_a_422()
+    {
+        var (status, body, _) = await host.SendAsync(HttpMethod.Patch, $"/api/v1/namespaces/{_ns}/configmaps/missing?force=true", "{}", "application/merge-patch+json");
+        Assert.Equal(422, status);
+        Assert.Contains("force: Forbidden: may not be specified for non-apply patch", (string?)body!["message"], StringComparison.Ordinal);
+    }
 }

@@ -145,12 +145,19 @@ public sealed class KubectlTests(KubectlEnvironment env) : IClassFixture<Kubectl
     {
         await EnsureSamplesAsync();
         await CreateJobAsync("watchme");
+
+        // kubectl get NAME -w prints the object it read, then watches from resourceVersion 0 and drops the watch's first
+        // (synthetic ADDED) event. A change made before the watch is open arrives only inside that dropped event, so the
+        // test changes the job only once the watch is registered. The delayed watch makes the old race certain.
+        var watchesBefore = env.Api.Store.OpenWatches;
+        env.Api.Faults.Add(new Faults.FaultRule { Verb = "watch", Resource = "trainingjobs", Kind = Faults.FaultKind.Latency, Delay = TimeSpan.FromSeconds(1), Times = 1 });
         using var kubectl = env.Start("get", "tj", "watchme", "-w");
         try
         {
             var header = await ReadLineAsync(kubectl);
             Assert.Matches(@"^NAME\s+BACKEND\s+PHASE", header);
             Assert.Matches(@"^watchme\s+Local\s+", await ReadLineAsync(kubectl));
+            await Eventually.ValueAsync(() => (int?)env.Api.Store.OpenWatches, n => n > watchesBefore, "kubectl's watch to be open", TimeSpan.FromSeconds(20));
 
             await env.Api.UpdateStatusAsync("ferry.dev/v1alpha1", "TrainingJob", "default", "watchme", o => o["status"] = new JsonObject { ["phase"] = "Running" });
             Assert.Matches(@"^watchme\s+Local\s+Running\s+", await ReadLineAsync(kubectl));
@@ -162,6 +169,73 @@ public sealed class KubectlTests(KubectlEnvironment env) : IClassFixture<Kubectl
         {
             kubectl.Kill(entireProcessTree: true);
         }
+    }
+
+    [Fact]
+    public async Task Describe_shows_the_events_of_the_job_through_event_field_selectors_whichever_events_api_wrote_them()
+    {
+        await EnsureSamplesAsync();
+        await CreateJobAsync("describeme");
+        await CreateJobAsync("someoneelse");
+        var job = env.Api.GetObject("ferry.dev/v1alpha1", "TrainingJob", "default", "describeme")!;
+        var other = env.Api.GetObject("ferry.dev/v1alpha1", "TrainingJob", "default", "someoneelse")!;
+        JsonObject Regarding(JsonObject o) => new()
+        {
+            ["apiVersion"] = "ferry.dev/v1alpha1",
+            ["kind"] = "TrainingJob",
+            ["name"] = (string?)o["metadata"]!["name"],
+            ["namespace"] = "default",
+            ["uid"] = (string?)o["metadata"]!["uid"],
+        };
+        var now = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        await env.Api.CreateAsync(new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Event",
+            ["metadata"] = new JsonObject { ["name"] = "describeme.1", ["namespace"] = "default" },
+            ["involvedObject"] = Regarding(job),
+            ["reason"] = "Started",
+            ["message"] = "attempt 1 started with 2 replicas",
+            ["type"] = "Normal",
+            ["source"] = new JsonObject { ["component"] = "ferry-operator" },
+            ["firstTimestamp"] = now,
+            ["lastTimestamp"] = now,
+            ["count"] = 1,
+        });
+        await env.Api.CreateAsync(new JsonObject
+        {
+            ["apiVersion"] = "events.k8s.io/v1",
+            ["kind"] = "Event",
+            ["metadata"] = new JsonObject { ["name"] = "describeme.2", ["namespace"] = "default" },
+            ["regarding"] = Regarding(job),
+            ["reason"] = "ReplicaFailed",
+            ["note"] = "replica 1 exited with code 3",
+            ["type"] = "Warning",
+            ["action"] = "Reconcile",
+            ["eventTime"] = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", System.Globalization.CultureInfo.InvariantCulture),
+            ["reportingController"] = "ferry.dev/operator",
+            ["reportingInstance"] = "ferry-operator-0",
+        });
+        await env.Api.CreateAsync(new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Event",
+            ["metadata"] = new JsonObject { ["name"] = "someoneelse.1", ["namespace"] = "default" },
+            ["involvedObject"] = Regarding(other),
+            ["reason"] = "NotMine",
+            ["message"] = "belongs to another job",
+            ["type"] = "Normal",
+            ["firstTimestamp"] = now,
+            ["lastTimestamp"] = now,
+        });
+
+        var (code, stdout, stderr) = await env.RunAsync("describe", "tj", "describeme");
+
+        Assert.True(code == 0, stderr);
+        Assert.DoesNotContain("Events:  <none>", stdout, StringComparison.Ordinal);
+        Assert.Matches(@"Normal\s+Started\s+.*attempt 1 started with 2 replicas", stdout);
+        Assert.Matches(@"Warning\s+ReplicaFailed\s+.*replica 1 exited with code 3", stdout);
+        Assert.DoesNotContain("NotMine", stdout, StringComparison.Ordinal);
     }
 
     [Fact]

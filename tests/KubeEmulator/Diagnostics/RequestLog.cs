@@ -15,9 +15,15 @@ namespace Ferry.KubeEmulator.Diagnostics;
 /// <param name="Subresource">Subresource, e.g. "status".</param>
 /// <param name="StatusCode">The HTTP status answered.</param>
 /// <param name="UserAgent">The client's User-Agent.</param>
+/// <param name="User">The authenticated user (RBAC mode; null otherwise or when the token was refused).</param>
+/// <param name="Authorization">The RBAC decision: the binding, role and rule that allowed the request, or the refusal (RBAC mode only).</param>
 public sealed record RequestLogEntry(long Sequence, DateTimeOffset Time, string Verb, string Method, string Path, string? Group,
-    string? Resource, string? Namespace, string? Name, string? Subresource, int StatusCode, string UserAgent)
+    string? Resource, string? Namespace, string? Name, string? Subresource, int StatusCode, string UserAgent,
+    string? User = null, string? Authorization = null)
 {
+    /// <summary>True when RBAC refused the request (403).</summary>
+    public bool IsForbidden => StatusCode == 403 && Authorization is not null;
+
     /// <summary>True for create, update, patch, delete and deletecollection.</summary>
     public bool IsWrite => Verb is "create" or "update" or "patch" or "delete" or "deletecollection";
 }

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.Json;
 using System.Text;
+using Ferry.KubeEmulator.Authorization;
 using Ferry.KubeEmulator.Diagnostics;
 using Ferry.KubeEmulator.Discovery;
 using Ferry.KubeEmulator.Errors;
@@ -19,7 +20,8 @@ using Microsoft.AspNetCore.Http;
 namespace Ferry.KubeEmulator.Http;
 
 /// <summary>Serves every request: discovery, OpenAPI, and the resource verbs (get, list, watch, create, update, patch, delete).</summary>
-internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjector faults, KubeApiEmulatorOptions options)
+internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjector faults, KubeApiEmulatorOptions options,
+    TokenAuthenticator authenticator, RbacAuthorizer authorizer)
 {
     /// <summary>Watch events are written without flushing until this many bytes are pending (then, and after each batch, flushed).</summary>
     private const int FlushThreshold = 64 * 1024;
@@ -36,11 +38,32 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
         var watch = IsTrue(ctx.Request.Query["watch"]);
         var verb = request?.VerbFor(ctx.Request.Method, watch) ?? ctx.Request.Method.ToLowerInvariant();
         var sequence = log.NextSequence();
+        string? userName = null;
+        string? decisionText = null;
         try
         {
             if (faults.Latency > TimeSpan.Zero)
             {
                 await Task.Delay(faults.Latency, ctx.RequestAborted);
+            }
+
+            if (options.Authorization == AuthorizationMode.Rbac)
+            {
+                // Authentication, then authorization, before anything else looks at the request (as the apiserver's filter chain).
+                var user = authenticator.Authenticate(ctx.Request.Headers.Authorization.ToString())
+                    ?? throw new ApiException(401, "Unauthorized", "Unauthorized");
+                userName = user.Name;
+                ctx.Items[typeof(UserInfo)] = user;
+                var attributes = AttributesOf(ctx, request, verb, path);
+                var decision = authorizer.Authorize(user, attributes);
+                if (!decision.Allowed)
+                {
+                    var forbidden = Forbidden(user, attributes, decision.Reason);
+                    decisionText = forbidden.Message;
+                    throw forbidden;
+                }
+
+                decisionText = decision.Reason;
             }
 
             if (request is not null && faults.Match(verb, request.Plural, request.Namespace, request.Name, request.Subresource) is { } fault)
@@ -80,8 +103,98 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
         {
             log.Add(new RequestLogEntry(sequence, ops.Time.GetUtcNow(), verb, ctx.Request.Method, path + ctx.Request.QueryString, request?.Group,
                 request?.Plural, request?.Namespace, request?.Name, request?.Subresource, ctx.Response.StatusCode,
-                ctx.Request.Headers.UserAgent.ToString()));
+                ctx.Request.Headers.UserAgent.ToString(), userName, decisionText));
         }
+    }
+
+    /// <summary>The request's attributes as the apiserver's RequestInfo derives them: a list or watch narrowed by a
+    /// <c>metadata.name</c> field selector names that object, and a request for a Namespace is in that namespace.</summary>
+    private static RequestAttributes AttributesOf(HttpContext ctx, ApiRequest? request, string verb, string path)
+    {
+        if (request is null)
+        {
+            return RequestAttributes.ForPath(ctx.Request.Method.ToLowerInvariant(), path);
+        }
+
+        var name = request.Name;
+        if (name is null && verb is "list" or "watch" && (string?)ctx.Request.Query["fieldSelector"] is { Length: > 0 } selector)
+        {
+            foreach (var term in selector.Split(','))
+            {
+                var parts = term.Split('=', 2);
+                if (parts.Length == 2 && parts[0].Trim() == "metadata.name" && !parts[0].EndsWith('!'))
+                {
+                    name = parts[1].TrimStart('=').Trim();
+                }
+            }
+        }
+
+        var ns = request.Namespace ?? (request.Group.Length == 0 && request.Plural == "namespaces" ? request.Name : null);
+        return RequestAttributes.ForResource(verb, request.Group, request.Plural, request.Subresource, ns, name);
+    }
+
+    /// <summary>The 403 the apiserver writes (responsewriters.Forbidden with apierrors.NewForbidden).</summary>
+    private static ApiException Forbidden(UserInfo user, RequestAttributes attributes, string reason)
+    {
+        var message = attributes.ForbiddenMessage(user) + (reason.Length > 0 ? $": {reason}" : "");
+        var details = new JsonObject();
+        if (!attributes.IsResourceRequest)
+        {
+            return new ApiException(403, "Forbidden", $"forbidden: {message}", details);
+        }
+
+        if (attributes.Name.Length > 0)
+        {
+            details["name"] = attributes.Name;
+        }
+
+        if (attributes.Group.Length > 0)
+        {
+            details["group"] = attributes.Group;
+        }
+
+        details["kind"] = attributes.Resource;
+        var qualified = ApiException.Qualified(attributes.Group, attributes.Resource);
+        return new ApiException(403, "Forbidden",
+            attributes.Name.Length > 0 ? $"{qualified} \"{attributes.Name}\" is forbidden: {message}" : $"{qualified} is forbidden: {message}", details);
+    }
+
+    /// <summary>A SelfSubjectAccessReview: may the requesting user do what the spec describes? (what <c>kubectl auth can-i</c> asks).</summary>
+    /// <remarks>https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access</remarks>
+    private async Task ReviewAccessAsync(HttpContext ctx)
+    {
+        var review = await ReadObjectAsync(ctx);
+        var spec = review["spec"] as JsonObject ?? [];
+        RequestAttributes attributes;
+        if (spec["resourceAttributes"] is JsonObject ra)
+        {
+            attributes = RequestAttributes.ForResource((string?)ra["verb"] ?? "", (string?)ra["group"] ?? "", (string?)ra["resource"] ?? "",
+                (string?)ra["subresource"], (string?)ra["namespace"], (string?)ra["name"]);
+        }
+        else if (spec["nonResourceAttributes"] is JsonObject nra)
+        {
+            attributes = RequestAttributes.ForPath((string?)nra["verb"] ?? "", (string?)nra["path"] ?? "");
+        }
+        else
+        {
+            throw ApiException.Invalid("authorization.k8s.io", "SelfSubjectAccessReview", "", [("FieldValueRequired", "spec.resourceAttributes",
+                "Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified")]);
+        }
+
+        var decision = options.Authorization == AuthorizationMode.Rbac
+            ? authorizer.Authorize(ctx.Items[typeof(UserInfo)] as UserInfo ?? UserInfo.Anonymous, attributes)
+            : new AuthorizationDecision(true, "");
+        review["apiVersion"] = "authorization.k8s.io/v1";
+        review["kind"] = "SelfSubjectAccessReview";
+        review["metadata"] = new JsonObject { ["creationTimestamp"] = null };
+        var status = new JsonObject { ["allowed"] = decision.Allowed };
+        if (decision.Reason.Length > 0)
+        {
+            status["reason"] = decision.Reason;
+        }
+
+        review["status"] = status;
+        await WriteJsonAsync(ctx, 201, JsonOutput.Bytes(review));
     }
 
     private static async Task<bool> ApplyFaultAsync(HttpContext ctx, FaultRule fault)
@@ -197,6 +310,12 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
             throw new ApiException(404, "NotFound", "the server could not find the requested resource");
         }
 
+        if (r.Group == "authorization.k8s.io" && r.Plural == "selfsubjectaccessreviews")
+        {
+            await (verb == "create" && req.Name is null ? ReviewAccessAsync(ctx) : throw ApiException.MethodNotAllowed());
+            return;
+        }
+
         var q = ctx.Request.Query;
         var ct = ctx.RequestAborted;
         switch (verb)
@@ -226,6 +345,11 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
             case "patch":
                 var contentType = ctx.Request.ContentType ?? "";
                 var isApply = contentType.StartsWith("application/apply-patch", StringComparison.OrdinalIgnoreCase);
+                if (!isApply && q["force"].Count > 0)
+                {
+                    throw new ApiException(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch");
+                }
+
                 var patchBody = await ReadBodyAsync(ctx);
                 var patch = isApply ? YamlJson.Parse(patchBody) : JsonNode.Parse(patchBody);
                 var patched = await ops.PatchAsync(r, ns!, req.Name!, req.Subresource, contentType, patch, WriteOptionsOf(ctx, isApply), ct);
@@ -233,7 +357,14 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
                 return;
             case "delete":
                 var deleted = await ops.DeleteAsync(r, ns!, req.Name!, await DeleteOptionsOfAsync(ctx), ct);
-                await WriteResultAsync(ctx, r, deleted, deleted.Accepted ? 202 : 200);
+                // 200 also while finalizers hold the object (the apiserver answers 202 only to an explicit orphanDependents=false).
+                if (deleted.Json.AsSpan().StartsWith("{\"kind\":\"Status\""u8))
+                {
+                    await WriteJsonAsync(ctx, 200, deleted.Json);
+                    return;
+                }
+
+                await WriteResultAsync(ctx, r, deleted, 200);
                 return;
             case "deletecollection":
                 await DeleteCollectionAsync(ctx, r, ns);
@@ -248,16 +379,19 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
     {
         var q = ctx.Request.Query;
         var labels = LabelSelector.Parse(q["labelSelector"]);
-        var fields = FieldSelector.Parse(q["fieldSelector"], r.Kind);
+        var fields = FieldSelector.Parse(q["fieldSelector"], r);
         var limit = long.TryParse(q["limit"], CultureInfo.InvariantCulture, out var l) && l > 0 ? l : 0;
         var continueToken = (string?)q["continue"];
+
+        // The apiserver omits remainingItemCount when a selector filters the list (it cannot count without reading everything).
+        var selected = !string.IsNullOrEmpty(q["labelSelector"]) || !string.IsNullOrEmpty(q["fieldSelector"]);
         List<StoredObject> items;
         long listRv;
         var offset = 0;
         if (!string.IsNullOrEmpty(continueToken))
         {
             (var id, offset) = DecodeContinue(continueToken);
-            if (!_pages.TryGetValue(id, out var page))
+            if (!_pages.TryGetValue(id, out var page) || page.ResourceVersion < ops.Store.OldestResumableVersion)
             {
                 throw ApiException.Expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.");
             }
@@ -267,7 +401,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
         else
         {
             (items, listRv) = ops.Store.Snapshot(r.Collection, string.IsNullOrEmpty(ns) ? null : ns);
-            items = items.Where(o => labels.Matches(o.Labels) && fields.Matches(o.Fields)).ToList();
+            items = items.Where(o => labels.Matches(o.Labels) && fields.Matches(o)).ToList();
         }
 
         var end = limit > 0 ? (int)Math.Min(items.Count, offset + limit) : items.Count;
@@ -275,8 +409,15 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
         if (end < items.Count)
         {
             var id = string.IsNullOrEmpty(continueToken) ? Interlocked.Increment(ref _nextPageId) : DecodeContinue(continueToken).Id;
+            // A continue token stays valid until the history it was listed at is compacted (as etcd's compaction expires
+            // the apiserver's tokens); the count bound only caps memory.
             _pages[id] = (items, listRv);
-            while (_pages.Count > 64 && _pages.Keys.Min() is var oldest)
+            foreach (var expired in _pages.Where(p => p.Value.ResourceVersion < ops.Store.OldestResumableVersion).Select(p => p.Key).ToList())
+            {
+                _pages.TryRemove(expired, out _);
+            }
+
+            while (_pages.Count > 4096 && _pages.Keys.Min() is var oldest)
             {
                 _pages.TryRemove(oldest, out _);
             }
@@ -299,7 +440,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
         var kind = partial ? "PartialObjectMetadataList" : r.ListKind;
         var apiVersion = partial ? "meta.k8s.io/v1" : r.GroupVersion;
         buffer.Write(Encoding.UTF8.GetBytes($"{{\"kind\":\"{kind}\",\"apiVersion\":\"{apiVersion}\",\"metadata\":{{\"resourceVersion\":\"{rvText}\"" +
-            (next is null ? "" : $",\"continue\":\"{next}\",\"remainingItemCount\":{items.Count - end}") + "},\"items\":["));
+            (next is null ? "" : $",\"continue\":\"{next}\"" + (selected ? "" : $",\"remainingItemCount\":{items.Count - end}")) + "},\"items\":["));
         for (var i = 0; i < page2.Count; i++)
         {
             if (i > 0)
@@ -336,11 +477,11 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
     {
         var q = ctx.Request.Query;
         var labels = LabelSelector.Parse(q["labelSelector"]);
-        var fields = FieldSelector.Parse(q["fieldSelector"], r.Kind);
+        var fields = FieldSelector.Parse(q["fieldSelector"], r);
         var options = await DeleteOptionsOfAsync(ctx);
         var (items, _) = ops.Store.Snapshot(r.Collection, string.IsNullOrEmpty(ns) ? null : ns);
         var deleted = new List<byte[]>();
-        foreach (var o in items.Where(o => labels.Matches(o.Labels) && fields.Matches(o.Fields)))
+        foreach (var o in items.Where(o => labels.Matches(o.Labels) && fields.Matches(o)))
         {
             try
             {
@@ -368,7 +509,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
     {
         var q = ctx.Request.Query;
         var labels = LabelSelector.Parse(q["labelSelector"]);
-        var fields = FieldSelector.Parse(name is null ? (string?)q["fieldSelector"] : $"metadata.name={name}", r.Kind);
+        var fields = FieldSelector.Parse(name is null ? (string?)q["fieldSelector"] : $"metadata.name={name}", r);
         var bookmarks = IsTrue(q["allowWatchBookmarks"]);
         var sendInitialEvents = IsTrue(q["sendInitialEvents"]);
         long? from = long.TryParse(q["resourceVersion"], CultureInfo.InvariantCulture, out var rv) ? rv : null;
@@ -501,7 +642,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
                 }
             }
 
-            bool Matches(StoredObject o) => labels.Matches(o.Labels) && fields.Matches(o.Fields);
+            bool Matches(StoredObject o) => labels.Matches(o.Labels) && fields.Matches(o);
         }
     }
 

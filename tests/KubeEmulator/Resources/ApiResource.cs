@@ -29,6 +29,23 @@ public sealed class ApiResource
 
     public IReadOnlyList<PrinterColumn> PrinterColumns { get; init; } = [];
 
+    /// <summary>The field selector labels this resource accepts, each mapped to the stored field it selects on.</summary>
+    /// <remarks>https://kubernetes.io/docs/concepts/overview/working-with-objects/field-selectors/#supported-fields</remarks>
+    public IReadOnlyDictionary<string, string> SelectableFields { get; init; } = MetadataFields;
+
+    /// <summary>Converts the stored form into the form served under this version (null: served as stored).</summary>
+    public Func<JsonObject, JsonObject>? ToServed { get; init; }
+
+    /// <summary>Converts a body sent to this version into the stored form (null: stored as sent).</summary>
+    public Func<JsonObject, JsonObject>? ToStored { get; init; }
+
+    /// <summary>metadata.name and metadata.namespace: what every kind can be selected by.</summary>
+    public static IReadOnlyDictionary<string, string> MetadataFields { get; } = SelectableFieldsOf([]);
+
+    /// <summary>metadata.name, metadata.namespace and <paramref name="fields"/>, each selecting on itself.</summary>
+    public static IReadOnlyDictionary<string, string> SelectableFieldsOf(IEnumerable<string> fields) =>
+        new[] { "metadata.name", "metadata.namespace" }.Concat(fields).Distinct().ToDictionary(f => f, f => f, StringComparer.Ordinal);
+
     /// <summary>The storage shared by every served version of the same group/plural.</summary>
     public required Store.ResourceCollection Collection { get; init; }
 

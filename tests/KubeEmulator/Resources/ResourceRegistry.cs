@@ -27,7 +27,10 @@ public sealed class ResourceRegistry
                 HasStatusSubresource = status,
                 ShortNames = shortNames,
                 Categories = categories,
-                Collection = CollectionFor(group, plural),
+                SelectableFields = BuiltInResources.SelectableFields(group, plural),
+                ToServed = (group, plural) is ("events.k8s.io", "events") ? EventConversion.ToEventsV1 : null,
+                ToStored = (group, plural) is ("events.k8s.io", "events") ? EventConversion.ToCore : null,
+                Collection = CollectionFor(BuiltInResources.StorageGroup(group, plural), plural),
             });
         }
     }
@@ -100,6 +103,9 @@ public sealed class ResourceRegistry
                 IsCustom = true,
                 Schema = v["schema"]?["openAPIV3Schema"]?.DeepClone().AsObject(),
                 PrinterColumns = columns,
+                SelectableFields = ApiResource.SelectableFieldsOf((v["selectableFields"] as JsonArray ?? []).OfType<JsonObject>()
+                    .Select(f => ((string?)f["jsonPath"] ?? "").TrimStart('.')).Where(f => f.Length > 0)
+                    .Where(f => namespaced || f != "metadata.namespace")),
                 Collection = collection,
             };
             Add(resource);

@@ -1,12 +1,13 @@
 using Ferry.KubeEmulator.Errors;
+using Ferry.KubeEmulator.Resources;
+using Ferry.KubeEmulator.Store;
 
 namespace Ferry.KubeEmulator.Selectors;
 
-/// <summary>A parsed <c>fieldSelector</c> (=, ==, != on metadata.name, metadata.namespace, and a few kind-specific fields).</summary>
+/// <summary>A parsed <c>fieldSelector</c> (=, ==, != on the fields the resource declares selectable).</summary>
 /// <remarks>https://kubernetes.io/docs/concepts/overview/working-with-objects/field-selectors/</remarks>
 public sealed class FieldSelector
 {
-    private static readonly HashSet<string> Supported = ["metadata.name", "metadata.namespace", "status.phase", "spec.nodeName", "type"];
     private readonly List<(string Field, bool Equal, string Value)> _terms;
 
     private FieldSelector(List<(string, bool, string)> terms) => _terms = terms;
@@ -18,12 +19,11 @@ public sealed class FieldSelector
     /// <summary>The name this selector pins (metadata.name=x), if any.</summary>
     public string? Name => _terms.FirstOrDefault(t => t.Field == "metadata.name" && t.Equal).Value;
 
-    public bool Matches(IReadOnlyDictionary<string, string> fields)
+    public bool Matches(StoredObject o)
     {
         foreach (var (field, equal, value) in _terms)
         {
-            fields.TryGetValue(field, out var actual);
-            if ((actual ?? "") == value != equal)
+            if (o.FieldValue(field) == value != equal)
             {
                 return false;
             }
@@ -32,7 +32,8 @@ public sealed class FieldSelector
         return true;
     }
 
-    public static FieldSelector Parse(string? text, string kind)
+    /// <summary>Parses <paramref name="text"/>; a field <paramref name="r"/> does not declare selectable is a 400, as from the apiserver.</summary>
+    public static FieldSelector Parse(string? text, ApiResource r)
     {
         if (string.IsNullOrWhiteSpace(text))
         {
@@ -68,12 +69,12 @@ public sealed class FieldSelector
             }
 
             field = field.Trim();
-            if (!Supported.Contains(field))
+            if (!r.SelectableFields.TryGetValue(field, out var stored))
             {
-                throw ApiException.BadRequest($"\"{field}\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\" (kind {kind})");
+                throw ApiException.BadRequest($"field label not supported: {field}");
             }
 
-            terms.Add((field, equal, value.Trim()));
+            terms.Add((stored, equal, value.Trim()));
         }
 
         return new FieldSelector(terms);

@@ -40,6 +40,11 @@ internal static class ProtobufManifest
             }
         }
 
+        if (raw is not null && apiVersion == "authorization.k8s.io/v1" && kind == "SelfSubjectAccessReview")
+        {
+            return AccessReview(raw);
+        }
+
         if (raw is null || apiVersion != "v1" || kind is not ("Namespace" or "ConfigMap" or "Secret" or "ServiceAccount"))
         {
             return null;
@@ -73,6 +78,42 @@ internal static class ProtobufManifest
         }
 
         return obj;
+    }
+
+    /// <summary>What <c>kubectl auth can-i</c> sends (k8s.io/api/authorization/v1/generated.proto: spec 2; resourceAttributes 1
+    /// with namespace 1, verb 2, group 3, version 4, resource 5, subresource 6, name 7; nonResourceAttributes 2 with path 1, verb 2).</summary>
+    private static JsonObject AccessReview(byte[] raw)
+    {
+        var spec = new JsonObject();
+        foreach (var (field, value) in Fields(raw))
+        {
+            if (field != 2 || value is not ReadOnlyMemory<byte> specBytes)
+            {
+                continue;
+            }
+
+            foreach (var (f, v) in Fields(specBytes))
+            {
+                if (v is not ReadOnlyMemory<byte> attributes)
+                {
+                    continue;
+                }
+
+                string[] names = f == 1 ? ["namespace", "verb", "group", "version", "resource", "subresource", "name"] : ["path", "verb"];
+                var target = new JsonObject();
+                foreach (var (n, text) in Fields(attributes))
+                {
+                    if (n >= 1 && n <= names.Length && text is ReadOnlyMemory<byte>)
+                    {
+                        target[names[n - 1]] = Text(text);
+                    }
+                }
+
+                spec[f == 1 ? "resourceAttributes" : "nonResourceAttributes"] = target;
+            }
+        }
+
+        return new JsonObject { ["apiVersion"] = "authorization.k8s.io/v1", ["kind"] = "SelfSubjectAccessReview", ["metadata"] = new JsonObject(), ["spec"] = spec };
     }
 
     private static JsonObject Metadata(ReadOnlyMemory<byte> data)

@@ -5,6 +5,7 @@ using Ferry.KubeEmulator.Patching;
 using Ferry.KubeEmulator.Resources;
 using Ferry.KubeEmulator.Schema;
 using Ferry.KubeEmulator.Serialization;
+using Ferry.KubeEmulator.Validation;
 
 namespace Ferry.KubeEmulator.Store;
 
@@ -15,7 +16,7 @@ namespace Ferry.KubeEmulator.Store;
 public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, CustomResourceValidator validator, TimeProvider time, bool requireNamespaces)
 {
     private const string NameChars = "bcdfghjklmnpqrstvwxz2456789";
-    private static readonly System.Text.RegularExpressions.Regex Subdomain = new(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", System.Text.RegularExpressions.RegexOptions.Compiled);
+    private static readonly System.Text.RegularExpressions.Regex MicroTime = new(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$", System.Text.RegularExpressions.RegexOptions.Compiled);
     private int _nextClusterIp = 10;
 
     public ObjectStore Store => store;
@@ -39,7 +40,13 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         }
 
         var obj = o.ToJsonObject();
+        if (r.ToServed is { } convert)
+        {
+            obj = convert(obj);
+        }
+
         obj["apiVersion"] = r.GroupVersion;
+        obj["kind"] = r.Kind;
         return JsonOutput.Bytes(obj);
     }
 
@@ -54,6 +61,11 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
     {
         var warnings = new List<string>();
         CheckTypeMeta(r, body);
+        if (r.ToStored is { } toStored)
+        {
+            body = toStored(body);
+        }
+
         body["apiVersion"] = r.GroupVersion;
         body["kind"] = r.Kind;
         if (body["metadata"] is not JsonObject meta)
@@ -108,7 +120,19 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
         meta["uid"] = Guid.NewGuid().ToString();
         meta["creationTimestamp"] = Now();
-        meta["generation"] = 1;
+        meta.Remove("generation");
+        if (HasGeneration(r))
+        {
+            meta["generation"] = 1;
+        }
+
+        if (r.Group.Length == 0 && r.Plural == "namespaces")
+        {
+            PrepareNamespace(body, create: true);
+        }
+
+        Decode(r, body);
+        CheckMetadata(r, body);
         ResetStatusOnCreate(r, body);
         ApplyBuiltInDefaults(r, body, null);
         if (r.IsCustom)
@@ -147,7 +171,9 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             CrdsChanged?.Invoke();
         }
 
-        return new WriteResult(Render(r, stored), stored, warnings, Created: true);
+        var result = new WriteResult(Render(r, stored), stored, warnings, Created: true);
+        await CollectIfOwnersAreGoneAsync(r, stored, ct);
+        return result;
     }
 
     // ---------------------------------------------------------------- update / patch
@@ -162,7 +188,27 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             throw ApiException.BadRequest($"the name of the object ({bodyName}) does not match the name on the URL ({name})");
         }
 
-        return MutateAsync(r, ns, name, subresource, options, _ => body.DeepClone().AsObject(), ct);
+        // The generic registry store refuses an update without metadata.resourceVersion for kinds whose strategy disallows
+        // unconditional updates: custom resources and CustomResourceDefinitions (store.go Update, "must be specified for an update").
+        var bodyRv = (string?)body["metadata"]?["resourceVersion"];
+        if (string.IsNullOrEmpty(bodyRv) && (r.IsCustom || r.Plural == "customresourcedefinitions"))
+        {
+            throw ApiException.Invalid(r.Group, r.Plural, name, [("FieldValueInvalid", "metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")]);
+        }
+
+        // A PUT carries the uid of its body as a precondition (rest.DefaultUpdatedObjectInfo.Preconditions).
+        var bodyUid = (string?)body["metadata"]?["uid"];
+        return MutateAsync(r, ns, name, subresource, options, current =>
+        {
+            var currentUid = (string?)current["metadata"]?["uid"];
+            if (!string.IsNullOrEmpty(bodyUid) && bodyUid != currentUid)
+            {
+                throw ApiException.Conflict(r.Group, r.Plural, name, $"Precondition failed: UID in precondition: {bodyUid}, UID in object meta: {currentUid}");
+            }
+
+            var replacement = body.DeepClone().AsObject();
+            return r.ToStored is { } toStored ? toStored(replacement) : replacement;
+        }, ct);
     }
 
     /// <summary>PATCH with any of the four patch types.</summary>
@@ -171,21 +217,27 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
     public async Task<WriteResult> PatchAsync(ApiResource r, string ns, string name, string? subresource, string contentType, JsonNode? patch, WriteOptions options, CancellationToken ct)
     {
         var type = contentType.Split(';')[0].Trim().ToLowerInvariant();
+
+        // A patch applies to the object as served under the request's version, and the result is stored in the stored form.
+        Func<JsonObject, JsonObject> Served(Func<JsonObject, JsonObject> transform) => r.ToServed is { } toServed && r.ToStored is { } toStored
+            ? current => toStored(transform(toServed(current)))
+            : transform;
         switch (type)
         {
             case "application/merge-patch+json":
-                return await MutateAsync(r, ns, name, subresource, options, current => (JsonMergePatch.Apply(current, patch) as JsonObject) ?? throw ApiException.BadRequest("a merge patch must be a JSON object"), ct);
+                return await MutateAsync(r, ns, name, subresource, options, Served(current => (JsonMergePatch.Apply(current, patch) as JsonObject) ?? throw ApiException.BadRequest("a merge patch must be a JSON object")), ct);
             case "application/json-patch+json":
-                return await MutateAsync(r, ns, name, subresource, options, current => JsonPatch.Apply(current, patch) as JsonObject ?? throw ApiException.BadRequest("the patched document is not an object"), ct);
+                return await MutateAsync(r, ns, name, subresource, options, Served(current => JsonPatch.Apply(current, patch) as JsonObject ?? throw ApiException.BadRequest("the patched document is not an object")), ct);
             case "application/strategic-merge-patch+json":
                 if (!r.SupportsStrategicMergePatch)
                 {
                     throw new ApiException(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml");
                 }
 
-                return await MutateAsync(r, ns, name, subresource, options, current => StrategicMergePatch.Apply(current, patch as JsonObject ?? throw ApiException.BadRequest("a strategic merge patch must be a JSON object")), ct);
+                return await MutateAsync(r, ns, name, subresource, options, Served(current => StrategicMergePatch.Apply(current, patch as JsonObject ?? throw ApiException.BadRequest("a strategic merge patch must be a JSON object"))), ct);
             case "application/apply-patch+yaml" or "application/apply-patch+cbor":
-                return await ApplyAsync(r, ns, name, subresource, patch as JsonObject ?? throw ApiException.BadRequest("an apply patch must be an object"), options, ct);
+                var applied = patch as JsonObject ?? throw ApiException.BadRequest("an apply patch must be an object");
+                return await ApplyAsync(r, ns, name, subresource, r.ToStored is { } toStoredForm ? toStoredForm(applied) : applied, options, ct);
             default:
                 throw ApiException.UnsupportedMediaType(contentType);
         }
@@ -240,14 +292,24 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             }
 
             var warnings = new List<string>();
+
+            // managedFields: [{}] clears the managed fields (an empty list keeps them, so unaware clients never strip them);
+            // the write that resets them records no manager.
+            // https://kubernetes.io/docs/reference/using-api/server-side-apply/#clearing-managedfields
+            var resetManagedFields = subresource is null && updated["metadata"]?["managedFields"] is JsonArray { Count: 1 } requested && requested[0] is JsonObject { Count: 0 };
             var next = await PrepareUpdateAsync(r, current, old, updated, subresource, options, warnings, ct);
-            if (SameIgnoringVolatile(old, next, StatusOnlyChange(r, subresource)))
+            if (resetManagedFields)
+            {
+                next["metadata"]!.AsObject().Remove("managedFields");
+            }
+
+            if (SameIgnoringVolatile(old, next, StatusOnlyChange(r, subresource)) && !(resetManagedFields && old["metadata"]?["managedFields"] is not null))
             {
                 return new WriteResult(Render(r, current), current, warnings);
             }
 
             ManagedFieldsIndex? managedFields = null;
-            if (recordManagedFields && (subresource is null or "status"))
+            if (recordManagedFields && !resetManagedFields && (subresource is null or "status"))
             {
                 managedFields = ManagedFields.RecordUpdate(old, current.ManagedFieldsIndex, next, options.FieldManager, subresource, r.GroupVersion, time.GetUtcNow(), ListKeyFor(r));
             }
@@ -261,11 +323,8 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             var stored = store.Commit(r.Collection, removeNow ? WatchEventType.Deleted : WatchEventType.Modified, next, current, null, managedFields);
             if (stored is null)
             {
-                if (!string.IsNullOrEmpty(requestedRv))
-                {
-                    throw ApiException.Conflict(r.Group, r.Plural, name);
-                }
-
+                // Another write got in between: start again from the latest object, as GuaranteedUpdate does. A request that
+                // named a resourceVersion fails the comparison above on the next pass; one that did not is re-applied.
                 continue;
             }
 
@@ -279,7 +338,13 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
                 CrdsChanged?.Invoke();
             }
 
-            return new WriteResult(Render(r, stored), stored, warnings);
+            var result = new WriteResult(Render(r, stored), stored, warnings);
+            if (!removeNow && !current.Owners.SequenceEqual(stored.Owners))
+            {
+                await CollectIfOwnersAreGoneAsync(r, stored, ct);
+            }
+
+            return result;
         }
     }
 
@@ -304,6 +369,12 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         }
         else
         {
+            // ValidateObjectMetaUpdate: uid is immutable (a PUT's differing uid already failed its precondition).
+            if ((string?)updated["metadata"]?["uid"] is { Length: > 0 } newUid && newUid != (string?)oldMeta["uid"])
+            {
+                throw ApiException.Invalid(r.Group, r.Kind, (string)oldMeta["name"]!, [("FieldValueInvalid", "metadata.uid", $"Invalid value: \"{newUid}\": field is immutable")]);
+            }
+
             next = updated;
             next["apiVersion"] = r.GroupVersion;
             next["kind"] = r.Kind;
@@ -336,6 +407,13 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             }
 
             ApplyBuiltInDefaults(r, next, old);
+            if (r.Group.Length == 0 && r.Plural == "namespaces")
+            {
+                PrepareNamespace(next, create: false);
+            }
+
+            Decode(r, next);
+            CheckMetadata(r, next);
         }
 
         if (oldMeta["deletionTimestamp"] is not null)
@@ -360,7 +438,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
         // https://kubernetes.io/docs/reference/using-api/api-concepts/ : metadata.generation changes only when the desired state (outside metadata and status) changes.
         var ignore = r.HasStatusSubresource ? new[] { "metadata", "status" } : ["metadata"];
-        if (!StatusOnlyChange(r, subresource) && !SameIgnoring(old, next, ignore))
+        if (HasGeneration(r) && !StatusOnlyChange(r, subresource) && !SameIgnoring(old, next, ignore))
         {
             next["metadata"]!["generation"] = (oldMeta["generation"].AsLong() ?? 0) + 1;
         }
@@ -415,8 +493,12 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             {
                 meta["finalizers"] = new JsonArray(finalizers.Select(f => (JsonNode)f).ToArray());
                 meta["deletionTimestamp"] = Now();
-                meta["deletionGracePeriodSeconds"] = options.GracePeriodSeconds ?? 0;
-                meta["generation"] = (meta["generation"].AsLong() ?? 0) + 1;
+                // Only pods have graceful deletion; every other kind records 0 whatever the request asked for.
+                meta["deletionGracePeriodSeconds"] = r.Group.Length == 0 && r.Plural == "pods" ? options.GracePeriodSeconds ?? 0 : 0;
+                if (meta["generation"].AsLong() is > 0 and var generation)
+                {
+                    meta["generation"] = generation + 1;
+                }
                 var marked = store.Commit(r.Collection, WatchEventType.Modified, obj, current);
                 if (marked is null)
                 {
@@ -434,9 +516,22 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             }
 
             await OnRemovedAsync(r, removed, ct);
-            return new WriteResult(Render(r, removed), removed, []);
+            return new WriteResult(ReturnsDeletedObject(r) ? Render(r, removed) : DeletedStatus(r, removed), removed, []);
         }
     }
+
+    /// <summary>Kinds whose storage sets <c>ReturnDeletedObject</c> (pods, services, namespaces) answer a finished delete with
+    /// the object; the others with a Success <c>Status</c> naming it (registry store finalizeDelete).</summary>
+    private static bool ReturnsDeletedObject(ApiResource r) => r.Group.Length == 0 && r.Plural is "pods" or "services" or "namespaces";
+
+    private static byte[] DeletedStatus(ApiResource r, StoredObject removed) => JsonOutput.Bytes(new JsonObject
+    {
+        ["kind"] = "Status",
+        ["apiVersion"] = "v1",
+        ["metadata"] = new JsonObject(),
+        ["status"] = "Success",
+        ["details"] = new JsonObject { ["name"] = removed.Name, ["group"] = r.Group, ["kind"] = r.Plural, ["uid"] = removed.Uid },
+    });
 
     /// <summary>The orphan and foregroundDeletion finalizers are run by the garbage collector.</summary>
     private async Task RunDeletionFinalizersAsync(ApiResource r, StoredObject owner, CancellationToken ct)
@@ -534,6 +629,48 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         foreach (var owner in removed.Owners)
         {
             await TryFinishForegroundAsync(owner.Uid, ct);
+        }
+    }
+
+    /// <summary>
+    /// The garbage collector's check of a dependent's owner references (attemptToDeleteItem): an owner is absent when no
+    /// object of its kind and name exists in the dependent's namespace (or cluster-wide) with its uid. With every owner
+    /// absent the dependent is deleted; with some present, the absent ones are removed. Owners of kinds not served are
+    /// left alone (the collector cannot resolve them either).
+    /// </summary>
+    private async Task CollectIfOwnersAreGoneAsync(ApiResource r, StoredObject o, CancellationToken ct)
+    {
+        if (o.Owners.Count == 0 || o.IsDeleting)
+        {
+            return;
+        }
+
+        var dangling = new List<string>();
+        foreach (var owner in o.Owners)
+        {
+            if (registry.FindByKind(owner.ApiVersion, owner.Kind) is not { } ownerResource)
+            {
+                return;
+            }
+
+            var found = ownerResource.Namespaced && o.Namespace.Length == 0 ? null : ownerResource.Collection.Get(ownerResource.Namespaced ? o.Namespace : "", owner.Name);
+            if (found?.Uid != owner.Uid)
+            {
+                dangling.Add(owner.Uid);
+            }
+        }
+
+        if (dangling.Count == o.Owners.Count)
+        {
+            await TryDeleteAsync(r, o, PropagationPolicy.Background, ct);
+        }
+        else if (dangling.Count > 0)
+        {
+            await TryMutateAsync(r.Collection, o, x =>
+            {
+                var refs = (x["metadata"]!["ownerReferences"] as JsonArray ?? []).Where(e => !dangling.Contains((string?)e?["uid"] ?? "")).Select(e => e?.DeepClone()).ToArray();
+                x["metadata"]!["ownerReferences"] = new JsonArray(refs);
+            }, ct);
         }
     }
 
@@ -635,10 +772,89 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
     private static void CheckName(ApiResource r, string name)
     {
-        if (name.Length > 253 || !Subdomain.IsMatch(name))
+        if (ObjectMetaValidation.CheckName(name, ObjectMetaValidation.NameRuleFor(r.Group, r.Plural)) is { } error)
         {
-            throw ApiException.Invalid(r.Group, r.Kind, name, [("FieldValueInvalid", "metadata.name",
-                $"Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")]);
+            throw ApiException.Invalid(r.Group, r.Kind, name, [error]);
+        }
+    }
+
+    /// <summary>ObjectMeta validation, which applies to every kind (custom resources included).</summary>
+    private static void CheckMetadata(ApiResource r, JsonObject obj)
+    {
+        var meta = obj["metadata"]!.AsObject();
+        var errors = ObjectMetaValidation.Check(meta);
+        if (errors.Count > 0)
+        {
+            throw ApiException.Invalid(r.Group, r.Kind, (string?)meta["name"] ?? "", errors);
+        }
+    }
+
+    /// <summary>Only custom resources and CustomResourceDefinitions among the served kinds have generation semantics; the
+    /// other kinds' strategies never set <c>metadata.generation</c>.</summary>
+    private static bool HasGeneration(ApiResource r) => r.IsCustom || r.Plural == "customresourcedefinitions";
+
+    /// <summary>Conversion-time rules of built-in kinds: Secret stringData is merged into data (base64) and dropped;
+    /// MicroTime fields take exactly six fractional digits (metav1.MicroTime's RFC3339Micro).</summary>
+    private static void Decode(ApiResource r, JsonObject obj)
+    {
+        if (r.Group.Length == 0 && r.Plural == "secrets" && obj["stringData"] is JsonObject stringData)
+        {
+            obj.Remove("stringData");
+            if (obj["data"] is not JsonObject data)
+            {
+                obj["data"] = data = [];
+            }
+
+            foreach (var (key, value) in stringData)
+            {
+                data[key] = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes((string?)value ?? ""));
+            }
+        }
+
+        string[] microTimes = (r.Group, r.Plural) switch
+        {
+            ("coordination.k8s.io", "leases") => ["spec.acquireTime", "spec.renewTime"],
+            ("", "events") or ("events.k8s.io", "events") => ["eventTime", "series.lastObservedTime"],
+            _ => [],
+        };
+        foreach (var path in microTimes)
+        {
+            JsonNode? node = obj;
+            foreach (var segment in path.Split('.'))
+            {
+                node = node is JsonObject o ? o[segment] : null;
+            }
+
+            if (node is JsonValue v && v.TryGetValue<string>(out var text) && !MicroTime.IsMatch(text))
+            {
+                throw ApiException.BadRequest($"{r.Kind} in version \"{r.Version}\" cannot be handled as a {r.Kind}: parsing time \"{text}\" as \"2006-01-02T15:04:05.000000Z07:00\": cannot parse \"{(text.Length > 19 ? text[19..] : "")}\" as \".000000\"");
+            }
+        }
+    }
+
+    /// <summary>Namespaces get the <c>kubernetes</c> finalizer in spec and the immutable <c>kubernetes.io/metadata.name</c> label.</summary>
+    /// <remarks>https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/ and
+    /// https://kubernetes.io/docs/reference/labels-annotations-taints/#kubernetes-io-metadata-name</remarks>
+    private static void PrepareNamespace(JsonObject obj, bool create)
+    {
+        var meta = obj["metadata"]!.AsObject();
+        if (meta["labels"] is not JsonObject labels)
+        {
+            meta["labels"] = labels = [];
+        }
+
+        labels["kubernetes.io/metadata.name"] = (string?)meta["name"];
+        if (create)
+        {
+            if (obj["spec"] is not JsonObject spec)
+            {
+                obj["spec"] = spec = [];
+            }
+
+            if (spec["finalizers"] is not JsonArray { Count: > 0 })
+            {
+                spec["finalizers"] = new JsonArray("kubernetes");
+            }
         }
     }
 

@@ -32,7 +32,7 @@ public sealed class StoredObject
 
     public IReadOnlyDictionary<string, string> Labels { get; }
 
-    /// <summary>Values of the fields a fieldSelector may name (metadata.name, metadata.namespace, status.phase, spec.nodeName).</summary>
+    /// <summary>Values of the built-in kinds' selectable fields present on this object (see <see cref="FieldValue"/>).</summary>
     public IReadOnlyDictionary<string, string> Fields { get; }
 
     public IReadOnlyList<string> Finalizers { get; }
@@ -72,19 +72,18 @@ public sealed class StoredObject
             ["metadata.name"] = name,
             ["metadata.namespace"] = ns,
         };
-        if (obj["status"] is JsonObject status && status["phase"] is JsonValue phase)
+        foreach (var path in IndexedFields)
         {
-            fields["status.phase"] = Str(phase);
+            if (Walk(obj, path) is JsonValue value)
+            {
+                fields[path] = Str(value);
+            }
         }
 
-        if (obj["spec"] is JsonObject spec && spec["nodeName"] is JsonValue node)
+        if (obj["source"] is JsonObject source)
         {
-            fields["spec.nodeName"] = Str(node);
-        }
-
-        if (obj["type"] is JsonValue type)
-        {
-            fields["type"] = Str(type);
+            // The core Event's selectable field "source" is its source.component.
+            fields["source"] = Str(source["component"]);
         }
 
         var finalizers = meta["finalizers"] is JsonArray f ? f.Select(Str).ToArray() : [];
@@ -101,6 +100,43 @@ public sealed class StoredObject
 
         return new StoredObject(ns, name, Str(meta["uid"]), resourceVersion, Serialization.JsonOutput.Bytes(obj),
             labels, fields, finalizers, owners, meta["deletionTimestamp"] is not null) { ManagedFieldsIndex = managedFields };
+    }
+
+    /// <summary>The value a field selector compares for <paramref name="path"/> (a dotted path; "" when absent).</summary>
+    public string FieldValue(string path)
+    {
+        if (Fields.TryGetValue(path, out var value))
+        {
+            return value;
+        }
+
+        if (path == "spec.hostNetwork")
+        {
+            return "false";
+        }
+
+        // A custom resource's declared selectableFields: read from the object (only lists that select on them pay for this).
+        return IndexedFields.Contains(path) || path == "source" ? "" : Walk(ToJsonObject(), path) is JsonValue v ? Str(v) : "";
+    }
+
+    /// <summary>The selectable fields of the built-in kinds, kept with each object so selections need not parse it.</summary>
+    private static readonly HashSet<string> IndexedFields =
+    [
+        "status.phase", "status.podIP", "status.nominatedNodeName", "spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
+        "spec.serviceAccountName", "spec.hostNetwork", "spec.clusterIP", "spec.type", "type", "reason", "reportingComponent",
+        "involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid", "involvedObject.apiVersion",
+        "involvedObject.resourceVersion", "involvedObject.fieldPath",
+    ];
+
+    private static JsonNode? Walk(JsonObject obj, string path)
+    {
+        JsonNode? node = obj;
+        foreach (var segment in path.Split('.'))
+        {
+            node = node is JsonObject o ? o[segment] : null;
+        }
+
+        return node;
     }
 
     private static string Str(JsonNode? node) =>
