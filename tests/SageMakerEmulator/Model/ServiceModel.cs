@@ -58,6 +58,12 @@ public sealed class ServiceModel
     public static string Locate(string service, string apiVersion)
     {
         var botocore = Environment.GetEnvironmentVariable("FERRY_BOTOCORE_DIR") ?? BotocoreDirectory();
+        return LocateIn(botocore, service, apiVersion);
+    }
+
+    /// <summary>The path of a model file under a botocore package directory; throws when there is none.</summary>
+    public static string LocateIn(string botocore, string service, string apiVersion)
+    {
         var directory = System.IO.Path.Combine(botocore, "data", service, apiVersion);
         foreach (var name in new[] { "service-2.json", "service-2.json.gz" })
         {

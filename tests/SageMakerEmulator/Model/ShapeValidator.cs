@@ -80,7 +80,7 @@ public sealed class ShapeValidator(ServiceModel model)
     /// <summary>
     /// A service-model pattern as a .NET regex matching the whole value (AWS matches patterns against the whole value).
     /// The models' patterns are Java regexes; what .NET reads differently is translated: Java's POSIX classes such as
-    /// <c>\p{Alnum}</c> become their ASCII ranges, and a range of surrogate pairs (<c>\uD800\uDC00-\uDBFF\uDFFF</c>, any
+    /// <c>\p{Alnum}</c> become their ASCII ranges, an escaped <c>_</c> loses its backslash, and a range of surrogate pairs (<c>\uD800\uDC00-\uDBFF\uDFFF</c>, any
     /// astral character) becomes the range of UTF-16 surrogates.
     /// </summary>
     public Regex PatternFor(string pattern) => _patterns.GetOrAdd(pattern, p =>
@@ -127,7 +127,16 @@ public sealed class ShapeValidator(ServiceModel model)
                     }
                 }
 
-                result.Append(c).Append(text[i + 1]);
+                // Java lets any non-letter be escaped; .NET refuses escaping '_' (a word character).
+                if (text[i + 1] == '_')
+                {
+                    result.Append('_');
+                }
+                else
+                {
+                    result.Append(c).Append(text[i + 1]);
+                }
+
                 i++;
                 continue;
             }
