@@ -1,12 +1,14 @@
 using System.Globalization;
 using Ferry.SageMakerEmulator;
 using Ferry.SageMakerEmulator.Jobs;
+using Ferry.SageMakerEmulator.Timing;
 
-// Standalone: dotnet run --project tests/SageMakerEmulator [--port N] [--region R] [--training-seconds N] [--fail JOB_NAME_GLOB]...
-const string Usage = "usage: ferry-sagemaker-emulator [--port N] [--region REGION] [--training-seconds N] [--fail JOB_NAME_GLOB]...";
+// Standalone: dotnet run --project tests/SageMakerEmulator [--port N] [--region R] [--training-seconds N] [--speed N] [--fail JOB_NAME_GLOB]...
+const string Usage = "usage: ferry-sagemaker-emulator [--port N] [--region REGION] [--training-seconds N] [--speed N] [--fail JOB_NAME_GLOB]...";
 var port = 0;
 var region = "us-east-1";
 double trainingSeconds = 60;
+double speed = 1;
 var failures = new List<string>();
 for (var i = 0; i < args.Length; i++)
 {
@@ -23,12 +25,17 @@ for (var i = 0; i < args.Length; i++)
             trainingSeconds = s;
             i++;
             break;
+        case "--speed" when i + 1 < args.Length && double.TryParse(args[i + 1], NumberStyles.Float, CultureInfo.InvariantCulture, out var x) && x >= 1:
+            speed = x;
+            i++;
+            break;
         case "--fail" when i + 1 < args.Length:
             failures.Add(args[++i]);
             break;
         case "-h" or "--help":
             Console.WriteLine(Usage);
             Console.WriteLine("  --training-seconds N     jobs train N seconds (after 5 s starting and 5 s downloading, before 5 s uploading)");
+            Console.WriteLine("  --speed N                the jobs' clock runs N times faster than the wall clock (1 or more; signatures are then checked without clock skew)");
             Console.WriteLine("  --fail JOB_NAME_GLOB     jobs whose name matches the glob (* and ?) fail at the end of training (repeatable)");
             return 0;
         default:
@@ -37,7 +44,10 @@ for (var i = 0; i < args.Length; i++)
     }
 }
 
-await using var emulator = await SageMakerApiEmulator.StartAsync(new SageMakerApiEmulatorOptions { Port = port, Region = region });
+TimeProvider clock = speed > 1 ? new AcceleratedTimeProvider(speed) : TimeProvider.System;
+await using var emulator = await SageMakerApiEmulator.StartAsync(new SageMakerApiEmulatorOptions { Port = port, Region = region, TimeProvider = clock });
+// Clients sign with the wall clock; on an accelerated clock every signature would look expired.
+emulator.Signatures.CheckClockSkew = speed == 1;
 var script = new JobScript
 {
     Starting = TimeSpan.FromSeconds(5),
