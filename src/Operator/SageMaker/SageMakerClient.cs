@@ -133,16 +133,17 @@ public sealed class SageMakerClient : ISageMakerClient, IDisposable
         ArgumentNullException.ThrowIfNull(request);
         var body = JsonSerializer.SerializeToUtf8Bytes(request, SageMakerJson.Options);
         return await _pipeline.ExecuteAsync(
-            async token => await SendOnceAsync<TResponse>(operation, body, token),
+            async token => await SendOnceAsync<TResponse>(operation, body, token, cancellationToken),
             cancellationToken);
     }
 
-    private async Task<TResponse> SendOnceAsync<TResponse>(string operation, byte[] body, CancellationToken cancellationToken)
+    // attemptToken ends with the attempt's timeout or the caller's cancellation; callerToken tells the two apart.
+    private async Task<TResponse> SendOnceAsync<TResponse>(string operation, byte[] body, CancellationToken attemptToken, CancellationToken callerToken)
     {
         var outcome = "network_error";
         try
         {
-            var credentials = await CredentialsAsync(cancellationToken);
+            var credentials = await CredentialsAsync(attemptToken);
             var signing = new AWSSigningRequest { HttpMethod = HttpMethod.Post, RequestUri = Endpoint, Content = body };
             signing.Headers["Content-Type"] = ContentType;
             signing.Headers["X-Amz-Target"] = $"{TargetPrefix}.{operation}";
@@ -153,7 +154,7 @@ public sealed class SageMakerClient : ISageMakerClient, IDisposable
                 Service = SigningName,
                 SignPayload = true,
                 SignedAt = _options.TimeProvider.GetUtcNow().UtcDateTime,
-            }, cancellationToken);
+            }, attemptToken);
 
             using var message = new HttpRequestMessage(HttpMethod.Post, Endpoint) { Content = new ByteArrayContent(body) };
             message.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(ContentType);
@@ -166,8 +167,8 @@ public sealed class SageMakerClient : ISageMakerClient, IDisposable
                 }
             }
 
-            using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseContentRead, cancellationToken);
-            var text = await response.Content.ReadAsStringAsync(cancellationToken);
+            using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseContentRead, attemptToken);
+            var text = await response.Content.ReadAsStringAsync(attemptToken);
             var requestId = response.Headers.TryGetValues("x-amzn-RequestId", out var ids) ? ids.FirstOrDefault() : null;
             if (response.IsSuccessStatusCode)
             {
@@ -181,9 +182,9 @@ public sealed class SageMakerClient : ISageMakerClient, IDisposable
             outcome = error.ErrorCode;
             throw error;
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (attemptToken.IsCancellationRequested)
         {
-            outcome = "cancelled";
+            outcome = callerToken.IsCancellationRequested ? "cancelled" : "timeout";
             throw;
         }
         catch (JsonException e)

@@ -212,6 +212,7 @@ public sealed class SageMakerClientTests
     public async Task AnAttemptThatHangsTimesOutAndIsRetried()
     {
         await using var h = await EmulatorHarness.StartAsync();
+        using var metrics = new RequestMetrics();
         h.Emulator.Faults.Latency = TimeSpan.FromMinutes(10);
         var call = h.Client.ListTrainingJobsAsync(new ListTrainingJobsRequest());
 
@@ -223,6 +224,8 @@ public sealed class SageMakerClientTests
         var page = await call.WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.Empty(page.TrainingJobSummaries);
+        Assert.Equal(1, metrics.Count("ListTrainingJobs", "timeout"));
+        Assert.Equal(1, metrics.Count("ListTrainingJobs", SageMakerTelemetry.Success));
     }
 
     [Fact]

@@ -2,8 +2,9 @@ using System.Collections.Concurrent;
 
 namespace Ferry.SageMakerEmulator.Diagnostics;
 
-/// <summary>One request the emulator answered: when, which operation, the HTTP status and the error code if any.</summary>
-public sealed record LoggedRequest(DateTimeOffset Time, string Operation, int Status, string? ErrorCode, string? JobName);
+/// <summary>One request the emulator answered: when, which operation, the HTTP status, the error code if any, and who signed it.</summary>
+public sealed record LoggedRequest(DateTimeOffset Time, string Operation, int Status, string? ErrorCode, string? JobName,
+    string? AccessKeyId = null, bool HadSessionToken = false);
 
 /// <summary>Every request served, with counts per operation (kept in full) and the most recent entries.</summary>
 public sealed class RequestLog

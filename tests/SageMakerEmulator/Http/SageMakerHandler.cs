@@ -34,10 +34,12 @@ internal sealed class SageMakerHandler(
         var prefix = validator.Model.TargetPrefix + ".";
         var operation = target.StartsWith(prefix, StringComparison.Ordinal) ? target[prefix.Length..] : target.Length == 0 ? "(none)" : target;
         string? jobName = null;
+        var credential = request.Headers.Authorization.ToString().Split("Credential=", 2) is [_, var rest] ? rest.Split('/', 2)[0] : null;
+        var hadToken = request.Headers.ContainsKey("X-Amz-Security-Token");
 
         async Task Answer(int status, JsonNode payload, string? errorCode)
         {
-            log.Add(new LoggedRequest(time.GetUtcNow(), operation, status, errorCode, jobName));
+            log.Add(new LoggedRequest(time.GetUtcNow(), operation, status, errorCode, jobName, credential, hadToken));
             context.Response.StatusCode = status;
             context.Response.ContentType = ContentType;
             context.Response.Headers["x-amzn-RequestId"] = Guid.NewGuid().ToString();
@@ -155,7 +157,7 @@ internal sealed class SageMakerHandler(
         {
             if (lost == LostResponse.Abort)
             {
-                log.Add(new LoggedRequest(time.GetUtcNow(), operation, 0, "ConnectionAborted", jobName));
+                log.Add(new LoggedRequest(time.GetUtcNow(), operation, 0, "ConnectionAborted", jobName, credential, hadToken));
                 context.Abort();
                 return;
             }
