@@ -54,7 +54,8 @@ public sealed class SageMakerClient : ISageMakerClient, IDisposable
         _credentials = options.Credentials;
         _region = RegionEndpoint.GetBySystemName(options.Region);
         _ownsHttp = http is null;
-        _http = http ?? new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        // Pooled connections are recycled so a long-running operator follows DNS changes of the endpoint.
+        _http = http ?? new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = Timeout.InfiniteTimeSpan };
         var builder = new ResiliencePipelineBuilder { TimeProvider = options.TimeProvider };
         if (options.MaxAttempts > 1)
         {
