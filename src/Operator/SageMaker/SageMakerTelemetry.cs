@@ -12,7 +12,4 @@ public static class SageMakerTelemetry
     /// <summary>Every HTTP attempt, by operation (e.g. <c>DescribeTrainingJob</c>) and outcome (<c>success</c>, the error code, <c>timeout</c>, <c>network_error</c>, <c>cancelled</c>).</summary>
     public static Counter<long> Requests { get; } = OperatorTelemetry.Meter.CreateCounter<long>(
         "ferry.sagemaker.requests", description: "SageMaker API requests sent, by operation and outcome.");
-
-    internal static void Record(string operation, string outcome) => Requests.Add(
-        1, new KeyValuePair<string, object?>("operation", operation), new KeyValuePair<string, object?>("outcome", outcome));
 }
