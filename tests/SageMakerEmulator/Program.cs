@@ -48,6 +48,7 @@ TimeProvider clock = speed > 1 ? new AcceleratedTimeProvider(speed) : TimeProvid
 await using var emulator = await SageMakerApiEmulator.StartAsync(new SageMakerApiEmulatorOptions { Port = port, Region = region, TimeProvider = clock });
 // Clients sign with the wall clock; on an accelerated clock every signature would look expired.
 emulator.Signatures.CheckClockSkew = speed == 1;
+emulator.LogsSignatures.CheckClockSkew = speed == 1;
 var script = new JobScript
 {
     Starting = TimeSpan.FromSeconds(5),

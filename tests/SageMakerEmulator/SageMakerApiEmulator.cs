@@ -15,8 +15,8 @@ namespace Ferry.SageMakerEmulator;
 
 /// <summary>
 /// A SageMaker endpoint on Kestrel (127.0.0.1, a free port) speaking JSON 1.1 for CreateTrainingJob, DescribeTrainingJob,
-/// StopTrainingJob, ListTrainingJobs and ListTags: every request is authenticated (SigV4) and validated against botocore's
-/// service model; jobs run on a clock through scripted lifecycles; faults come on demand. For tests in-process
+/// StopTrainingJob, ListTrainingJobs and ListTags, and CloudWatch Logs' DescribeLogStreams and GetLogEvents for the jobs'
+/// logs: every request is authenticated (SigV4) and validated against botocore's service models; jobs run on a clock through scripted lifecycles; faults come on demand. For tests in-process
 /// (<c>await using var sm = await SageMakerApiEmulator.StartAsync()</c>) or standalone (<c>dotnet run --project tests/SageMakerEmulator</c>).
 /// </summary>
 public sealed class SageMakerApiEmulator : IAsyncDisposable
@@ -52,8 +52,11 @@ public sealed class SageMakerApiEmulator : IAsyncDisposable
 
     public ShapeValidator Validator { get; }
 
-    /// <summary>Signature checking; add credentials or turn off clock-skew checks here.</summary>
+    /// <summary>Signature checking of SageMaker calls; add credentials or turn off clock-skew checks here.</summary>
     public SigV4Verifier Signatures { get; }
+
+    /// <summary>Signature checking of CloudWatch Logs calls (signing name <c>logs</c>).</summary>
+    public SigV4Verifier LogsSignatures { get; private init; } = null!;
 
     /// <summary>The simulated jobs (also readable directly, without a request).</summary>
     public SimulatedTrainingJobs Jobs { get; }
@@ -84,28 +87,37 @@ public sealed class SageMakerApiEmulator : IAsyncDisposable
     {
         options ??= new SageMakerApiEmulatorOptions();
         var model = options.ServiceModelPath is { } path ? ServiceModel.Load(path) : ServiceModel.LoadBotocore("sagemaker", "2017-07-24");
+        var logsModel = options.LogsModelPath is { } logsPath ? ServiceModel.Load(logsPath) : ServiceModel.LoadBotocore("logs", "2014-03-28");
         var validator = new ShapeValidator(model);
+        var logsValidator = new ShapeValidator(logsModel);
         // Every pattern the served operations can meet must compile, or validation would be partial.
         validator.CompileAllPatterns(SageMakerHandler.Operations.SelectMany(o => new[] { model.InputShape(o), model.OutputShape(o) }).OfType<string>());
+        logsValidator.CompileAllPatterns(SageMakerHandler.LogsOperations.SelectMany(o => new[] { logsModel.InputShape(o), logsModel.OutputShape(o) }).OfType<string>());
         var signatures = new SigV4Verifier(options.Region, model.SigningName, options.TimeProvider);
-        signatures.Add(TestCredentials);
-        foreach (var credentials in options.Credentials)
+        var logsSignatures = new SigV4Verifier(options.Region, logsModel.SigningName, options.TimeProvider);
+        foreach (var credentials in options.Credentials.Prepend(TestCredentials))
         {
             signatures.Add(credentials);
+            logsSignatures.Add(credentials);
         }
 
         var scripts = new JobScriptBook();
         var jobs = new SimulatedTrainingJobs(options.TimeProvider, options.Region, options.Account, scripts);
         var faults = new FaultInjector();
         var log = new RequestLog();
-        var handler = new SageMakerHandler(validator, signatures, jobs, faults, log, options.TimeProvider);
+        var handler = new SageMakerHandler(
+            [
+                new ServiceFront(validator, signatures, SageMakerHandler.Operations, (operation, input) => SageMakerHandler.RunSageMaker(jobs, operation, input)),
+                new ServiceFront(logsValidator, logsSignatures, SageMakerHandler.LogsOperations, (operation, input) => SageMakerHandler.RunLogs(jobs, operation, input)),
+            ],
+            faults, log, options.TimeProvider);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(SageMakerApiEmulator).Assembly.GetName().Name });
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls($"http://127.0.0.1:{options.Port}");
         var app = builder.Build();
         app.Run(handler.HandleAsync);
-        var emulator = new SageMakerApiEmulator(app, handler, options, model, validator, signatures, jobs, scripts, faults, log);
+        var emulator = new SageMakerApiEmulator(app, handler, options, model, validator, signatures, jobs, scripts, faults, log) { LogsSignatures = logsSignatures };
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         emulator.BaseAddress = new Uri(address.EndsWith('/') ? address : address + "/");

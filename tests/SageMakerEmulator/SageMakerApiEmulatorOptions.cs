@@ -20,6 +20,9 @@ public sealed class SageMakerApiEmulatorOptions
     /// <summary>botocore's SageMaker model file; null finds it through <c>python3</c>.</summary>
     public string? ServiceModelPath { get; init; }
 
+    /// <summary>botocore's CloudWatch Logs model file; null finds it through <c>python3</c>.</summary>
+    public string? LogsModelPath { get; init; }
+
     /// <summary>Fixed port (0: a free port is chosen).</summary>
     public int Port { get; init; }
 }

@@ -38,6 +38,7 @@ public sealed class AwsJsonClient : IDisposable
     private readonly string _targetPrefix;
     private readonly string _signingName;
     private readonly Counter<long> _requests;
+    private readonly JsonSerializerOptions _json;
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
     private readonly ResiliencePipeline _pipeline;
@@ -47,10 +48,11 @@ public sealed class AwsJsonClient : IDisposable
 
     /// <summary>
     /// A client of the service with <paramref name="targetPrefix"/> and <paramref name="signingName"/> at <paramref name="endpoint"/>,
-    /// counting attempts on <paramref name="requests"/>; <paramref name="http"/> is used as given (not disposed) when passed.
+    /// counting attempts on <paramref name="requests"/> and reading and writing JSON with <paramref name="json"/> (SageMaker's settings by default); <paramref name="http"/> is used as given (not disposed) when passed.
     /// </summary>
-    public AwsJsonClient(string targetPrefix, string signingName, Uri endpoint, SageMakerClientOptions options, Counter<long> requests, HttpClient? http = null)
+    public AwsJsonClient(string targetPrefix, string signingName, Uri endpoint, SageMakerClientOptions options, Counter<long> requests, HttpClient? http = null, JsonSerializerOptions? json = null)
     {
+        _json = json ?? SageMakerJson.Options;
         _targetPrefix = targetPrefix;
         _signingName = signingName;
         _requests = requests;
@@ -96,7 +98,7 @@ public sealed class AwsJsonClient : IDisposable
     public static SageMakerException ErrorFor(string code, string message, HttpStatusCode status, string? requestId) => code switch
     {
         "ResourceInUse" => new ResourceInUseException(message, status, requestId),
-        "ResourceNotFound" => new ResourceNotFoundException(code, message, status, requestId),
+        "ResourceNotFound" or "ResourceNotFoundException" => new ResourceNotFoundException(code, message, status, requestId),
         // SageMaker answers Describe/Stop of an unknown training job this way rather than with ResourceNotFound.
         "ValidationException" when message.StartsWith("Requested resource not found", StringComparison.Ordinal)
             => new ResourceNotFoundException(code, message, status, requestId),
@@ -120,7 +122,7 @@ public sealed class AwsJsonClient : IDisposable
     public async Task<TResponse> CallAsync<TRequest, TResponse>(string operation, TRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var body = JsonSerializer.SerializeToUtf8Bytes(request, SageMakerJson.Options);
+        var body = JsonSerializer.SerializeToUtf8Bytes(request, _json);
         return await _pipeline.ExecuteAsync(
             async token => await SendOnceAsync<TResponse>(operation, body, token, cancellationToken),
             cancellationToken);
@@ -161,7 +163,7 @@ public sealed class AwsJsonClient : IDisposable
             var requestId = response.Headers.TryGetValues("x-amzn-RequestId", out var ids) ? ids.FirstOrDefault() : null;
             if (response.IsSuccessStatusCode)
             {
-                var result = JsonSerializer.Deserialize<TResponse>(text.Length == 0 ? "{}" : text, SageMakerJson.Options)
+                var result = JsonSerializer.Deserialize<TResponse>(text.Length == 0 ? "{}" : text, _json)
                     ?? throw new SageMakerException("SerializationException", $"{operation} answered an empty body", response.StatusCode, requestId);
                 outcome = SageMakerTelemetry.Success;
                 return result;

@@ -2,7 +2,7 @@ using System.Net;
 
 namespace Ferry.Operator.SageMaker;
 
-/// <summary>An error answer from SageMaker: its error code, message, HTTP status and request id.</summary>
+/// <summary>An error answer from SageMaker (or CloudWatch Logs, for the jobs' logs): its error code, message, HTTP status and request id.</summary>
 public class SageMakerException(string errorCode, string message, HttpStatusCode statusCode, string? requestId, Exception? inner = null)
     : Exception($"SageMaker {errorCode}: {message}", inner)
 {
@@ -23,7 +23,7 @@ public class SageMakerException(string errorCode, string message, HttpStatusCode
 public sealed class ResourceInUseException(string message, HttpStatusCode statusCode, string? requestId)
     : SageMakerException("ResourceInUse", message, statusCode, requestId);
 
-/// <summary>The named job does not exist (<c>ResourceNotFound</c>, or SageMaker's <c>ValidationException</c> "Requested resource not found").</summary>
+/// <summary>The named job (or log stream) does not exist (<c>ResourceNotFound</c>, CloudWatch Logs' <c>ResourceNotFoundException</c>, or SageMaker's <c>ValidationException</c> "Requested resource not found").</summary>
 public sealed class ResourceNotFoundException(string errorCode, string message, HttpStatusCode statusCode, string? requestId)
     : SageMakerException(errorCode, message, statusCode, requestId);
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Ferry.SageMaker.Tests.Support;
 using Ferry.SageMakerEmulator;
+using Ferry.SageMakerEmulator.Jobs;
 
 namespace Ferry.SageMaker.Tests.Protocol;
 
@@ -15,15 +16,26 @@ public sealed class Boto3Tests
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var emulator = await SageMakerApiEmulator.StartAsync(new SageMakerApiEmulatorOptions { TimeProvider = time, Region = "eu-west-1" });
         var credentials = SageMakerApiEmulator.TestCredentials;
+        emulator.Scripts.When("boto-*", new JobScript
+        {
+            Starting = TimeSpan.Zero,
+            Downloading = TimeSpan.Zero,
+            LogLines = [new LogLine(TimeSpan.Zero, "epoch=1 step=10 train_loss=0.5")],
+        });
 
         var steps = await RunAsync("boto3_drive.py", emulator.BaseAddress.ToString().TrimEnd('/'), "eu-west-1", credentials.AccessKeyId, credentials.SecretAccessKey, "boto-job-1");
 
         Assert.Equal("arn:aws:sagemaker:eu-west-1:123456789012:training-job/boto-job-1", (string?)steps["create"]["arn"]);
-        Assert.Equal(("InProgress", "Starting", 2), ((string?)steps["describe"]["status"], (string?)steps["describe"]["secondary"], (int)steps["describe"]["instances"]!));
+        Assert.Equal(("InProgress", "Training", 2), ((string?)steps["describe"]["status"], (string?)steps["describe"]["secondary"], (int)steps["describe"]["instances"]!));
         Assert.Equal("s3://artifacts/out/boto-job-1/output/model.tar.gz", (string?)steps["describe"]["model"]);
         Assert.Equal(time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0, (double)steps["describe"]["created"]!, 3);
         Assert.Equal(["boto-job-1"], steps["list"]["names"]!.AsArray().Select(n => (string?)n));
         Assert.Equal("0a1b2c3d", (string?)steps["tags"]["tags"]![0]!["Value"]);
+        var stream = $"boto-job-1/algo-1-{time.GetUtcNow().ToUnixTimeSeconds()}";
+        Assert.Equal([stream, $"boto-job-1/algo-2-{time.GetUtcNow().ToUnixTimeSeconds()}"], steps["logs"]["streams"]!.AsArray().Select(n => (string?)n));
+        Assert.Equal(["epoch=1 step=10 train_loss=0.5"], steps["logs"]["messages"]!.AsArray().Select(n => (string?)n));
+        Assert.Equal("f/1", (string?)steps["logs"]["forward"]);
+        AssertRefused(steps["logs_invalid"], "ValidationException", 400, "at 'limit' failed to satisfy constraint: Member must have value less than or equal to 50");
         Assert.Equal(("Stopping", "Stopping"), ((string?)steps["stop"]["status"], (string?)steps["stop"]["secondary"]));
         AssertRefused(steps["duplicate"], "ResourceInUse", 400, "already exists");
         AssertRefused(steps["unknown"], "ValidationException", 400, "Requested resource not found");

@@ -70,6 +70,14 @@ emit("list", names=[s["TrainingJobName"] for s in listed["TrainingJobSummaries"]
 tags = sm.list_tags(ResourceArn=created["TrainingJobArn"])
 emit("tags", tags=tags["Tags"])
 
+logs = boto3.client("logs", endpoint_url=endpoint, region_name=region, aws_access_key_id=access_key, aws_secret_access_key=secret_key)
+streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=job_name + "/")
+stream = streams["logStreams"][0]["logStreamName"]
+events = logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream, startFromHead=True)
+emit("logs", streams=[s["logStreamName"] for s in streams["logStreams"]], messages=[e["message"] for e in events["events"]],
+     forward=events["nextForwardToken"])
+error("logs_invalid", lambda: logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs", limit=51))
+
 sm.stop_training_job(TrainingJobName=job_name)
 stopping = sm.describe_training_job(TrainingJobName=job_name)
 emit("stop", status=stopping["TrainingJobStatus"], secondary=stopping["SecondaryStatus"])

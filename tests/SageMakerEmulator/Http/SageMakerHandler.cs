@@ -9,17 +9,23 @@ using Microsoft.AspNetCore.Http;
 
 namespace Ferry.SageMakerEmulator.Http;
 
+/// <summary>One service served at the endpoint: its model, signature checks and operations.</summary>
+internal sealed record ServiceFront(ShapeValidator Validator, SigV4Verifier Verifier, IReadOnlyList<string> Operations, Func<string, JsonObject, JsonObject> Run);
+
 /// <summary>
 /// The JSON 1.1 front end: authenticate (SigV4), apply injected faults, validate the input against the service model,
-/// run the operation, check the output against the model too, and answer in AWS's shapes.
+/// run the operation, check the output against the model too, and answer in AWS's shapes. Requests go to the service
+/// whose target prefix they name (<c>SageMaker.</c>, <c>Logs_20140328.</c>).
 /// </summary>
-internal sealed class SageMakerHandler(
-    ShapeValidator validator, SigV4Verifier verifier, SimulatedTrainingJobs jobs, FaultInjector faults, RequestLog log, TimeProvider time)
+internal sealed class SageMakerHandler(IReadOnlyList<ServiceFront> services, FaultInjector faults, RequestLog log, TimeProvider time)
 {
     public const string ContentType = "application/x-amz-json-1.1";
 
-    /// <summary>The operations served.</summary>
+    /// <summary>The SageMaker operations served.</summary>
     public static readonly IReadOnlyList<string> Operations = ["CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob", "ListTrainingJobs", "ListTags"];
+
+    /// <summary>The CloudWatch Logs operations served.</summary>
+    public static readonly IReadOnlyList<string> LogsOperations = ["DescribeLogStreams", "GetLogEvents"];
 
     /// <summary>Responses that did not fit the service model's output shape (an emulator bug; tests assert none).</summary>
     public List<string> OutputViolations { get; } = [];
@@ -31,6 +37,8 @@ internal sealed class SageMakerHandler(
         await request.Body.CopyToAsync(buffer, context.RequestAborted);
         var body = buffer.ToArray();
         var target = request.Headers["X-Amz-Target"].ToString();
+        var front = services.FirstOrDefault(f => target.StartsWith(f.Validator.Model.TargetPrefix + ".", StringComparison.Ordinal)) ?? services[0];
+        var validator = front.Validator;
         var prefix = validator.Model.TargetPrefix + ".";
         var operation = target.StartsWith(prefix, StringComparison.Ordinal) ? target[prefix.Length..] : target.Length == 0 ? "(none)" : target;
         string? jobName = null;
@@ -52,7 +60,7 @@ internal sealed class SageMakerHandler(
         }
 
         Task Error(string code, string message, int status = 400) =>
-            Answer(status, new JsonObject { ["__type"] = code, [MessageMember(code)] = message }, code);
+            Answer(status, new JsonObject { ["__type"] = code, [MessageMember(validator, code)] = message }, code);
 
         if (request.Method != "POST" || request.Path != "/")
         {
@@ -60,7 +68,7 @@ internal sealed class SageMakerHandler(
             return;
         }
 
-        if (verifier.Verify(request, body) is { } refused)
+        if (front.Verifier.Verify(request, body) is { } refused)
         {
             await Error(refused.Code, refused.Message, refused.Status);
             return;
@@ -72,9 +80,9 @@ internal sealed class SageMakerHandler(
             return;
         }
 
-        if (!Operations.Contains(operation))
+        if (!front.Operations.Contains(operation))
         {
-            await Error("UnknownOperationException", $"{operation} is a SageMaker operation this emulator does not serve");
+            await Error("UnknownOperationException", $"{operation} is an operation of {validator.Model.TargetPrefix} this emulator does not serve");
             return;
         }
 
@@ -124,15 +132,7 @@ internal sealed class SageMakerHandler(
         JsonObject output;
         try
         {
-            output = operation switch
-            {
-                "CreateTrainingJob" => jobs.Create(input),
-                "DescribeTrainingJob" => jobs.Describe(jobName!),
-                "StopTrainingJob" => Stop(jobName!),
-                "ListTrainingJobs" => jobs.List(input),
-                "ListTags" => jobs.ListTags((string)input["ResourceArn"]!),
-                _ => throw new InvalidOperationException(operation),
-            };
+            output = front.Run(operation, input);
         }
         catch (ServiceError e)
         {
@@ -169,13 +169,32 @@ internal sealed class SageMakerHandler(
         await Answer(200, output, null);
     }
 
-    private JsonObject Stop(string name)
+    /// <summary>SageMaker's operations on the simulated jobs.</summary>
+    public static JsonObject RunSageMaker(SimulatedTrainingJobs jobs, string operation, JsonObject input) => operation switch
+    {
+        "CreateTrainingJob" => jobs.Create(input),
+        "DescribeTrainingJob" => jobs.Describe((string)input["TrainingJobName"]!),
+        "StopTrainingJob" => Stop(jobs, (string)input["TrainingJobName"]!),
+        "ListTrainingJobs" => jobs.List(input),
+        "ListTags" => jobs.ListTags((string)input["ResourceArn"]!),
+        _ => throw new InvalidOperationException(operation),
+    };
+
+    /// <summary>CloudWatch Logs' operations on the simulated jobs' logs.</summary>
+    public static JsonObject RunLogs(SimulatedTrainingJobs jobs, string operation, JsonObject input) => operation switch
+    {
+        "DescribeLogStreams" => jobs.DescribeLogStreams(input),
+        "GetLogEvents" => jobs.GetLogEvents(input),
+        _ => throw new InvalidOperationException(operation),
+    };
+
+    private static JsonObject Stop(SimulatedTrainingJobs jobs, string name)
     {
         jobs.Stop(name);
         return [];
     }
 
-    // Modelled errors carry their member "Message"; the front end's own errors use "message".
-    private string MessageMember(string code) =>
+    // Modelled errors carry their member "Message" (SageMaker) or "message" (CloudWatch Logs); the front end's own errors use "message".
+    private static string MessageMember(ShapeValidator validator, string code) =>
         validator.Model.Shapes[code]?["members"]?["Message"] is not null ? "Message" : "message";
 }

@@ -10,6 +10,9 @@ public enum JobOutcome
 /// <summary>A spot interruption: after <see cref="AfterTraining"/> of training the instances are reclaimed for <see cref="Wait"/>.</summary>
 public sealed record SpotInterruption(TimeSpan AfterTraining, TimeSpan Wait);
 
+/// <summary>A line the training container prints <see cref="AfterTraining"/> into training (on every instance).</summary>
+public sealed record LogLine(TimeSpan AfterTraining, string Message);
+
 /// <summary>What a simulated job does: how long each secondary status lasts, how it ends, and its final metrics.</summary>
 public sealed record JobScript
 {
@@ -31,6 +34,9 @@ public sealed record JobScript
 
     /// <summary>The FinalMetricDataList of a finished job, by metric name.</summary>
     public IReadOnlyDictionary<string, double> FinalMetrics { get; init; } = new Dictionary<string, double>();
+
+    /// <summary>What the training container prints, in CloudWatch Logs (<c>/aws/sagemaker/TrainingJobs</c>).</summary>
+    public IReadOnlyList<LogLine> LogLines { get; init; } = [];
 
     /// <summary>The share of the run billed for managed spot (SageMaker reports the discount as fewer billable seconds).</summary>
     public double SpotBillableFraction { get; init; } = 0.3;

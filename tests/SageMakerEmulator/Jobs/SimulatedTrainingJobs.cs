@@ -33,6 +33,7 @@ public sealed class SimulatedTrainingJobs(TimeProvider time, string region, stri
 
     private sealed class Job(string name, string arn, DateTimeOffset created, JsonObject request, List<Step> plan, bool spot, double spotFraction, IReadOnlyDictionary<string, double> metrics, string failureReason, TimeSpan stopping)
     {
+        public IReadOnlyList<LogLine> LogLines { get; init; } = [];
         public string Name { get; } = name;
         public string Arn { get; } = arn;
         public DateTimeOffset Created { get; } = created;
@@ -100,7 +101,7 @@ public sealed class SimulatedTrainingJobs(TimeProvider time, string region, stri
             }
 
             var job = new Job(name, arn, time.GetUtcNow(), (JsonObject)request.DeepClone(), Plan(script, spot, maxRuntime, maxWait), spot,
-                script.SpotBillableFraction, script.FinalMetrics, script.FailureReason, script.Stopping);
+                script.SpotBillableFraction, script.FinalMetrics, script.FailureReason, script.Stopping) { LogLines = script.LogLines };
             _jobs[name.ToLowerInvariant()] = job;
             return new JsonObject { ["TrainingJobArn"] = arn };
         }
@@ -214,6 +215,150 @@ public sealed class SimulatedTrainingJobs(TimeProvider time, string region, stri
             var job = _jobs.Values.FirstOrDefault(j => j.Arn == arn)
                 ?? throw new ServiceError("ValidationException", $"Requested resource not found: {arn}");
             return new JsonObject { ["Tags"] = job.Request["Tags"]?.DeepClone() ?? new JsonArray() };
+        }
+    }
+
+    /// <summary>The log group SageMaker writes training jobs' output to.</summary>
+    public const string LogGroup = "/aws/sagemaker/TrainingJobs";
+
+    /// <summary>CloudWatch Logs DescribeLogStreams: one stream per instance of every job that reached Training.</summary>
+    public JsonObject DescribeLogStreams(JsonObject request)
+    {
+        RequireGroup((string?)request["logGroupName"] ?? (string?)request["logGroupIdentifier"]);
+        var prefix = (string?)request["logStreamNamePrefix"] ?? "";
+        var now = time.GetUtcNow();
+        List<JsonObject> streams;
+        lock (_lock)
+        {
+            streams = [.. _jobs.Values.OrderBy(j => j.Created).SelectMany(j => Streams(j, now))
+                .Where(s => s.Name.StartsWith(prefix, StringComparison.Ordinal))
+                .Select(s =>
+                {
+                    var stream = new JsonObject { ["logStreamName"] = s.Name, ["creationTime"] = s.Created.ToUnixTimeMilliseconds(), ["arn"] = $"arn:aws:logs:{region}:{account}:log-group:{LogGroup}:log-stream:{s.Name}", ["storedBytes"] = 0 };
+                    if (s.Events.Count > 0)
+                    {
+                        stream["firstEventTimestamp"] = s.Events[0].Time.ToUnixTimeMilliseconds();
+                        stream["lastEventTimestamp"] = s.Events[^1].Time.ToUnixTimeMilliseconds();
+                        stream["lastIngestionTime"] = s.Events[^1].Time.ToUnixTimeMilliseconds();
+                    }
+
+                    return stream;
+                })];
+        }
+
+        if (((string?)request["orderBy"]) == "LastEventTime")
+        {
+            streams = [.. streams.OrderBy(s => (long?)s["lastEventTimestamp"] ?? 0)];
+        }
+
+        if ((bool?)request["descending"] == true)
+        {
+            streams.Reverse();
+        }
+
+        var start = (string?)request["nextToken"] is { } token ? int.Parse(token, CultureInfo.InvariantCulture) : 0;
+        var limit = (int?)request["limit"] ?? 50;
+        var response = new JsonObject { ["logStreams"] = new JsonArray([.. streams.Skip(start).Take(limit)]) };
+        if (start + limit < streams.Count)
+        {
+            response["nextToken"] = (start + limit).ToString(CultureInfo.InvariantCulture);
+        }
+
+        return response;
+    }
+
+    /// <summary>CloudWatch Logs GetLogEvents, with forward (<c>f/n</c>) and backward (<c>b/n</c>) tokens as CloudWatch pages them.</summary>
+    public JsonObject GetLogEvents(JsonObject request)
+    {
+        RequireGroup((string?)request["logGroupName"] ?? (string?)request["logGroupIdentifier"]);
+        var name = (string)request["logStreamName"]!;
+        var now = time.GetUtcNow();
+        List<(DateTimeOffset Time, string Message)> events;
+        lock (_lock)
+        {
+            var matches = _jobs.Values.SelectMany(j => Streams(j, now)).Where(s => s.Name == name).Take(1).ToList();
+            if (matches.Count == 0)
+            {
+                throw new ServiceError("ResourceNotFoundException", "The specified log stream does not exist.");
+            }
+
+            events = [.. matches[0].Events];
+        }
+
+        if ((long?)request["startTime"] is { } from)
+        {
+            events = [.. events.Where(e => e.Time.ToUnixTimeMilliseconds() >= from)];
+        }
+
+        if ((long?)request["endTime"] is { } to)
+        {
+            events = [.. events.Where(e => e.Time.ToUnixTimeMilliseconds() < to)];
+        }
+
+        var limit = (int?)request["limit"] ?? 10_000;
+        int first, last;
+        switch ((string?)request["nextToken"])
+        {
+            case { } forward when forward.StartsWith("f/", StringComparison.Ordinal) && int.TryParse(forward[2..], CultureInfo.InvariantCulture, out var after):
+                first = Math.Min(after, events.Count);
+                last = Math.Min(events.Count, first + limit);
+                break;
+            case { } backward when backward.StartsWith("b/", StringComparison.Ordinal) && int.TryParse(backward[2..], CultureInfo.InvariantCulture, out var before):
+                last = Math.Min(before, events.Count);
+                first = Math.Max(0, last - limit);
+                break;
+            case { } invalid:
+                throw new ServiceError("InvalidParameterException", $"The specified nextToken is invalid: {invalid}");
+            default:
+                (first, last) = (bool?)request["startFromHead"] == true
+                    ? (0, Math.Min(events.Count, limit))
+                    : (Math.Max(0, events.Count - limit), events.Count);
+                break;
+        }
+
+        return new JsonObject
+        {
+            ["events"] = new JsonArray([.. events.Skip(first).Take(last - first).Select(e => (JsonNode)new JsonObject
+            {
+                ["timestamp"] = e.Time.ToUnixTimeMilliseconds(),
+                ["message"] = e.Message,
+                ["ingestionTime"] = e.Time.ToUnixTimeMilliseconds(),
+            })]),
+            ["nextForwardToken"] = $"f/{last}",
+            ["nextBackwardToken"] = $"b/{first}",
+        };
+    }
+
+    private static void RequireGroup(string? group)
+    {
+        if (group != LogGroup)
+        {
+            throw new ServiceError("ResourceNotFoundException", "The specified log group does not exist.");
+        }
+    }
+
+    // SageMaker opens one stream per instance, <job>/algo-<n>-<epoch seconds>, when the container starts training.
+    private static IEnumerable<(string Name, DateTimeOffset Created, List<(DateTimeOffset Time, string Message)> Events)> Streams(Job job, DateTimeOffset now)
+    {
+        var offset = now - job.Created;
+        var visible = job.Plan.Where(s => s.At <= offset).ToList();
+        if (visible.FirstOrDefault(s => s.Status == "Training") is not { } training)
+        {
+            yield break;
+        }
+
+        var started = job.Created + training.At;
+        var ended = visible[^1].Status is "Completed" or "Failed" or "Stopped" or "MaxRuntimeExceeded" or "MaxWaitTimeExceeded" or "Stopping"
+            ? job.Created + visible[^1].At
+            : now;
+        var events = job.LogLines
+            .Select(l => (Time: started + l.AfterTraining, l.Message))
+            .Where(e => e.Time <= now && e.Time <= ended)
+            .ToList();
+        var instances = (int?)job.Request["ResourceConfig"]?["InstanceCount"] ?? 1;
+        for (var i = 1; i <= instances; i++)
+        {
+            yield return ($"{job.Name}/algo-{i}-{started.ToUnixTimeSeconds()}", started, events);
         }
     }
 
