@@ -31,7 +31,8 @@ public sealed class AwsJsonClient : IDisposable
     private static readonly HashSet<string> AccessDeniedCodes = new(StringComparer.Ordinal)
     {
         "AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignature",
-        "InvalidClientTokenId", "ExpiredTokenException", "ExpiredToken", "MissingAuthenticationToken", "SignatureDoesNotMatch",
+        "IncompleteSignatureException", "InvalidClientTokenId", "ExpiredTokenException", "ExpiredToken", "MissingAuthenticationToken",
+        "MissingAuthenticationTokenException", "SignatureDoesNotMatch",
     };
 
     private readonly SageMakerClientOptions _options;
@@ -48,7 +49,8 @@ public sealed class AwsJsonClient : IDisposable
 
     /// <summary>
     /// A client of the service with <paramref name="targetPrefix"/> and <paramref name="signingName"/> at <paramref name="endpoint"/>,
-    /// counting attempts on <paramref name="requests"/> and reading and writing JSON with <paramref name="json"/> (SageMaker's settings by default); <paramref name="http"/> is used as given (not disposed) when passed.
+    /// counting attempts on <paramref name="requests"/> and reading and writing JSON with <paramref name="json"/> (SageMaker's
+    /// settings by default); <paramref name="http"/> is used as given (not disposed) when passed.
     /// </summary>
     public AwsJsonClient(string targetPrefix, string signingName, Uri endpoint, SageMakerClientOptions options, Counter<long> requests, HttpClient? http = null, JsonSerializerOptions? json = null)
     {
