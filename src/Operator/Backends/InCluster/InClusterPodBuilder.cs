@@ -15,6 +15,9 @@ namespace Ferry.Operator.Backends.InCluster;
 /// (dnsConfig, merged with the cluster defaults), so the bare SageMaker names in `SM_HOSTS` (`algo-1`, `algo-2`, …)
 /// resolve inside every pod and the contract stays byte-identical to SageMaker's. `publishNotReadyAddresses`
 /// publishes the records before readiness, which rendezvous needs.
+/// Security: every pod passes the Pod Security `restricted` level (non-root, seccomp RuntimeDefault, no privilege
+/// escalation, all capabilities dropped); the init container runs as the operator image's user, the training container
+/// as the image's user or `spec.inCluster.securityContext`, and both share `/opt/ml` through the pod's fsGroup.
 /// </remarks>
 public static class InClusterPodBuilder
 {
