@@ -117,6 +117,74 @@ public sealed class InClusterSpec
     [Default("Running")]
     [Description("CleanPodPolicy is which pods are deleted when the job finishes: Running (pods still running, the default), All, or None (keep them for debugging).")]
     public CleanPodPolicy CleanPodPolicy { get; set; } = CleanPodPolicy.Running;
+
+    [JsonPropertyName("imagePullSecrets")]
+    [Items(Max = 16)]
+    [Description("ImagePullSecrets name Secrets of type kubernetes.io/dockerconfigjson in the job's namespace that the kubelet uses to pull the training image from a private registry.")]
+    public IList<ImagePullSecret>? ImagePullSecrets { get; set; }
+
+    [JsonPropertyName("imagePullPolicy")]
+    [Description("ImagePullPolicy of the training container: Always, IfNotPresent or Never; unset uses Kubernetes' default (Always for :latest or untagged images, IfNotPresent otherwise).")]
+    public ImagePullPolicy? ImagePullPolicy { get; set; }
+
+    [JsonPropertyName("shmSize")]
+    [IntOrString]
+    [Length(Max = 64)]
+    [Pattern(ResourceSpec.QuantityPattern)]
+    [JsonConverter(typeof(QuantityStringJsonConverter))]
+    [Description("ShmSize limits the memory-backed /dev/shm of the training container (an emptyDir with medium Memory; NCCL and data-loader workers use it), a Kubernetes quantity such as 8Gi. Its pages count against the pod's memory. Unset: no limit of its own, so the pod's memory limit bounds it.")]
+    public string? ShmSize { get; set; }
+
+    [JsonPropertyName("securityContext")]
+    [Description("SecurityContext sets the user and groups the training container runs as, for images that need them. The pods always pass the Pod Security restricted level: non-root, no privilege escalation, all capabilities dropped, seccomp RuntimeDefault.")]
+    public InClusterSecurityContext? SecurityContext { get; set; }
+}
+
+/// <summary>A Secret the kubelet uses to pull the training image.</summary>
+[Description("ImagePullSecret names a Secret in the job's namespace.")]
+public sealed class ImagePullSecret
+{
+    [JsonPropertyName("name")]
+    [Required]
+    [Length(Min = 1, Max = 253)]
+    [Pattern(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
+    [Description("Name of the Secret.")]
+    public string Name { get; set; } = "";
+}
+
+/// <summary>When the kubelet pulls the training image (Kubernetes' imagePullPolicy).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ImagePullPolicy>))]
+public enum ImagePullPolicy
+{
+    Always,
+    IfNotPresent,
+    Never,
+}
+
+/// <summary>The identity the training container runs with; every value is a non-root choice the restricted Pod Security level admits.</summary>
+[Description("InClusterSecurityContext sets the user and groups of the training container (pod securityContext fields of the same names).")]
+public sealed class InClusterSecurityContext
+{
+    /// <summary>The group that owns /opt/ml when <see cref="FsGroup"/> is unset.</summary>
+    public const long DefaultFsGroup = 65532;
+
+    [JsonPropertyName("runAsUser")]
+    [Minimum(1)]
+    [Maximum(2147483647)]
+    [Description("RunAsUser is the UID the training container runs as (not 0). Unset: the image's USER, which must then be numeric and non-root; set it for images that run as root or name their user.")]
+    public long? RunAsUser { get; set; }
+
+    [JsonPropertyName("runAsGroup")]
+    [Minimum(0)]
+    [Maximum(2147483647)]
+    [Description("RunAsGroup is the primary GID of the training container. Unset: the image's group.")]
+    public long? RunAsGroup { get; set; }
+
+    [JsonPropertyName("fsGroup")]
+    [Minimum(0)]
+    [Maximum(2147483647)]
+    [Description("FsGroup is a supplementary group of every container in the pod and owns /opt/ml, which is group-writable, so any UID can write its model and checkpoints. Default 65532.")]
+    public long? FsGroup { get; set; }
 }
 
 /// <summary>Which pods are deleted when a job finishes (Kubeflow's semantics).</summary>

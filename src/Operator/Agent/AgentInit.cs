@@ -36,7 +36,58 @@ public sealed class AgentInit(ObjectStoreFactory stores, TextWriter log)
             await log.WriteLineAsync($"ferry agent: checkpoints: {count} files from {job.CheckpointUri}");
         }
 
+        if (!OperatingSystem.IsWindows())
+        {
+            var granted = ShareWithGroup(settings.Root);
+            await log.WriteLineAsync($"ferry agent: {settings.Root}: {granted} entries group-writable for the training user");
+        }
+
         return 0;
+    }
+
+    /// <summary>
+    /// Makes everything under <paramref name="root"/> group-readable and -writable, and its directories setgid, so the
+    /// training container — another UID that shares the pod's fsGroup — can write its model, output and checkpoints
+    /// and overwrite the checkpoints downloaded here. Returns how many entries it changed.
+    /// </summary>
+    /// <remarks>
+    /// In a pod the root is an emptyDir the kubelet already gave to the fsGroup (group-owned, setgid), so everything
+    /// created below inherits that group; only the mode bits, narrowed by the umask, need widening. The root itself may
+    /// belong to another user (the kubelet): it is changed only when it is ours.
+    /// </remarks>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public static int ShareWithGroup(string root)
+    {
+        const UnixFileMode groupFile = UnixFileMode.GroupRead | UnixFileMode.GroupWrite;
+        const UnixFileMode groupDirectory = groupFile | UnixFileMode.GroupExecute | UnixFileMode.SetGroup;
+        var changed = 0;
+        void Widen(FileSystemInfo entry, UnixFileMode wanted)
+        {
+            if (entry.LinkTarget is not null || (entry.UnixFileMode & wanted) == wanted)
+            {
+                return;
+            }
+
+            entry.UnixFileMode |= wanted;
+            changed++;
+        }
+
+        var top = new DirectoryInfo(root);
+        try
+        {
+            Widen(top, groupDirectory);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // Not our directory (the kubelet's emptyDir root): its mode is the kubelet's to set.
+        }
+
+        foreach (var entry in top.EnumerateFileSystemInfos("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }))
+        {
+            Widen(entry, entry is DirectoryInfo ? groupDirectory : groupFile);
+        }
+
+        return changed;
     }
 
     /// <summary>Runs a storage call; a storage error is rethrown naming the spec field and URI it came from.</summary>

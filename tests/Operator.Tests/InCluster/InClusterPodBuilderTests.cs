@@ -107,13 +107,11 @@ public sealed class InClusterPodBuilderTests
         Assert.Equal("ghcr.io/ferry-dev/ferry-trainer:0.1.0", train.Image);
         Assert.Equal(["/ferry/agent/ferry", "agent", "exec", "--", "python", "train.py", "--fast"], train.Command);
         Assert.Equal(("/dev/termination-log", "File"), (train.TerminationMessagePath, train.TerminationMessagePolicy));
-        foreach (var container in new[] { init, train })
-        {
-            Assert.Equal([("opt-ml", "/opt/ml"), ("ferry-agent", "/ferry/agent")], container.VolumeMounts.Select(m => (m.Name, m.MountPath)));
-        }
+        Assert.Equal([("opt-ml", "/opt/ml"), ("ferry-agent", "/ferry/agent")], init.VolumeMounts.Select(m => (m.Name, m.MountPath)));
+        Assert.Equal([("opt-ml", "/opt/ml"), ("ferry-agent", "/ferry/agent"), ("dshm", "/dev/shm")], train.VolumeMounts.Select(m => (m.Name, m.MountPath)));
 
         Assert.All(spec.Volumes, v => Assert.NotNull(v.EmptyDir));
-        Assert.Equal(["opt-ml", "ferry-agent"], spec.Volumes.Select(v => v.Name));
+        Assert.Equal(["opt-ml", "ferry-agent", "dshm"], spec.Volumes.Select(v => v.Name));
         Assert.Equal(60, spec.TerminationGracePeriodSeconds);
     }
 

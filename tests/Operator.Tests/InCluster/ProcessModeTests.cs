@@ -66,7 +66,7 @@ public sealed class ProcessModeTests(MotoS3 moto) : IDisposable
         var files = await UnpackAsync(await moto.GetBytesAsync(bucket, "out/e2e/output/model.tar.gz"));
         // Replica 0 packs its own /opt/ml/model; its shard is every other object of the sorted list.
         Assert.Equal("shard-0.idx\nshard-2.idx\n", files["files-algo-1.txt"]);
-        Assert.Equal("{\"current_host\":\"algo-1\",\"hosts\":[\"algo-1\",\"algo-2\"],\"network_interface_name\":\"eth0\"}", files["resourceconfig-0.json"]);
+        Assert.Equal("{\"current_group_name\":\"homogeneousCluster\",\"current_host\":\"algo-1\",\"current_instance_type\":\"local\",\"hosts\":[\"algo-1\",\"algo-2\"],\"instance_groups\":[{\"hosts\":[\"algo-1\",\"algo-2\"],\"instance_group_name\":\"homogeneousCluster\",\"instance_type\":\"local\"}],\"network_interface_name\":\"eth0\"}", files["resourceconfig-0.json"]);
         Assert.Equal(0.87, done.Status.Metrics!.Single(m => m.Name == "val_accuracy").Value);
         Assert.Equal(2, done.Status.Metrics!.Single(m => m.Name == "epoch").Value);
     }

@@ -79,17 +79,17 @@ public sealed class LocalContractTests : IDisposable
                 await File.ReadAllLinesAsync(Path.Combine(model, "files.txt")));
 
             Assert.Equal("""{"epochs":"3","learning_rate":"0.1"}""", await File.ReadAllTextAsync(Path.Combine(model, "hyperparameters.json")));
-            Assert.Equal($$"""{"current_host":"algo-{{rank + 1}}","hosts":["algo-1","algo-2"],"network_interface_name":"eth0"}""",
+            Assert.Equal($$"""{"current_group_name":"homogeneousCluster","current_host":"algo-{{rank + 1}}","current_instance_type":"local","hosts":["algo-1","algo-2"],"instance_groups":[{"hosts":["algo-1","algo-2"],"instance_group_name":"homogeneousCluster","instance_type":"local"}],"network_interface_name":"eth0"}""",
                 await File.ReadAllTextAsync(Path.Combine(model, "resourceconfig.json")));
             Assert.Equal(
-                """{"train":{"TrainingInputMode":"File","S3DistributionType":"ShardedByS3Key","RecordWrapperType":"None"},"test":{"TrainingInputMode":"File","S3DistributionType":"FullyReplicated","RecordWrapperType":"None"}}""",
+                """{"test":{"RecordWrapperType":"None","S3DistributionType":"FullyReplicated","TrainingInputMode":"File"},"train":{"RecordWrapperType":"None","S3DistributionType":"ShardedByS3Key","TrainingInputMode":"File"}}""",
                 await File.ReadAllTextAsync(Path.Combine(model, "inputdataconfig.json")));
 
             Assert.Equal(model, env["SM_MODEL_DIR"]);
-            Assert.Equal("""["train","test"]""", env["SM_CHANNELS"]);
+            Assert.Equal("""["test","train"]""", env["SM_CHANNELS"]);
             Assert.Equal(Path.Combine(root, "input/data/train"), env["SM_CHANNEL_TRAIN"]);
             Assert.Equal(Path.Combine(root, "input/data/test"), env["SM_CHANNEL_TEST"]);
-            Assert.Equal("""{"epochs":"3","learning_rate":"0.1"}""", env["SM_HPS"]);
+            Assert.Equal("""{"epochs":3,"learning_rate":0.1}""", env["SM_HPS"]);
             Assert.Equal("3", env["SM_HP_EPOCHS"]);
             Assert.Equal("0.1", env["SM_HP_LEARNING_RATE"]);
             Assert.Equal("""["algo-1","algo-2"]""", env["SM_HOSTS"]);

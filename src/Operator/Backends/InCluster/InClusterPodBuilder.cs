@@ -15,6 +15,9 @@ namespace Ferry.Operator.Backends.InCluster;
 /// (dnsConfig, merged with the cluster defaults), so the bare SageMaker names in `SM_HOSTS` (`algo-1`, `algo-2`, …)
 /// resolve inside every pod and the contract stays byte-identical to SageMaker's. `publishNotReadyAddresses`
 /// publishes the records before readiness, which rendezvous needs.
+/// Security: every pod passes the Pod Security `restricted` level (non-root, seccomp RuntimeDefault, no privilege
+/// escalation, all capabilities dropped); the init container runs as the operator image's user, the training container
+/// as the image's user or `spec.inCluster.securityContext`, and both share `/opt/ml` through the pod's fsGroup.
 /// </remarks>
 public static class InClusterPodBuilder
 {
@@ -23,6 +26,11 @@ public static class InClusterPodBuilder
     public const string OptMlVolume = "opt-ml";
     public const string AgentVolume = "ferry-agent";
     public const string AgentMountPath = "/ferry/agent";
+    public const string SharedMemoryVolume = "dshm";
+    public const string SharedMemoryPath = "/dev/shm";
+
+    /// <summary>UID and GID of the init container: the operator image's non-root user (its Dockerfile's `USER 65532:65532`).</summary>
+    public const long AgentUser = 65532;
     public const string TerminationMessagePath = "/dev/termination-log";
     public const string GpuResource = "nvidia.com/gpu";
 
@@ -85,6 +93,7 @@ public static class InClusterPodBuilder
             new() { Name = OptMlVolume, MountPath = ContainerContract.DefaultRoot },
             new() { Name = AgentVolume, MountPath = AgentMountPath },
         };
+        var identity = inCluster?.SecurityContext;
 
         var nodeSelector = new Dictionary<string, string>(inCluster?.NodeSelector ?? new Dictionary<string, string>(), StringComparer.Ordinal);
         var tolerations = new List<V1Toleration>(inCluster?.Tolerations ?? []);
@@ -126,12 +135,17 @@ public static class InClusterPodBuilder
                 PriorityClassName = inCluster?.PriorityClassName,
                 SchedulerName = inCluster?.SchedulerName,
                 ServiceAccountName = inCluster?.ServiceAccountName,
+                ImagePullSecrets = inCluster?.ImagePullSecrets is { Count: > 0 } secrets
+                    ? [.. secrets.Select(s => new V1LocalObjectReference { Name = s.Name })]
+                    : null,
+                SecurityContext = PodSecurity(identity),
                 // The kubelet's grace must cover the agent's: SIGTERM → training grace → final uploads.
                 TerminationGracePeriodSeconds = (long)options.StopGracePeriod.TotalSeconds + 30,
                 Volumes =
                 [
                     new V1Volume { Name = OptMlVolume, EmptyDir = new V1EmptyDirVolumeSource() },
                     new V1Volume { Name = AgentVolume, EmptyDir = new V1EmptyDirVolumeSource() },
+                    new V1Volume { Name = SharedMemoryVolume, EmptyDir = SharedMemory(inCluster?.ShmSize) },
                 ],
                 InitContainers =
                 [
@@ -142,6 +156,7 @@ public static class InClusterPodBuilder
                         Command = [options.AgentPath, "agent", "init", "--install-to", AgentMountPath],
                         Env = environment,
                         VolumeMounts = mounts,
+                        SecurityContext = ContainerSecurity(AgentUser, AgentUser),
                         TerminationMessagePath = TerminationMessagePath,
                         TerminationMessagePolicy = "FallbackToLogsOnError",
                     },
@@ -152,9 +167,11 @@ public static class InClusterPodBuilder
                     {
                         Name = TrainingContainer,
                         Image = spec.Image,
+                        ImagePullPolicy = inCluster?.ImagePullPolicy?.ToString(),
                         Command = [agent, "agent", "exec", "--", .. AgentJobMapping.TrainingCommand(spec)],
                         Env = environment,
-                        VolumeMounts = mounts,
+                        VolumeMounts = [.. mounts, new V1VolumeMount { Name = SharedMemoryVolume, MountPath = SharedMemoryPath }],
+                        SecurityContext = ContainerSecurity(runAsUser: null, runAsGroup: null),
                         Resources = Resources(spec.Resources),
                         TerminationMessagePath = TerminationMessagePath,
                         TerminationMessagePolicy = "File",
@@ -163,6 +180,37 @@ public static class InClusterPodBuilder
             },
         };
     }
+
+    /// <summary>
+    /// The pod's securityContext: what the Pod Security `restricted` level requires (non-root, seccomp RuntimeDefault),
+    /// the user's identity for the training container, and an fsGroup that owns the shared volumes, so a training
+    /// process with any UID can write `/opt/ml` (the agent makes it group-writable).
+    /// </summary>
+    public static V1PodSecurityContext PodSecurity(InClusterSecurityContext? identity) => new()
+    {
+        RunAsNonRoot = true,
+        RunAsUser = identity?.RunAsUser,
+        RunAsGroup = identity?.RunAsGroup,
+        FsGroup = identity?.FsGroup ?? InClusterSecurityContext.DefaultFsGroup,
+        SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
+    };
+
+    /// <summary>A container's securityContext: no privilege escalation, every capability dropped; the init container pins its own user.</summary>
+    public static V1SecurityContext ContainerSecurity(long? runAsUser, long? runAsGroup) => new()
+    {
+        RunAsNonRoot = true,
+        RunAsUser = runAsUser,
+        RunAsGroup = runAsGroup,
+        AllowPrivilegeEscalation = false,
+        Capabilities = new V1Capabilities { Drop = ["ALL"] },
+    };
+
+    /// <summary>`/dev/shm` in memory (a container runtime's default is 64 MiB, too small for NCCL and data loaders), limited by `shmSize` when set.</summary>
+    public static V1EmptyDirVolumeSource SharedMemory(string? size) => new()
+    {
+        Medium = "Memory",
+        SizeLimit = string.IsNullOrWhiteSpace(size) ? null : new ResourceQuantity(size),
+    };
 
     /// <summary>Requests cpu/memory, limits memory and `nvidia.com/gpu` (GPUs are requested by their limit).</summary>
     public static V1ResourceRequirements? Resources(ResourceSpec? resources)
