@@ -42,7 +42,11 @@ public sealed class WriteExpectations<T>
         this.cache = cache;
         this.groupOf = groupOf;
         _time = time ?? TimeProvider.System;
-        cache.Removed += OnRemoved;
+        if (cache is not null)
+        {
+            // Null only where a backend is built for its pure parts (validation) and never reads the cache.
+            cache.Removed += OnRemoved;
+        }
     }
 
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
