@@ -253,8 +253,8 @@ public sealed class TrainingJobReconciler(
     private static string MissingBackend(TrainingJobBackend backend) => backend switch
     {
         TrainingJobBackend.SageMaker =>
-            "spec.backend is SageMaker, but this operator runs without its SageMaker backend (enable it in the Helm values: sageMaker.enabled). " +
-            "Use spec.backend: InCluster, or ask the platform team to enable SageMaker.",
+            "spec.backend is SageMaker, but this version of the operator has no SageMaker backend yet. " +
+            "Use spec.backend: InCluster, or run the job with SageMaker's own tooling for now.",
         TrainingJobBackend.Local =>
             "spec.backend is Local, which only `ferry run` executes on the machine it runs on. Use spec.backend: InCluster in a cluster.",
         _ => $"spec.backend is {backend}, which this operator does not run. Use spec.backend: InCluster.",

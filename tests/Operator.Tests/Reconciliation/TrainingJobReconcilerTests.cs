@@ -218,6 +218,22 @@ public sealed class TrainingJobReconcilerTests
     }
 
     [Fact]
+    public void Lifecycle_settings_come_from_the_helm_values_section_and_default_otherwise()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Lifecycle:StartupTimeoutSeconds"] = "120",
+            ["Lifecycle:MaxDisruptions"] = "3",
+        }).Build();
+
+        var settings = TrainingJobControllerSetup.ReadLifecycle(configuration);
+
+        Assert.Equal((TimeSpan.FromMinutes(2), 3), (settings.StartupTimeout, settings.MaxDisruptions));
+        Assert.Equal(LifecycleSettings.Default.RestartBackoff, settings.RestartBackoff);
+        Assert.Equal(LifecycleSettings.Default, TrainingJobControllerSetup.ReadLifecycle(new ConfigurationBuilder().Build()));
+    }
+
+    [Fact]
     public async Task A_job_that_does_not_exist_is_done()
     {
         Assert.IsType<ReconcileResult.DoneResult>(await ReconcileAsync("missing"));
