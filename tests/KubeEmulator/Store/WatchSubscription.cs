@@ -16,7 +16,17 @@ internal sealed class WatchSubscription(ResourceCollection collection, string? n
 
     public Action<WatchSubscription>? OnDispose { get; set; }
 
-    public void Drop() => _dropped.Cancel();
+    public void Drop()
+    {
+        try
+        {
+            _dropped.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The watch ended (its request finished) while the emulator was dropping every stream: nothing to drop.
+        }
+    }
 
     public void Dispose()
     {
