@@ -219,7 +219,7 @@ public sealed class InClusterBackend(
         ["ImagePullBackOff"] = "check spec.image (name, tag, registry) and spec.inCluster.imagePullSecrets",
         ["ErrImagePull"] = "check spec.image (name, tag, registry) and spec.inCluster.imagePullSecrets",
         ["InvalidImageName"] = "fix spec.image",
-        ["CreateContainerConfigError"] = "a Secret or ConfigMap the pod refers to is missing, or the security context cannot be met (e.g. runAsNonRoot with an image that runs as root)",
+        ["CreateContainerConfigError"] = "an image that runs as root needs spec.inCluster.securityContext.runAsUser (pods run as non-root), or a Secret or ConfigMap the pod refers to is missing",
         ["CreateContainerError"] = "the container runtime could not create the container; see `kubectl describe pod`",
         ["CrashLoopBackOff"] = "the container keeps exiting; see its logs",
     };
