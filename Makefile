@@ -4,7 +4,7 @@ DOTNET ?= dotnet
 CONFIGURATION ?= Release
 RESULTS := $(CURDIR)/artifacts/test-results
 
-.PHONY: all setup build test demo bench bench-allreduce bench-trainer bench-accuracy bench-operator run deploy crd emulator e2e clean
+.PHONY: all setup build test images test-containers demo bench bench-allreduce bench-trainer bench-accuracy bench-operator run deploy crd emulator e2e clean
 
 all: build
 
@@ -21,6 +21,15 @@ test: build
 	  --logger "trx" --logger "console;verbosity=minimal" --results-directory $(RESULTS); \
 	  status=$$?; scripts/test-summary.sh $(RESULTS); summary=$$?; \
 	  [ $$status -eq 0 ] && [ $$summary -eq 0 ]
+
+## The operator image and the trainer's CPU image, with podman, from local stand-ins of the public base images
+## (scripts/local-bases.sh makes them once); prints the image names and sizes.
+images: setup
+	@scripts/images.sh
+
+## The images, run: operator --help/non-root/read-only, two trainer containers training 2 ranks.
+test-containers: images
+	@scripts/test-containers.sh
 
 ## Trains Fashion-MNIST with 2 data-parallel ranks through `ferry run` (Local backend).
 demo: setup

@@ -16,6 +16,7 @@
 #   FERRY_E2E_POD_SECONDS  how long each simulated pod runs (default 3)
 #   FERRY_E2E_TIMEOUT      seconds `kubectl wait` waits for Complete (default 40)
 #   KUBECTL, DOTNET        the binaries (default kubectl, dotnet)
+#   FERRY_E2E_OPERATOR_IMAGE  run the operator from this image with podman (ENGINE) instead of the build output
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -154,8 +155,19 @@ kshow apply -f config/crd/
 kshow wait --for=condition=Established crd/trainingjobs.ferry.dev --timeout=20s
 
 step "Start ferry operator (leader election on, health/metrics on a free port)"
-setsid "$DOTNET" "$OPERATOR_DLL" operator --kubeconfig "$KUBECONFIG" --leader-elect true --lease-namespace default --port 0 \
-  >"$OPERATOR_LOG" 2>&1 &
+if [ -n "${FERRY_E2E_OPERATOR_IMAGE:-}" ]; then
+  # The operator image instead of the build output: as its non-root user, read-only root filesystem, the
+  # kubeconfig mounted; host network to reach the emulator on loopback.
+  chmod 0644 "$KUBECONFIG"
+  show "podman run --read-only --network=host -v KUBECONFIG:/etc/ferry/kubeconfig:ro $FERRY_E2E_OPERATOR_IMAGE operator ..."
+  setsid "${ENGINE:-podman}" run --rm --pull=never --read-only --network=host --name "ferry-e2e-operator-$$" \
+    -v "$KUBECONFIG:/etc/ferry/kubeconfig:ro" "$FERRY_E2E_OPERATOR_IMAGE" \
+    operator --kubeconfig /etc/ferry/kubeconfig --leader-elect true --lease-namespace default --port 0 \
+    >"$OPERATOR_LOG" 2>&1 &
+else
+  setsid "$DOTNET" "$OPERATOR_DLL" operator --kubeconfig "$KUBECONFIG" --leader-elect true --lease-namespace default --port 0 \
+    >"$OPERATOR_LOG" 2>&1 &
+fi
 OPERATOR_PID=$!
 HEALTH_URL=
 for ((i = 0; i < 300; i++)); do

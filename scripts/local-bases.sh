@@ -10,6 +10,7 @@
 #   localhost/ferry-dotnet-sdk:<ver>       stands in for mcr.microsoft.com/dotnet/sdk: the base + this machine's
 #                                          .NET SDK + gcc, python3 and patchelf (the trainer's libstdc++
 #                                          compatibility patch is needed on bookworm, see src/TrainerImage/README.md)
+#                                          + the host's extra certificate authorities (/usr/local/share/ca-certificates)
 #
 # <ver> is the host SDK's version, so a new SDK makes new images. Prints `NAME=IMAGE` lines for scripts/images.sh.
 #
@@ -79,6 +80,8 @@ if ! exists "$runtime"; then
     buildah copy --quiet "$1" "$dotnet_root/host" /usr/share/dotnet/host >/dev/null
     buildah copy --quiet "$1" "$runtime_dir" "/usr/share/dotnet/shared/Microsoft.NETCore.App/$(basename "$runtime_dir")" >/dev/null
     buildah run "$1" -- ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet
+    # The base has no ICU (Microsoft's runtime images do): the SDK and apps run with invariant globalization.
+    buildah config --env DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 "$1"
   }
   commit_from "$base" "$runtime" add_runtime
 fi
@@ -87,9 +90,15 @@ if ! exists "$sdk"; then
   log "making $sdk from $dotnet_root (apt-get installs gcc, python3, patchelf)"
   add_sdk() {
     buildah run --network=host "$1" -- sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev python3 patchelf >/dev/null && rm -rf /var/lib/apt/lists/*'
+    # The host's own certificate authorities (e.g. an egress proxy's), so that restore reaches NuGet as the host does.
+    if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+      buildah copy --quiet "$1" /usr/local/share/ca-certificates/ /usr/local/share/ca-certificates/ >/dev/null
+      buildah run "$1" -- update-ca-certificates >/dev/null
+    fi
+    [[ -z "${NUGET_CERT_REVOCATION_MODE:-}" ]] || buildah config --env "NUGET_CERT_REVOCATION_MODE=$NUGET_CERT_REVOCATION_MODE" "$1"
     buildah copy --quiet "$1" "$dotnet_root" /usr/share/dotnet >/dev/null
     buildah run "$1" -- ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet
-    buildah config --env DOTNET_CLI_TELEMETRY_OPTOUT=1 --env DOTNET_NOLOGO=1 --env DOTNET_ROOT=/usr/share/dotnet "$1"
+    buildah config --env DOTNET_CLI_TELEMETRY_OPTOUT=1 --env DOTNET_NOLOGO=1 --env DOTNET_ROOT=/usr/share/dotnet --env DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 "$1"
   }
   commit_from "$base" "$sdk" add_sdk
 fi

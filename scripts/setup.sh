@@ -14,11 +14,16 @@ command -v kubectl >/dev/null || echo "setup: kubectl not found; the kubectl tes
 command -v moto_server >/dev/null || echo "setup: moto_server not found; the S3 tests need moto 5.2 (pip install 'moto[server]')" >&2
 [ -d /usr/share/datasets/fashion-mnist ] || need_apt+=(dataset-fashion-mnist)
 command -v node >/dev/null || need_apt+=(nodejs npm)
+# The container images and their tests (make images, make test-containers): podman with buildah, runc and
+# rootless helpers, debootstrap for the local base images (scripts/local-bases.sh).
+for tool in podman buildah runc newuidmap:uidmap fuse-overlayfs slirp4netns debootstrap; do
+  command -v "${tool%%:*}" >/dev/null || need_apt+=("${tool##*:}")
+done
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing ${need_apt[*]} from Debian"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    apt-get update -qq -o DPkg::Lock::Timeout=900
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=900 "${need_apt[@]}" >/dev/null
   else
     echo "setup: please install: ${need_apt[*]} (needs root and apt)" >&2
     exit 1
@@ -32,3 +37,23 @@ for dir in $(find tests -name package-lock.json -not -path '*/node_modules/*' -e
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 done
+
+# Podman in this kind of sandbox: root lacks CAP_SYS_RESOURCE, so the default ulimits cannot be set
+# ("setrlimit RLIMIT_NOFILE: Operation not permitted"), and crun refuses the hybrid cgroup layout; runc works.
+containers_conf=/etc/containers/containers.conf
+if [ "$(id -u)" -eq 0 ] && command -v podman >/dev/null && ! grep -qs 'ferry: sandbox quirks' "$containers_conf"; then
+  if [ -s "$containers_conf" ]; then
+    echo "setup: $containers_conf exists; make sure it sets default_ulimits and runtime = \"runc\" (see scripts/setup.sh)" >&2
+  else
+    echo "setup: writing $containers_conf (ulimits podman may set here, runtime runc)"
+    mkdir -p /etc/containers
+    cat > "$containers_conf" <<'CONF'
+# ferry: sandbox quirks (written by scripts/setup.sh)
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+
+[engine]
+runtime = "runc"
+CONF
+  fi
+fi

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# `make test-containers`: runs the images `make images` built (scripts/images.sh) and checks what the platform
+# relies on. Ends with `N passed, M failed`; exits non-zero when a check fails or no engine is installed (a
+# machine without podman fails here, it does not skip).
+#
+#   operator image   --help answers; runs as uid 65532; works with a read-only root filesystem; the agent's
+#                    self-contained executable runs from a shared volume (as the agent's init container copies
+#                    it); started against the Kubernetes API emulator (scripts/e2e.sh with
+#                    FERRY_E2E_OPERATOR_IMAGE) it answers /readyz and reconciles the InCluster sample to Complete
+#   trainer image    two containers (--network=host) train 2 ranks with torchrun variables and SageMaker's
+#                    layout: /opt/ml of each from its own host directory, the data channel mounted read-only;
+#                    rank 0 writes model.pt and model.json and reports val_accuracy
+#
+# Environment: ENGINE (podman), FERRY_DATA (/usr/share/datasets/fashion-mnist), KEEP=1 keeps the work directory.
+set -uo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+engine="${ENGINE:-podman}"
+data="${FERRY_DATA:-/usr/share/datasets/fashion-mnist}"
+passed=0 failed=0
+
+if ! command -v "$engine" >/dev/null; then
+  echo "test-containers: $engine not found: install podman and buildah (scripts/setup.sh, as root)" >&2
+  echo "0 passed, 1 failed"; exit 1
+fi
+images="$(scripts/images.sh)" || { echo "test-containers: building the images failed" >&2; echo "0 passed, 1 failed"; exit 1; }
+operator="$(sed -n 's/^OPERATOR_IMAGE=//p' <<<"$images")"
+trainer="$(sed -n 's/^TRAINER_IMAGE=//p' <<<"$images")"
+work="$(mktemp -d /var/tmp/ferry-containers.XXXXXX)"
+[[ "${KEEP:-0}" == 1 ]] || trap 'rm -rf "$work"' EXIT
+
+check() { # NAME COMMAND... : passes when COMMAND exits 0
+  local name="$1"; shift
+  if "$@" >"$work/last.log" 2>&1; then
+    passed=$((passed + 1)); echo "PASS $name"
+  else
+    failed=$((failed + 1)); echo "FAIL $name"; tail -20 "$work/last.log" | sed 's/^/    /'
+  fi
+}
+run() { "$engine" run --rm --pull=never "$@"; }
+
+# --- operator image ---------------------------------------------------------------------------------------
+operator_help() { run --read-only "$operator" --help | tee /dev/stderr | grep -q 'operator'; }
+operator_user() { [[ "$(run --entrypoint id "$operator" -u)" == 65532 ]]; }
+operator_labels() {
+  local labels; labels="$("$engine" image inspect --format '{{json .Labels}}' "$operator")"
+  for key in source revision version; do grep -q "org.opencontainers.image.$key" <<<"$labels" || return 1; done
+}
+operator_no_sdk() { ! run --entrypoint /bin/sh "$operator" -c 'command -v dotnet || command -v gcc || ls /usr/share/dotnet/sdk'; }
+agent_copy() {
+  mkdir -p "$work/shared" && chmod 0777 "$work/shared"
+  run --read-only -v "$work/shared:/ferry" "$operator" agent --help >/dev/null || return 1
+  run --read-only -v "$work/shared:/ferry" --entrypoint /bin/sh "$operator" -c 'cp /app/ferry /ferry/ferry-copy && /ferry/ferry-copy --help' | grep -q agent
+}
+check "operator image: --help with a read-only root filesystem" operator_help
+check "operator image: runs as uid 65532" operator_user
+check "operator image: OCI labels source, revision, version" operator_labels
+check "operator image: no SDK or compiler in the final image" operator_no_sdk
+operator_reconciles() { FERRY_E2E_OPERATOR_IMAGE="$operator" ENGINE="$engine" scripts/e2e.sh; }
+check "operator image: as a container against the Kubernetes API emulator, /readyz answers and a job reaches Complete" operator_reconciles
+check "operator image: the executable runs from a shared volume (what the agent's init container relies on)" agent_copy
+
+# --- trainer image: two ranks in two containers -------------------------------------------------------------
+trainer_user() { [[ "$(run --entrypoint id "$trainer" -u)" == 1000 ]]; }
+trainer_two_ranks() {
+  local port=$((29000 + RANDOM % 1000)) rank pids=() status=0
+  for rank in 0 1; do
+    local ml="$work/algo-$((rank + 1))"
+    mkdir -p "$ml/input/config" "$ml/model" "$ml/output"
+    cat > "$ml/input/config/hyperparameters.json" <<'JSON'
+{"model": "\"mlp\"", "epochs": "2", "hidden_units": "128", "max_train_samples": "4000", "max_test_samples": "1000", "batch_size": "32", "log_interval": "50"}
+JSON
+    chown -R 1000:1000 "$ml"
+    run --network=host --name "ferry-test-algo-$((rank + 1))-$$" -v "$ml:/opt/ml" -v "$data:/opt/ml/input/data/train:ro" \
+      -e MASTER_ADDR=127.0.0.1 -e MASTER_PORT=$port -e RANK=$rank -e WORLD_SIZE=2 -e FERRY_COLLECTIVE_TRANSPORT=tcp \
+      -e SM_CURRENT_HOST=algo-$((rank + 1)) -e 'SM_HOSTS=["algo-1","algo-2"]' -e SM_MODEL_DIR=/opt/ml/model \
+      -e SM_CHANNEL_TRAIN=/opt/ml/input/data/train -e FERRY_RENDEZVOUS_TIMEOUT_SECONDS=120 \
+      "$trainer" train >"$work/rank$rank.log" 2>&1 &
+    pids+=($!)
+  done
+  for rank in 0 1; do wait "${pids[$rank]}" || { status=1; echo "rank $rank failed:"; tail -20 "$work/rank$rank.log"; }; done
+  cat "$work/rank0.log"
+  [[ $status == 0 ]] || return 1
+  [[ -s "$work/algo-1/model/model.pt" && -s "$work/algo-1/model/model.json" ]] || { echo "rank 0 wrote no model.pt/model.json"; return 1; }
+  grep -q 'gradients are averaged over tcp' "$work/rank0.log" || { echo "no 2-rank all-reduce reported"; return 1; }
+  local accuracy
+  accuracy="$(grep -o 'val_accuracy=[0-9.]*' "$work/rank0.log" | tail -1 | cut -d= -f2)"
+  echo "val_accuracy=$accuracy"
+  python3 -c "import sys; sys.exit(0 if float('$accuracy') > 0.7 else 1)"
+  tar -C "$work/algo-1/model" -czf "$work/model.tar.gz" . && tar -tzf "$work/model.tar.gz" | grep -q model.pt
+}
+check "trainer image: runs as uid 1000" trainer_user
+check "trainer image: two containers train 2 ranks over the network; rank 0 writes the model" trainer_two_ranks
+
+echo "$images" | grep '^size:' | sed 's/^/test-containers: /'
+echo "$passed passed, $failed failed"
+[[ $failed == 0 ]]
