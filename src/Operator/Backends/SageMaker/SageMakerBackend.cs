@@ -95,7 +95,7 @@ public sealed class SageMakerBackend(
         var region = RegionOf(job);
         var attempt = Math.Max(job.Status?.Attempt ?? 1, 1);
         var artifacts = Artifacts(job, attempt);
-        if (region.Length == 0 || string.IsNullOrEmpty(job.Metadata.Uid))
+        if (region.Length == 0 || string.IsNullOrEmpty(job.Metadata.Uid) || NeverStarts(job))
         {
             return new BackendObservation([], [], artifacts);
         }
@@ -196,7 +196,7 @@ public sealed class SageMakerBackend(
         }
 
         var region = RegionOf(job);
-        if (region.Length == 0)
+        if (region.Length == 0 || NeverStarts(job))
         {
             return null; // refused before any job was created
         }
@@ -240,6 +240,9 @@ public sealed class SageMakerBackend(
         Forget(names);
         return null;
     }
+
+    /// <summary>A job refused before its first SageMaker job (bad spec, role not allowed): SageMaker is never called for it.</summary>
+    private bool NeverStarts(TrainingJob job) => job.Status?.SageMaker is null && Refuse(job) is not null;
 
     private async Task<Described?> DescribeIfDueAsync(TrainingJob job, ISageMakerClient client, TrainingJobChangeFeed feed, string name, int attempt, CancellationToken cancellationToken)
     {
