@@ -192,7 +192,7 @@ public sealed class ArtifactsStatus
 public sealed class SageMakerStatus
 {
     [JsonPropertyName("jobName")]
-    [Description("JobName of the SageMaker training job: <name>-<uid prefix>, at most 63 characters.")]
+    [Description("JobName of the current attempt's SageMaker training job: <name>-<uid prefix>-<attempt>, at most 63 characters.")]
     public string? JobName { get; set; }
 
     [JsonPropertyName("arn")]
@@ -211,4 +211,28 @@ public sealed class SageMakerStatus
     [Minimum(0)]
     [Description("BillableSeconds SageMaker charges for (less than the run time with spot).")]
     public long? BillableSeconds { get; set; }
+
+    [JsonPropertyName("trainingSeconds")]
+    [Minimum(0)]
+    [Description("TrainingSeconds the instances ran (TrainingTimeInSeconds).")]
+    public long? TrainingSeconds { get; set; }
+
+    [JsonPropertyName("spotSavingsPercent")]
+    [Minimum(0)]
+    [Maximum(100)]
+    [Description("SpotSavingsPercent is what managed spot saved: 100 x (1 - billable / training seconds), as the SageMaker console shows it.")]
+    public int? SpotSavingsPercent { get; set; }
+
+    [JsonPropertyName("failureReason")]
+    [Description("FailureReason as SageMaker reports it.")]
+    public string? FailureReason { get; set; }
+
+    [JsonPropertyName("logsUrl")]
+    [Description("LogsUrl opens the job's CloudWatch logs (log group /aws/sagemaker/TrainingJobs) in the AWS console.")]
+    public string? LogsUrl { get; set; }
+
+    [JsonPropertyName("transitionsReported")]
+    [Minimum(0)]
+    [Description("TransitionsReported is how many of the job's SecondaryStatusTransitions were recorded as Events, so none is recorded twice.")]
+    public int? TransitionsReported { get; set; }
 }

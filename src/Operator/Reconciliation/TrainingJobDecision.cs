@@ -17,6 +17,9 @@ public sealed record TrainingJobObservation(
     DateTimeOffset Now,
     string? InvalidSpec = null)
 {
+    /// <summary>The reason recorded with <see cref="InvalidSpec"/> (InvalidSpec when null; e.g. RoleNotAllowed, NameConflict).</summary>
+    public string? InvalidSpecReason { get; init; }
+
     /// <summary>The backend's remote jobs, one per attempt, of any attempt (remote-job backends such as SageMaker).</summary>
     public IReadOnlyList<RemoteJobObservation> RemoteJobs { get; init; } = [];
 

@@ -94,14 +94,14 @@ public sealed class TrainingJobReconciler(
         var decision = TrainingJobStatusCalculator.Compute(input);
 
         // The spec is checked against this operator's backends and settings only before an attempt starts.
-        var refusal = backend is null ? MissingBackend(job.Spec.Backend) : backend.Validate(job);
+        var refusal = backend is null ? new BackendRefusal(TrainingJobStatusCalculator.Reasons.InvalidSpec, MissingBackend(job.Spec.Backend)) : backend.Refuse(job);
         if (decision.Start is { NewAttempt: true } && refusal is not null)
         {
-            decision = TrainingJobStatusCalculator.Compute(input with { InvalidSpec = refusal });
+            decision = TrainingJobStatusCalculator.Compute(input with { InvalidSpec = refusal.Message, InvalidSpecReason = refusal.Reason });
         }
         else
         {
-            await WarnIfNowRefusedAsync(job, refusal, cancellationToken);
+            await WarnIfNowRefusedAsync(job, refusal?.Message, cancellationToken);
         }
 
         if (backend is not null)
@@ -127,6 +127,7 @@ public sealed class TrainingJobReconciler(
                         Replicas = after.Replicas,
                         RemoteJobs = after.RemoteJobs ?? [],
                         InvalidSpec = refused.Message,
+                        InvalidSpecReason = refused.Reason,
                     });
                 }
                 catch (StartBlockedException blocked)
@@ -253,8 +254,8 @@ public sealed class TrainingJobReconciler(
     private static string MissingBackend(TrainingJobBackend backend) => backend switch
     {
         TrainingJobBackend.SageMaker =>
-            "spec.backend is SageMaker, but this version of the operator has no SageMaker backend yet. " +
-            "Use spec.backend: InCluster, or run the job with SageMaker's own tooling for now.",
+            "spec.backend is SageMaker, but this operator was started without its SageMaker backend. " +
+            "Run the operator with its default controllers (`ferry operator`), or use spec.backend: InCluster.",
         TrainingJobBackend.Local =>
             "spec.backend is Local, which only `ferry run` executes on the machine it runs on. Use spec.backend: InCluster in a cluster.",
         _ => $"spec.backend is {backend}, which this operator does not run. Use spec.backend: InCluster.",

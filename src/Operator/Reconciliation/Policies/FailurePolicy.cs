@@ -83,7 +83,10 @@ public static class FailurePolicy
             }
         }
 
-        if (c.Status.AttemptStartTime is { } attemptStart
+        // A remote job that exists starts on the remote service's terms (capacity, spot waits), bounded by the
+        // deadlines it enforces itself; the start-up deadline covers only an attempt that could not be created.
+        var remoteExists = c.Input.Traits.RemoteJob && current.Count > 0;
+        if (!remoteExists && c.Status.AttemptStartTime is { } attemptStart
             && !(current.Count(r => r.State is ReplicaState.Running or ReplicaState.Succeeded) >= c.Required))
         {
             var timeout = c.Input.Settings.StartupTimeout;
