@@ -14,7 +14,7 @@ namespace Ferry.Operator.Tests.InCluster;
 /// local processes (the real agent from `ferry.dll`, a shell script as `train`), inputs and artifacts live in moto's S3.
 /// </summary>
 [Collection(MotoCollection.Name)]
-public sealed class ProcessModeTests(MotoS3 moto) : IDisposable
+public sealed class ProcessModeTests(MotoS3 moto, Xunit.Abstractions.ITestOutputHelper output) : IDisposable
 {
     private readonly string _work = Directory.CreateTempSubdirectory("ferry-process-mode-").FullName;
 
@@ -94,7 +94,53 @@ public sealed class ProcessModeTests(MotoS3 moto) : IDisposable
         Assert.Equal(TrainingJobPhase.Failed, done!.Status!.Phase);
         Assert.Equal("Dataset shard is empty on algo-2", done.Status.FailureReason);
         Assert.Equal("ReplicaFailed", ConditionList.Find(done.Status.Conditions, "Failed")!.Reason);
-        Assert.Empty(await moto.KeysAsync(bucket, "out/"));
+        Assert.Empty(await moto.KeysAsync(bucket, "out/e2e-fail/output/"));
+    }
+
+    [Fact]
+    public async Task A_crash_of_rank_1_leaves_a_post_mortem_and_the_logs_of_both_replicas_after_the_pods_are_gone()
+    {
+        var bucket = await moto.CreateBucketAsync();
+        var script = await TrainScriptAsync("""
+            echo "rank $RANK: epoch=1 step=100 train_loss=0.61"
+            if [ "$RANK" = "1" ]; then
+              echo "Traceback (most recent call last):" >&2
+              echo '  File "train.py", line 88, in <module>' >&2
+              echo "    loss = model(batch)" >&2
+              echo "RuntimeError: shape mismatch: [32, 784] @ [512, 10] on rank 1" >&2
+              exit 1
+            fi
+            while true; do sleep 0.2; done
+            """);
+        await using var harness = await StartAsync();
+        await harness.ApplyAsync(Job("pm").WithReplicas(2).WithCleanPodPolicy(CleanPodPolicy.All).With(j =>
+        {
+            j.Spec.Command = ["train", script];
+            j.Spec.Output = new OutputSpec { Uri = $"s3://{bucket}/out" };
+        }));
+
+        var done = await harness.ReconcileUntilAsync("pm", (job, _) => job?.Status?.Phase is TrainingJobPhase.Succeeded or TrainingJobPhase.Failed, timeoutSeconds: 120);
+        Assert.Equal(TrainingJobPhase.Failed, done!.Status!.Phase);
+        // The failure is recorded first; the clean-up of the pods follows, and rank 0's agent copies its log when stopped.
+        var settled = await harness.ReconcileUntilAsync("pm", (_, pods) => pods.Count == 0, timeoutSeconds: 120);
+
+        var record = Assert.Single(settled!.Status!.AttemptFailures!);
+        Assert.Equal((1, 1, "pm-1", 1, "Error"), (record.Attempt, record.Replica!.Value, record.Pod, record.ExitCode!.Value, record.Cause));
+        Assert.EndsWith("RuntimeError: shape mismatch: [32, 784] @ [512, 10] on rank 1", record.LogTail, StringComparison.Ordinal);
+        Assert.Contains("rank 1: epoch=1 step=100", record.LogTail, StringComparison.Ordinal);
+        Assert.Equal($"s3://{bucket}/out/pm/attempt-1/", record.Logs);
+        // Rank 0's agent copies its log once SIGTERM ended its process, which may be after its pod left the API.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while ((await moto.KeysAsync(bucket, "out/pm/attempt-1/")).Count < 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+
+        var keys = await moto.KeysAsync(bucket, "out/pm/attempt-1/");
+        Assert.True(keys.Count == 2, string.Join(",", keys) + "\n" + string.Join('\n', ((ProcessPodRuntime)harness.Api.Kubelet.Runtime).Logs.Where(l => l.StartsWith("pm-0", StringComparison.Ordinal))));
+        var rank0 = System.Text.Encoding.UTF8.GetString(await moto.GetBytesAsync(bucket, "out/pm/attempt-1/algo-1.log"));
+        Assert.StartsWith("rank 0: epoch=1 step=100", rank0, StringComparison.Ordinal);
+        output.WriteLine(k8s.KubernetesYaml.Serialize(settled.Status));
     }
 
     [Fact]
