@@ -22,9 +22,6 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
     /// <summary>Exit code used when the agent itself fails (upload, bad configuration) after the process succeeded.</summary>
     public const int AgentFailureExitCode = 70;
 
-    /// <summary>Where, under the contract root, the agent keeps the replica's log until it is copied.</summary>
-    public const string LogDirectory = "ferry/logs";
-
     /// <summary>Runs <paramref name="command"/>; <paramref name="stopRequested"/> is the SIGTERM the container received.</summary>
     public async Task<int> RunAsync(AgentJob job, AgentSettings settings, IReadOnlyList<string> command, CancellationToken stopRequested)
     {
@@ -35,9 +32,10 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         var metrics = new MetricScanner(job.MetricDefinitions);
         var arguments = command.Count == 0 ? [ContainerContract.DefaultCommand] : command;
         var host = ContainerContract.HostName(settings.ReplicaIndex);
-        using var log = new ReplicaLog(
-            ContainerContract.PathOf(root, $"{LogDirectory}/attempt-{settings.Attempt.ToString(System.Globalization.CultureInfo.InvariantCulture)}-{host}.log"),
-            SecretRedaction.ForProcess(job.Environment));
+        // Outside /opt/ml, which belongs to the training process's contract; the same place the model is packed in.
+        var logPath = Path.Combine(Path.GetTempPath(), $"ferry-agent-{Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)}-{host}.log");
+        using var log = new ReplicaLog(logPath, SecretRedaction.ForProcess(job.Environment));
+        using var removeLog = new LogFileRemoval(logPath);
 
         using var process = new Process
         {
@@ -300,6 +298,22 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             await Console.Error.WriteLineAsync($"ferry agent: cannot write {settings.TerminationMessagePath} ({e.Message}); set {AgentSettings.TerminationLogVariable}.");
+        }
+    }
+
+    /// <summary>Deletes the agent's local copy of the log when the run is over (after the log itself was closed).</summary>
+    private sealed class LogFileRemoval(string path) : IDisposable
+    {
+        public void Dispose()
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A temporary file left behind in a container that is about to end does no harm.
+            }
         }
     }
 }
