@@ -145,6 +145,55 @@ public sealed class ProcessModeTests(MotoS3 moto, Xunit.Abstractions.ITestOutput
     }
 
     [Fact]
+    public async Task Killing_rank_0_mid_epoch_restarts_from_the_recorded_checkpoint()
+    {
+        var bucket = await moto.CreateBucketAsync();
+        // Rank 0 saves epochs 1 and 2 atomically (temp file + rename, keeping only the latest), starts writing epoch 3
+        // and is SIGKILLed mid-epoch. Attempt 2 must find epoch 2 — never the half-written epoch 3 — and finish.
+        var script = await TrainScriptAsync("""
+            ck="$FERRY_OPT_ML/checkpoints"
+            if [ "$RANK" = "0" ]; then
+              if [ -f "$ck/epoch-0002.ckpt" ]; then
+                echo "resumed from checkpoint epoch 2: $(cat "$ck/epoch-0002.ckpt"); files: $(ls -A "$ck" | tr '\n' ' ')"
+                exit 0
+              fi
+              for e in 1 2; do
+                printf "state $e" > "$ck/.epoch-000$e.ckpt.tmp"
+                mv "$ck/.epoch-000$e.ckpt.tmp" "$ck/epoch-000$e.ckpt"
+              done
+              rm "$ck/epoch-0001.ckpt"
+              printf 'half' > "$ck/.epoch-0003.ckpt.tmp"
+              echo "epoch 3 step 250"
+              kill -9 $$
+            fi
+            if [ "$FERRY_ATTEMPT" = "2" ]; then exit 0; fi
+            while true; do sleep 0.2; done
+            """);
+        await using var harness = await StartAsync();
+        await harness.ApplyAsync(Job("resume").WithReplicas(2).WithMaxRetries(1).With(j =>
+        {
+            j.Spec.Command = ["train", script];
+            j.Spec.Output = new OutputSpec { Uri = $"s3://{bucket}/out" };
+            j.Spec.Checkpoint = new CheckpointSpec { Uri = $"s3://{bucket}/ckpt/resume" };
+        }));
+
+        // The operator's clock moves on so the restart backoff (10 s) passes; the processes run in real time.
+        var done = await harness.ReconcileUntilAsync("resume", (job, _) => job?.Status?.Phase is TrainingJobPhase.Succeeded or TrainingJobPhase.Failed,
+            step: TimeSpan.FromMilliseconds(500), timeoutSeconds: 180);
+
+        var status = done!.Status!;
+        Assert.True(status.Phase == TrainingJobPhase.Succeeded, string.Join('\n', ((ProcessPodRuntime)harness.Api.Kubelet.Runtime).Logs));
+        Assert.Equal(2, status.Attempt);
+        Assert.Equal((2, (long?)null, $"s3://{bucket}/ckpt/resume/epoch-0002.ckpt", 7L), (status.Checkpoint!.Epoch, status.Checkpoint.Step, status.Checkpoint.Uri, status.Checkpoint.Size!.Value));
+        var record = Assert.Single(status.AttemptFailures!);
+        Assert.Equal((0, 137, "SIGKILL"), (record.Replica!.Value, record.ExitCode!.Value, record.Signal));
+        Assert.Contains("Resuming from epoch 2 (s3://", ConditionList.Find(status.Conditions, "Created")!.Message, StringComparison.Ordinal);
+        Assert.Equal([$"ckpt/resume/epoch-0002.ckpt"], await moto.KeysAsync(bucket, "ckpt/"));
+        var rank0 = System.Text.Encoding.UTF8.GetString(await moto.GetBytesAsync(bucket, "out/resume/attempt-2/algo-1.log"));
+        Assert.Equal("resumed from checkpoint epoch 2: state 2; files: epoch-0002.ckpt \n", rank0);
+    }
+
+    [Fact]
     public async Task A_missing_input_bucket_fails_in_the_init_container_naming_the_field()
     {
         var bucket = await moto.CreateBucketAsync();
