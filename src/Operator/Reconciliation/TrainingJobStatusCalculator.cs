@@ -57,6 +57,7 @@ public static class TrainingJobStatusCalculator
                 || ProgressPolicy.Decide(c);
         }
 
+        PostMortemPolicy.Complete(c);
         ReadinessConditions.Apply(c);
         return c.Finish();
     }
@@ -86,6 +87,7 @@ public static class TrainingJobStatusCalculator
             Failed = c.Current.Count(r => r.State == ReplicaState.Failed),
         };
         RecordMetrics(c);
+        PostMortemPolicy.RecordCheckpoint(c);
         if (status.StartTime is null && c.Units.Any(r => r.Attempt == c.Attempt && r.State != ReplicaState.Pending))
         {
             status.StartTime = DecisionContext.Truncate(c.Units

@@ -94,6 +94,13 @@ public sealed class S3ObjectStore : IObjectStore
     }
 
     /// <inheritdoc />
+    public async Task DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        // S3 answers 204 for a key that does not exist, so a repeated delete is harmless.
+        await _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = Location.Bucket, Key = FullKey(key) }, cancellationToken);
+    }
+
+    /// <inheritdoc />
     public void Dispose()
     {
         if (_ownsClient)
