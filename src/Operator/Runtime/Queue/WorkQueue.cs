@@ -37,6 +37,7 @@ public sealed class WorkQueue<TKey> : IDisposable
         _time = time ?? TimeProvider.System;
         _rateLimiter = rateLimiter ?? RateLimiters.DefaultController<TKey>(_time);
         OperatorTelemetry.TrackQueue(name, () => Count);
+        OperatorTelemetry.QueueRetries.Add(0, _queueTag);
     }
 
     /// <summary>The queue's name.</summary>

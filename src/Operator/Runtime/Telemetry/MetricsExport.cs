@@ -13,5 +13,9 @@ public static class MetricsExport
     /// <param name="scrapeCacheMilliseconds">How long one rendered scrape is served again (the exporter's default is 300 ms).</param>
     public static MeterProviderBuilder AddFerryMetrics(this MeterProviderBuilder metrics, int scrapeCacheMilliseconds = 300) => metrics
         .AddMeter([OperatorTelemetry.MeterName, .. RuntimeMeters])
+        // Prometheus reserves the _count suffix for histograms and summaries (promtool check metrics refuses it elsewhere).
+        .AddView("dotnet.assembly.count", "dotnet.assemblies.loaded")
+        .AddView("dotnet.process.cpu.count", "dotnet.process.cpus")
+        .AddView("dotnet.timer.count", "dotnet.timers")
         .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = scrapeCacheMilliseconds);
 }

@@ -77,6 +77,18 @@ public static class OperatorTelemetry
     /// <summary>Records whether this replica leads.</summary>
     public static void SetLeader(bool leading) => Volatile.Write(ref _isLeader, leading ? 1 : 0);
 
+    /// <summary>
+    /// Shows <paramref name="counter"/> at 0 for each of <paramref name="values"/> before anything is counted, so
+    /// <c>rate()</c> and alerts see a series from the start instead of none.
+    /// </summary>
+    public static void StartAtZero(Counter<long> counter, (string Key, string Value) tag, string key, IEnumerable<string> values)
+    {
+        foreach (var value in values)
+        {
+            counter.Add(0, new KeyValuePair<string, object?>(tag.Key, tag.Value), new KeyValuePair<string, object?>(key, value));
+        }
+    }
+
     /// <summary>A histogram in seconds on the shared meter with <see cref="SecondsBuckets"/> as its bucket advice.</summary>
     public static Histogram<double> Seconds(string name, string description, IReadOnlyList<double>? buckets = null) =>
         Meter.CreateHistogram(name, unit: "s", description: description, tags: null,
