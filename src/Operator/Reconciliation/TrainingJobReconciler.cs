@@ -49,6 +49,8 @@ public sealed class TrainingJobReconciler(
             return ReconcileResult.Done;
         }
 
+        // Every line logged for this job carries its namespace, name and the attempt this pass works on (JSON logs show them as fields).
+        using var scope = _logger.BeginScope(new Dictionary<string, object?> { ["namespace"] = ns, ["name"] = name, ["attempt"] = Math.Max(job.Status?.Attempt ?? 0, 1) });
         try
         {
             return await ReconcileAsync(job, cancellationToken);

@@ -89,6 +89,14 @@ public sealed class ArgoCdHealthCheckTests
         Assert.Contains("generation", message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void The_argocd_cm_values_snippet_carries_the_tested_script()
+    {
+        var values = Path.Combine(Path.GetDirectoryName(Script)!, "argocd-cm-values.yaml");
+        var parsed = new YamlDotNet.Serialization.DeserializerBuilder().Build().Deserialize<Dictionary<string, Dictionary<string, Dictionary<string, string>>>>(File.ReadAllText(values));
+        Assert.Equal(File.ReadAllText(Script), parsed["configs"]["cm"]["resource.customizations.health.ferry.dev_TrainingJob"]);
+    }
+
     private Task ReconcileAsync() => _reconciler.ReconcileAsync("team-a", "health", CancellationToken.None);
 
     private TrainingJob Stored(string name = "health") => _store.GetAsync("team-a", name, CancellationToken.None).Result!;

@@ -181,6 +181,7 @@ public sealed class Controller<T> : IController
     private async Task ProcessAsync(ObjectKey key, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
+        using var scope = _logger.BeginScope(new Dictionary<string, object?> { ["namespace"] = key.Namespace, ["name"] = key.Name });
         ReconcileResult result;
         try
         {
