@@ -4,6 +4,7 @@ using Ferry.Crds.V1Alpha1;
 using Ferry.Operator.Backends;
 using Ferry.Operator.Runtime.Controllers;
 using Ferry.Operator.Runtime.Resources;
+using Ferry.Operator.Runtime.Telemetry;
 using k8s;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -44,9 +45,12 @@ public sealed class TrainingJobReconciler(
         var job = await store.GetAsync(ns, name, cancellationToken);
         if (job is null)
         {
+            JobTelemetry.Forget(ns, name);
             return ReconcileResult.Done;
         }
 
+        // Every line logged for this job carries its namespace, name and the attempt this pass works on (JSON logs show them as fields).
+        using var scope = _logger.BeginScope(new Dictionary<string, object?> { ["namespace"] = ns, ["name"] = name, ["attempt"] = Math.Max(job.Status?.Attempt ?? 0, 1) });
         try
         {
             return await ReconcileAsync(job, cancellationToken);
@@ -57,6 +61,7 @@ public sealed class TrainingJobReconciler(
             // Nothing is left to reconcile; if it still existed, its next watch event would bring it back.
             _logger.LogDebug("TrainingJob {Namespace}/{Name} is gone: {Message}", ns, name, e.Message);
             _warned.TryRemove(job.Metadata.Uid ?? "", out _);
+            JobTelemetry.Forget(ns, name);
             return ReconcileResult.Done;
         }
     }
@@ -68,6 +73,7 @@ public sealed class TrainingJobReconciler(
         var backend = _backends.GetValueOrDefault(job.Spec.Backend);
         if (job.Metadata.DeletionTimestamp is not null)
         {
+            JobTelemetry.Forget(ns, name);
             return await FinalizeAsync(job, backend, cancellationToken);
         }
 
@@ -142,6 +148,7 @@ public sealed class TrainingJobReconciler(
 
         // Events (best effort, in order) go out while the status is written: neither waits for the other.
         var recorded = RecordAsync(job, decision.Events, cancellationToken);
+        var read = job;
         try
         {
             if (!StatusEquals(job.Status, decision.Status))
@@ -154,8 +161,10 @@ public sealed class TrainingJobReconciler(
             await recorded;
         }
 
+        JobTelemetry.Observe(read, decision.Status, time.GetUtcNow());
         if (decision.DeleteJob)
         {
+            JobTelemetry.Forget(ns, name);
             _logger.LogInformation("Deleting TrainingJob {Namespace}/{Name}: spec.inCluster.ttlSecondsAfterFinished has passed", ns, name);
             await store.DeleteAsync(job, cancellationToken);
             return ReconcileResult.Done;

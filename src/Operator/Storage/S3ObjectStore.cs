@@ -46,7 +46,7 @@ public sealed class S3ObjectStore : IObjectStore
             config.RegionEndpoint = RegionEndpoint.GetBySystemName(settings.Region);
         }
 
-        return settings.Credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(settings.Credentials, config);
+        return Runtime.Telemetry.S3Telemetry.Attach(settings.Credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(settings.Credentials, config));
     }
 
     /// <inheritdoc />

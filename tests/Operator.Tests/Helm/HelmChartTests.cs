@@ -24,7 +24,7 @@ public sealed class HelmChartTests
     {
         var docs = HelmChart.Render();
         Assert.Equal(
-            ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Role", "RoleBinding", "Service", "ServiceAccount"],
+            ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount"],
             docs.Select(d => d.Str("kind")).Order());
 
         var deployment = docs.Single("Deployment");
