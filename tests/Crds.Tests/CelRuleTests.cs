@@ -27,6 +27,9 @@ public sealed partial class CelRuleTests
     private const string WaitAtLeastRuntime = "spec.stoppingCondition.maxWaitSeconds must be at least maxRuntimeSeconds (the wait includes the run): set maxRuntimeSeconds and make maxWaitSeconds >= maxRuntimeSeconds";
     private const string UniqueChannels = "spec.inputs[].name must be unique: give every channel its own name";
     private const string UniqueMetrics = "spec.metricDefinitions[].name must be unique: give every metric its own name";
+    private const string ThresholdNeedsValue = "spec.rules[].value and spec.rules[].comparison are required when type is MetricThreshold: e.g. value: 0.9 and comparison: GreaterThan stops the job once the metric exceeds 0.9";
+    private const string ClockRuleNeedsSeconds = "spec.rules[].seconds is required when type is Hang or StartDeadline: set how long the metric may stay silent, e.g. seconds: 600";
+    private const string UniqueRules = "spec.rules[].name must be unique (a rule without a name is named after its type): give each rule its own name";
     private const string HyperParameterKeys = "spec.hyperParameters keys must be 1-256 characters long: shorten the key";
     private const string EnvKeys = "spec.env keys must be environment variable names of at most 512 characters (letters, digits and _, not starting with a digit): rename the variable";
     private const string TagKeys = "spec.sageMaker.tags keys must be 1-128 characters and must not start with aws: (reserved by AWS): rename the tag";
@@ -48,6 +51,9 @@ public sealed partial class CelRuleTests
         ("spec.stoppingCondition", WaitAtLeastRuntime, ".maxWaitSeconds"),
         ("spec.inputs", UniqueChannels, null),
         ("spec.metricDefinitions", UniqueMetrics, null),
+        ("spec.rules", ThresholdNeedsValue, null),
+        ("spec.rules", ClockRuleNeedsSeconds, null),
+        ("spec.rules", UniqueRules, null),
         ("spec.hyperParameters", HyperParameterKeys, null),
         ("spec.env", EnvKeys, null),
         ("spec.sageMaker.tags", TagKeys, null),
@@ -114,10 +120,11 @@ public sealed partial class CelRuleTests
             }
         }
 
-        // Uniqueness (self.all + self.exists_one, twice), three map-key rules (self.all), self.inputs.all,
-        // output/checkpoint startsWith, and c.uri.startsWith inside self.inputs.all. metadata.name is
-        // not in our schema; the API server checks it once per object, well within the budget.
-        Assert.Equal(11, checkedCalls);
+        // Uniqueness (self.all + self.exists_one, three times), three map-key rules (self.all), the two
+        // required-field rules of spec.rules (self.all), self.inputs.all, output/checkpoint startsWith, and
+        // c.uri.startsWith inside self.inputs.all. metadata.name is not in our schema; the API server checks it
+        // once per object, well within the budget.
+        Assert.Equal(15, checkedCalls);
     }
 
     [Theory]
@@ -177,6 +184,12 @@ public sealed partial class CelRuleTests
         Refused("maxWaitSeconds without maxRuntimeSeconds", SageMaker, m => m.With("spec.stoppingCondition.maxRuntimeSeconds", null, remove: true), WaitAtLeastRuntime),
         Refused("two channels named train", InCluster, m => m.With("spec.inputs", Channels("train", "test", "train")), UniqueChannels),
         Refused("two metrics named val_loss", SageMaker, m => m.With("spec.metricDefinitions[0].name", "val_loss"), UniqueMetrics),
+        Refused("MetricThreshold without value", InCluster, m => m.With("spec.rules[0].type", "MetricThreshold").With("spec.rules[0].comparison", "GreaterThan"), ThresholdNeedsValue),
+        Refused("MetricThreshold without comparison", InCluster, m => m.With("spec.rules[0].type", "MetricThreshold").With("spec.rules[0].value", 0.9), ThresholdNeedsValue),
+        Refused("Hang without seconds", InCluster, m => m.With("spec.rules[0].type", "Hang"), ClockRuleNeedsSeconds),
+        Refused("StartDeadline without seconds", Local, m => m.With("spec.rules[0].type", "StartDeadline"), ClockRuleNeedsSeconds),
+        Refused("two rules named loss-plateau", InCluster, m => m.With("spec.rules[0].name", "loss-plateau"), UniqueRules),
+        Refused("two unnamed NaN rules", Local, m => { m["spec"]!["rules"]!.AsArray().Add(new JsonObject { ["type"] = "NaN" }); return m; }, UniqueRules),
         Refused("hyperparameter key of 257 characters", Local, m => m.With($"spec.hyperParameters.{new string('k', 257)}", "1"), HyperParameterKeys),
         Refused("empty hyperparameter key", Local, m => { m["spec"]!["hyperParameters"]![""] = "1"; return m; }, HyperParameterKeys),
         Refused("environment name starting with a digit", Local, m => m.With("spec.env.1GPU", "x"), EnvKeys),
@@ -208,6 +221,19 @@ public sealed partial class CelRuleTests
             .With("spec.env.NCCL_DEBUG", "INFO")
             .With($"spec.hyperParameters.{new string('k', 256)}", "1");
         Assert.Empty(FailedMessages(Applications(manifest)));
+    }
+
+    [Fact]
+    public void EveryRuleTypeWithItsFieldsIsAccepted()
+    {
+        var rules = new JsonArray(
+            new JsonObject { ["type"] = "NaN" },
+            new JsonObject { ["type"] = "LossNotDecreasing", ["patience"] = 5 },
+            new JsonObject { ["type"] = "Overfit" },
+            new JsonObject { ["name"] = "target", ["type"] = "MetricThreshold", ["metric"] = "val_accuracy", ["value"] = 0.92, ["comparison"] = "GreaterThan" },
+            new JsonObject { ["type"] = "Hang", ["seconds"] = 600, ["action"] = "Restart" },
+            new JsonObject { ["type"] = "StartDeadline", ["seconds"] = 900, ["action"] = "None" });
+        Assert.Empty(FailedMessages(Applications(Manifests.Sample(InCluster).With("spec.rules", rules))));
     }
 
     public static TheoryData<string, string, JsonNode?, bool> Updates() => new()

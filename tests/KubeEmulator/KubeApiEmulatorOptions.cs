@@ -28,6 +28,13 @@ public sealed class KubeApiEmulatorOptions
     /// </summary>
     public Authorization.AuthorizationMode Authorization { get; init; } = Ferry.KubeEmulator.Authorization.AuthorizationMode.AlwaysAllow;
 
+    /// <summary>
+    /// In the RBAC mode, the OwnerReferencesPermissionEnforcement admission plugin (on by default here, as in OpenShift):
+    /// <c>blockOwnerDeletion: true</c> needs <c>update</c> on the owner's <c>finalizers</c> subresource (checked on create
+    /// and update, not on patch).
+    /// </summary>
+    public bool EnforceOwnerReferencePermissions { get; init; } = true;
+
     /// <summary>Fixed port (0: a free port is chosen).</summary>
     public int Port { get; init; }
 }

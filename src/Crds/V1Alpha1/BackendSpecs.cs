@@ -54,6 +54,22 @@ public sealed class SageMakerSpec
     [Default(false)]
     [Description("EnableInterContainerTrafficEncryption encrypts traffic between the job's instances.")]
     public bool EnableInterContainerTrafficEncryption { get; set; }
+
+    [JsonPropertyName("retryStrategy")]
+    [Description("RetryStrategy lets SageMaker itself restart the job, inside the same training job, after an internal SageMaker error (InternalServerError, capacity); it never retries an error of the training code. spec.maxRetries is Ferry's: a new SageMaker job per attempt after any failure, resumed from spec.checkpoint.")]
+    public SageMakerRetryStrategy? RetryStrategy { get; set; }
+}
+
+/// <summary>SageMaker's own retries of one training job (CreateTrainingJob's RetryStrategy).</summary>
+[Description("SageMakerRetryStrategy is SageMaker's RetryStrategy of one training job.")]
+public sealed class SageMakerRetryStrategy
+{
+    [JsonPropertyName("maximumRetryAttempts")]
+    [Required]
+    [Minimum(1)]
+    [Maximum(30)]
+    [Description("MaximumRetryAttempts SageMaker makes after an internal error (1-30; RetryStrategy.MaximumRetryAttempts).")]
+    public int MaximumRetryAttempts { get; set; } = 1;
 }
 
 /// <summary>The VPC a SageMaker job's instances join.</summary>

@@ -46,7 +46,7 @@ public sealed class TrainingRule
 
     [JsonPropertyName("type")]
     [Required]
-    [Description("Type: LossNotDecreasing (the metric has not improved by more than threshold for patience evaluations), NaN (the metric is NaN or infinite), Overfit (validationMetric rose by more than threshold while metric fell, for patience evaluations).")]
+    [Description("Type: LossNotDecreasing (the metric has not improved by more than threshold for patience updates), NaN (the metric is NaN or infinite), Overfit (validationMetric rose by more than threshold while metric fell, for patience evaluations), MetricThreshold (the metric crossed value in the direction of comparison), Hang (the metric has not been updated for seconds while the replicas run), StartDeadline (no update of the metric within seconds of the replicas starting).")]
     public TrainingRuleType Type { get; set; }
 
     [JsonPropertyName("metric")]
@@ -74,9 +74,23 @@ public sealed class TrainingRule
     [Description("Threshold is the smallest change that counts as an improvement (LossNotDecreasing) or a rise (Overfit); default 0.")]
     public double Threshold { get; set; }
 
+    [JsonPropertyName("value")]
+    [Description("Value the metric must cross for MetricThreshold (required by that type).")]
+    public double? Value { get; set; }
+
+    [JsonPropertyName("comparison")]
+    [Description("Comparison for MetricThreshold: GreaterThan (fires when the metric rises above value, e.g. an accuracy target) or LessThan (fires when it falls below, e.g. a loss target). Required by that type.")]
+    public RuleComparison? Comparison { get; set; }
+
+    [JsonPropertyName("seconds")]
+    [Minimum(1)]
+    [Maximum(604800)]
+    [Description("Seconds for Hang (longest silence of the metric while the replicas run) and StartDeadline (longest wait for its first update after the replicas start); required by those types (1-604800).")]
+    public int? Seconds { get; set; }
+
     [JsonPropertyName("action")]
     [Default("Stop")]
-    [Description("Action when the rule fires: Stop (stop the job; it ends Stopped with the rule as reason, the default) or None (only record the condition and an event).")]
+    [Description("Action when the rule fires: Stop (stop the job; it ends Stopped with the rule as reason, the default), Restart (end the attempt and start the next from the last checkpoint, counted against maxRetries) or None (only record the condition and an event).")]
     public RuleAction Action { get; set; } = RuleAction.Stop;
 }
 
@@ -87,6 +101,17 @@ public enum TrainingRuleType
     LossNotDecreasing,
     NaN,
     Overfit,
+    MetricThreshold,
+    Hang,
+    StartDeadline,
+}
+
+/// <summary>The direction a MetricThreshold rule watches.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<RuleComparison>))]
+public enum RuleComparison
+{
+    GreaterThan,
+    LessThan,
 }
 
 /// <summary>What happens when a training rule fires.</summary>
@@ -95,6 +120,7 @@ public enum RuleAction
 {
     Stop,
     None,
+    Restart,
 }
 
 /// <summary>Lineage labels: SageMaker ExperimentConfig and status.</summary>

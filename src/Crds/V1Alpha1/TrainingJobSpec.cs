@@ -116,6 +116,12 @@ public sealed class TrainingJobSpec
 
     [JsonPropertyName("rules")]
     [Items(Max = 20)]
+    [CelRule("self.all(r, r.type != 'MetricThreshold' || (has(r.value) && has(r.comparison)))",
+        Message = "spec.rules[].value and spec.rules[].comparison are required when type is MetricThreshold: e.g. value: 0.9 and comparison: GreaterThan stops the job once the metric exceeds 0.9", Reason = "FieldValueRequired")]
+    [CelRule("self.all(r, !(r.type in ['Hang', 'StartDeadline']) || has(r.seconds))",
+        Message = "spec.rules[].seconds is required when type is Hang or StartDeadline: set how long the metric may stay silent, e.g. seconds: 600", Reason = "FieldValueRequired")]
+    [CelRule("self.all(r, self.exists_one(q, (has(q.name) ? q.name : q.type) == (has(r.name) ? r.name : r.type)))",
+        Message = "spec.rules[].name must be unique (a rule without a name is named after its type): give each rule its own name", Reason = "FieldValueDuplicate")]
     [Description("Rules watch the metrics while the job runs and can stop it (at most 20).")]
     public IList<TrainingRule>? Rules { get; set; }
 

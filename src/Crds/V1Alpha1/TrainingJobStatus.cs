@@ -76,6 +76,15 @@ public sealed class TrainingJobStatus
     [Description("FailureReason is the first 1024 bytes of /opt/ml/output/failure, or the backend's reason for the failure.")]
     public string? FailureReason { get; set; }
 
+    [JsonPropertyName("attemptFailures")]
+    [Items(Max = AttemptFailure.Kept)]
+    [Description("AttemptFailures is the post-mortem of the last failed attempts (at most 3, oldest first), kept after the pods are gone: which replica failed first and which after it, exit codes and signals, OOM kills and disruptions, the failure file's text, the last lines of the failing replica's output (secrets masked) and where each replica's full log was copied.")]
+    public IList<AttemptFailure>? AttemptFailures { get; set; }
+
+    [JsonPropertyName("checkpoint")]
+    [Description("Checkpoint is the latest complete checkpoint the replicas synced to spec.checkpoint.uri (reported when a replica ends); a restarted or resumed attempt starts from it.")]
+    public CheckpointStatus? Checkpoint { get; set; }
+
     [JsonPropertyName("experiment")]
     [Description("Experiment echoes spec.experiment for lineage queries.")]
     public ExperimentSpec? Experiment { get; set; }
@@ -170,6 +179,132 @@ public sealed class MetricValue
     public DateTime? Timestamp { get; set; }
 }
 
+/// <summary>The post-mortem of one failed attempt.</summary>
+[Description("AttemptFailure is the post-mortem of one failed attempt.")]
+public sealed class AttemptFailure
+{
+    /// <summary>How many failed attempts the status keeps.</summary>
+    public const int Kept = 3;
+
+    /// <summary>How many replicas that failed after the first one are listed.</summary>
+    public const int FailedAfterKept = 8;
+
+    [JsonPropertyName("attempt")]
+    [Required]
+    [Minimum(1)]
+    [Description("Attempt that failed.")]
+    public int Attempt { get; set; }
+
+    [JsonPropertyName("time")]
+    [Description("Time the operator recorded the failure.")]
+    public DateTime? Time { get; set; }
+
+    [JsonPropertyName("replica")]
+    [Minimum(0)]
+    [Description("Replica is the index (rank) of the replica that failed first; absent when the attempt failed as a whole (e.g. it never started).")]
+    public int? Replica { get; set; }
+
+    [JsonPropertyName("pod")]
+    [Description("Pod (or process) of the replica that failed first.")]
+    public string? Pod { get; set; }
+
+    [JsonPropertyName("node")]
+    [Description("Node the failing replica ran on.")]
+    public string? Node { get; set; }
+
+    [JsonPropertyName("exitCode")]
+    [Description("ExitCode of the failing replica's training process.")]
+    public int? ExitCode { get; set; }
+
+    [JsonPropertyName("signal")]
+    [Description("Signal that ended the training process (exit code 128+n), e.g. SIGKILL or SIGSEGV.")]
+    public string? Signal { get; set; }
+
+    [JsonPropertyName("cause")]
+    [Description("Cause in one word: Error, OOMKilled, Evicted, Preempted, Disrupted, Vanished or StartupTimeout.")]
+    public string? Cause { get; set; }
+
+    [JsonPropertyName("message")]
+    [Length(Max = 1024)]
+    [Description("Message is the failure file's text (/opt/ml/output/failure, first 1024 bytes) or the backend's reason.")]
+    public string? Message { get; set; }
+
+    [JsonPropertyName("logTail")]
+    [Length(Max = 2048)]
+    [Description("LogTail is the last lines of the failing replica's output (at most 20 lines and 2 KB, secrets masked).")]
+    public string? LogTail { get; set; }
+
+    [JsonPropertyName("logs")]
+    [Description("Logs is where the full logs of every replica of this attempt were copied: <output.uri>/<job>/attempt-N/algo-K.log.")]
+    public string? Logs { get; set; }
+
+    [JsonPropertyName("failedAfter")]
+    [Items(Max = FailedAfterKept)]
+    [Description("FailedAfter lists the replicas that failed on their own after the first one, in order (the usual cascade of collective training); replicas the operator stopped are not listed. At most 8.")]
+    public IList<ReplicaFailure>? FailedAfter { get; set; }
+}
+
+/// <summary>A replica that failed after the first one of its attempt.</summary>
+[Description("ReplicaFailure is a replica that failed after the first one of its attempt.")]
+public sealed class ReplicaFailure
+{
+    [JsonPropertyName("replica")]
+    [Required]
+    [Minimum(0)]
+    [Description("Replica index (rank).")]
+    public int Replica { get; set; }
+
+    [JsonPropertyName("exitCode")]
+    [Description("ExitCode of its training process.")]
+    public int? ExitCode { get; set; }
+
+    [JsonPropertyName("signal")]
+    [Description("Signal that ended it, if any.")]
+    public string? Signal { get; set; }
+
+    [JsonPropertyName("cause")]
+    [Description("Cause in one word (see AttemptFailure.cause).")]
+    public string? Cause { get; set; }
+
+    [JsonPropertyName("node")]
+    [Description("Node it ran on.")]
+    public string? Node { get; set; }
+}
+
+/// <summary>The latest complete checkpoint a job's replicas synced.</summary>
+[Description("CheckpointStatus is the latest complete checkpoint synced to spec.checkpoint.uri.")]
+public sealed class CheckpointStatus
+{
+    [JsonPropertyName("uri")]
+    [Required]
+    [Description("Uri of the checkpoint file, or of its directory (ending in /).")]
+    public string Uri { get; set; } = "";
+
+    [JsonPropertyName("size")]
+    [Minimum(0)]
+    [Description("Size in bytes (all files of a checkpoint directory).")]
+    public long? Size { get; set; }
+
+    [JsonPropertyName("savedAt")]
+    [Description("SavedAt is when the trainer finished writing it.")]
+    public DateTime? SavedAt { get; set; }
+
+    [JsonPropertyName("step")]
+    [Minimum(0)]
+    [Description("Step the checkpoint was taken at, when its name says (step-4200, checkpoint-4200).")]
+    public long? Step { get; set; }
+
+    [JsonPropertyName("epoch")]
+    [Minimum(0)]
+    [Description("Epoch the checkpoint completes, when its name says (epoch-0003).")]
+    public int? Epoch { get; set; }
+
+    [JsonPropertyName("attempt")]
+    [Minimum(1)]
+    [Description("Attempt whose replica reported it.")]
+    public int? Attempt { get; set; }
+}
+
 /// <summary>Where a job's outputs are.</summary>
 [Description("ArtifactsStatus is where the job's outputs are.")]
 public sealed class ArtifactsStatus
@@ -192,7 +327,7 @@ public sealed class ArtifactsStatus
 public sealed class SageMakerStatus
 {
     [JsonPropertyName("jobName")]
-    [Description("JobName of the SageMaker training job: <name>-<uid prefix>, at most 63 characters.")]
+    [Description("JobName of the current attempt's SageMaker training job: <name>-<uid prefix>-<attempt>, at most 63 characters.")]
     public string? JobName { get; set; }
 
     [JsonPropertyName("arn")]
@@ -211,4 +346,28 @@ public sealed class SageMakerStatus
     [Minimum(0)]
     [Description("BillableSeconds SageMaker charges for (less than the run time with spot).")]
     public long? BillableSeconds { get; set; }
+
+    [JsonPropertyName("trainingSeconds")]
+    [Minimum(0)]
+    [Description("TrainingSeconds the instances ran (TrainingTimeInSeconds).")]
+    public long? TrainingSeconds { get; set; }
+
+    [JsonPropertyName("spotSavingsPercent")]
+    [Minimum(0)]
+    [Maximum(100)]
+    [Description("SpotSavingsPercent is what managed spot saved: 100 x (1 - billable / training seconds), as the SageMaker console shows it.")]
+    public int? SpotSavingsPercent { get; set; }
+
+    [JsonPropertyName("failureReason")]
+    [Description("FailureReason as SageMaker reports it.")]
+    public string? FailureReason { get; set; }
+
+    [JsonPropertyName("logsUrl")]
+    [Description("LogsUrl opens the job's CloudWatch logs (log group /aws/sagemaker/TrainingJobs) in the AWS console.")]
+    public string? LogsUrl { get; set; }
+
+    [JsonPropertyName("transitionsReported")]
+    [Minimum(0)]
+    [Description("TransitionsReported is how many of the job's SecondaryStatusTransitions were recorded as Events, so none is recorded twice.")]
+    public int? TransitionsReported { get; set; }
 }

@@ -8,11 +8,14 @@ namespace Ferry.Operator.Agent;
 
 /// <summary>
 /// `ferry agent exec -- &lt;command&gt; [args]`: runs the training process (default `train`) with the container's
-/// environment, streams its output through while matching metric definitions, uploads new checkpoint files
-/// every <see cref="AgentSettings.CheckpointSyncInterval"/> and at the end, and after success on replica 0 uploads
-/// `model.tar.gz` (and `output.tar.gz` when `/opt/ml/output/data` has files). Whatever the outcome it writes a
-/// <see cref="TerminationMessage"/> and returns the process's exit code. A stop request forwards SIGTERM to the
-/// process and kills it (with its children) after <see cref="AgentSettings.StopGracePeriod"/>.
+/// environment, streams its output through while matching metric definitions and keeping it for the post-mortem
+/// (<see cref="ReplicaLog"/>), mirrors `/opt/ml/checkpoints` to `spec.checkpoint.uri` every
+/// <see cref="AgentSettings.CheckpointSyncInterval"/> and at the end (<see cref="CheckpointSync"/>), and after success
+/// on replica 0 uploads `model.tar.gz` (and `output.tar.gz` when `/opt/ml/output/data` has files). When the process
+/// ends it copies the replica's full log to `&lt;output&gt;/&lt;job&gt;/attempt-N/algo-K.log`. Whatever the outcome it writes
+/// a <see cref="TerminationMessage"/> (with the output's last lines on failure and the latest synced checkpoint) and
+/// returns the process's exit code. A stop request forwards SIGTERM to the process and kills it (with its children)
+/// after <see cref="AgentSettings.StopGracePeriod"/>.
 /// </summary>
 public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, TextWriter stderr, TimeProvider time)
 {
@@ -24,10 +27,15 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
     {
         var root = settings.Root;
         var checkpoints = ContainerContract.PathOf(root, ContainerContract.CheckpointsDirectory);
-        var tracker = new UploadTracker();
-        tracker.RecordExisting(checkpoints);
+        using var sync = string.IsNullOrEmpty(job.CheckpointUri) ? null : new CheckpointSync(checkpoints, job.CheckpointUri);
+        sync?.RecordExisting();
         var metrics = new MetricScanner(job.MetricDefinitions);
         var arguments = command.Count == 0 ? [ContainerContract.DefaultCommand] : command;
+        var host = ContainerContract.HostName(settings.ReplicaIndex);
+        // Outside /opt/ml, which belongs to the training process's contract; the same place the model is packed in.
+        var logPath = Path.Combine(Path.GetTempPath(), $"ferry-agent-{Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)}-{host}.log");
+        using var log = new ReplicaLog(logPath, SecretRedaction.ForProcess(job.Environment));
+        using var removeLog = new LogFileRemoval(logPath);
 
         using var process = new Process
         {
@@ -49,8 +57,8 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         {
             process.StartInfo.Environment[name] = value;
         }
-        process.OutputDataReceived += (_, e) => Forward(e.Data, stdout, metrics);
-        process.ErrorDataReceived += (_, e) => Forward(e.Data, stderr, metrics);
+        process.OutputDataReceived += (_, e) => Forward(e.Data, stdout, metrics, log);
+        process.ErrorDataReceived += (_, e) => Forward(e.Data, stderr, metrics, log);
 
         try
         {
@@ -68,19 +76,19 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         process.BeginErrorReadLine();
 
         using var syncStop = new CancellationTokenSource();
-        var sync = SyncCheckpointsPeriodicallyAsync(job, checkpoints, tracker, settings.CheckpointSyncInterval, syncStop.Token);
+        var periodic = SyncCheckpointsPeriodicallyAsync(job, sync, settings.CheckpointSyncInterval, syncStop.Token);
         using var stopRegistration = stopRequested.Register(() => _ = StopAsync(process, settings.StopGracePeriod));
 
         await process.WaitForExitAsync(CancellationToken.None);
         var exitCode = process.ExitCode;
         await syncStop.CancelAsync();
-        await sync;
+        await periodic;
 
         string? failure = null;
         string? modelUri = null;
         try
         {
-            await UploadCheckpointsAsync(job, checkpoints, tracker, CancellationToken.None);
+            await SyncCheckpointsAsync(job, sync, CancellationToken.None);
             if (exitCode == 0 && settings.ReplicaIndex == 0 && !string.IsNullOrEmpty(job.OutputUri))
             {
                 modelUri = await UploadArtifactsAsync(job, root, CancellationToken.None);
@@ -105,7 +113,14 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
                     : $"'{arguments[0]}' exited with code {exitCode} and wrote no {ContainerContract.FailureFile}.");
         }
 
-        await WriteTerminationMessageAsync(settings, new TerminationMessage(exitCode, failure, metrics.Latest(), modelUri));
+        var logs = await CopyLogAsync(job, settings, log);
+        await WriteTerminationMessageAsync(settings, new TerminationMessage(exitCode, failure, metrics.Latest(), modelUri)
+        {
+            LogTail = exitCode == 0 ? null : log.Tail(),
+            Logs = logs,
+            Checkpoint = sync?.Latest,
+            Stopped = stopRequested.IsCancellationRequested,
+        });
         return exitCode;
     }
 
@@ -125,13 +140,14 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         }
     }
 
-    private void Forward(string? line, TextWriter writer, MetricScanner metrics)
+    private void Forward(string? line, TextWriter writer, MetricScanner metrics, ReplicaLog log)
     {
         if (line is null)
         {
             return;
         }
 
+        log.Add(line);
         lock (writer)
         {
             writer.WriteLine(line);
@@ -169,9 +185,9 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         }
     }
 
-    private async Task SyncCheckpointsPeriodicallyAsync(AgentJob job, string checkpoints, UploadTracker tracker, TimeSpan interval, CancellationToken cancellationToken)
+    private async Task SyncCheckpointsPeriodicallyAsync(AgentJob job, CheckpointSync? sync, TimeSpan interval, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(job.CheckpointUri) || interval <= TimeSpan.Zero)
+        if (sync is null || interval <= TimeSpan.Zero)
         {
             return;
         }
@@ -183,12 +199,12 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
             {
                 try
                 {
-                    await UploadCheckpointsAsync(job, checkpoints, tracker, cancellationToken);
+                    await SyncCheckpointsAsync(job, sync, cancellationToken);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     // A failed periodic sync is retried at the next tick and at the end.
-                    await stderr.WriteLineAsync("ferry agent: checkpoint upload failed, will retry: " + e.Message);
+                    await stderr.WriteLineAsync("ferry agent: checkpoint sync failed, will retry: " + e.Message);
                 }
             }
         }
@@ -197,15 +213,46 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         }
     }
 
-    private async Task UploadCheckpointsAsync(AgentJob job, string checkpoints, UploadTracker tracker, CancellationToken cancellationToken)
+    private async Task SyncCheckpointsAsync(AgentJob job, CheckpointSync? sync, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(job.CheckpointUri))
+        if (sync is null)
         {
             return;
         }
 
-        using var store = stores.Open(job.CheckpointUri, "spec.checkpoint.uri");
-        await ObjectTransfer.UploadDirectoryAsync(store, checkpoints, cancellationToken, tracker);
+        var before = sync.Latest;
+        using var store = stores.Open(job.CheckpointUri!, "spec.checkpoint.uri");
+        var latest = await sync.SyncAsync(store, cancellationToken);
+        if (latest is not null && latest != before)
+        {
+            await stdout.WriteLineAsync(
+                $"ferry agent: checkpoint {latest.Describe()} synced to {latest.Uri} ({latest.Size} bytes, saved {latest.SavedAt:yyyy-MM-ddTHH:mm:ssZ})");
+        }
+    }
+
+    /// <summary>
+    /// Copies the replica's log to `&lt;output&gt;/&lt;job&gt;/attempt-N/algo-K.log` so it outlives the pod; returns the URI, or
+    /// null when the job has no output location or the copy failed (said on stderr: a lost log never fails the job).
+    /// </summary>
+    private async Task<string?> CopyLogAsync(AgentJob job, AgentSettings settings, ReplicaLog log)
+    {
+        if (string.IsNullOrEmpty(job.OutputUri) || log.Path is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            log.Flush();
+            using var store = stores.Open(job.OutputUri, "spec.output.uri");
+            await store.UploadAsync(log.Path, ArtifactLocations.LogKey(job.JobName, settings.Attempt, settings.ReplicaIndex), CancellationToken.None);
+            return ArtifactLocations.LogUri(job.OutputUri, job.JobName, settings.Attempt, settings.ReplicaIndex);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            await stderr.WriteLineAsync("ferry agent: copying the replica's log failed: " + e.Message);
+            return null;
+        }
     }
 
     private async Task<string> UploadArtifactsAsync(AgentJob job, string root, CancellationToken cancellationToken)
@@ -251,6 +298,22 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             await Console.Error.WriteLineAsync($"ferry agent: cannot write {settings.TerminationMessagePath} ({e.Message}); set {AgentSettings.TerminationLogVariable}.");
+        }
+    }
+
+    /// <summary>Deletes the agent's local copy of the log when the run is over (after the log itself was closed).</summary>
+    private sealed class LogFileRemoval(string path) : IDisposable
+    {
+        public void Dispose()
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A temporary file left behind in a container that is about to end does no harm.
+            }
         }
     }
 }

@@ -7,7 +7,8 @@ namespace Ferry.Operator.Agent;
 /// Per-container settings of the agent, from environment variables:
 /// `FERRY_REPLICA_INDEX` (0), `FERRY_OPT_ML` (/opt/ml), `FERRY_TERMINATION_LOG` (/dev/termination-log),
 /// `FERRY_STOP_GRACE_SECONDS` (30: time the training process gets between SIGTERM and SIGKILL),
-/// `FERRY_CHECKPOINT_SYNC_SECONDS` (60: how often new checkpoint files are uploaded while training runs).
+/// `FERRY_CHECKPOINT_SYNC_SECONDS` (60: how often new checkpoint files are uploaded while training runs),
+/// `FERRY_ATTEMPT` (1: the job's attempt this replica belongs to; its log is copied under `attempt-N/`).
 /// Host names come from `SM_HOSTS` / `MASTER_ADDR` / `MASTER_PORT` when the container has them, else `algo-1..N`
 /// and port 29500.
 /// </summary>
@@ -19,8 +20,10 @@ public sealed record AgentSettings(
     TimeSpan CheckpointSyncInterval,
     IReadOnlyList<string>? Hosts = null,
     string? MasterAddress = null,
-    int MasterPort = ContainerContract.DefaultMasterPort)
+    int MasterPort = ContainerContract.DefaultMasterPort,
+    int Attempt = 1)
 {
+    public const string AttemptVariable = "FERRY_ATTEMPT";
     public const string ReplicaIndexVariable = "FERRY_REPLICA_INDEX";
     public const string TerminationLogVariable = "FERRY_TERMINATION_LOG";
     public const string StopGraceVariable = "FERRY_STOP_GRACE_SECONDS";
@@ -43,7 +46,8 @@ public sealed record AgentSettings(
             TimeSpan.FromSeconds(Integer(getVariable, CheckpointSyncVariable, 60)),
             hosts,
             getVariable("MASTER_ADDR") is { Length: > 0 } master ? master : null,
-            Integer(getVariable, "MASTER_PORT", ContainerContract.DefaultMasterPort));
+            Integer(getVariable, "MASTER_PORT", ContainerContract.DefaultMasterPort),
+            Math.Max(1, Integer(getVariable, AttemptVariable, 1)));
     }
 
     /// <summary>The contract replica this container is.</summary>

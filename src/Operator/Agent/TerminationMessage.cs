@@ -7,9 +7,12 @@ namespace Ferry.Operator.Agent;
 /// <summary>
 /// What the agent leaves in the container's termination message file when the training process ends, as JSON:
 /// the exit code, the first 1024 bytes of `/opt/ml/output/failure` (SageMaker's FailureReason), the latest metric
-/// values, and the model URI when replica 0 uploaded it. The operator reads it from the pod status
-/// (`state.terminated.message`); Kubernetes keeps at most 4096 bytes, so metrics are dropped from the end if needed.
-/// Metrics therefore reach the status when a replica ends, not while it runs.
+/// values, the model URI when replica 0 uploaded it, and for the post-mortem the last lines of the output
+/// (<see cref="LogTail"/>), where the full log was copied (<see cref="Logs"/>) and the latest complete checkpoint
+/// synced (<see cref="Checkpoint"/>). The operator reads it from the pod status (`state.terminated.message`);
+/// Kubernetes keeps at most 4096 bytes, so <see cref="Serialize"/> makes it fit: metrics go first (from the end), then
+/// the oldest lines of the tail, then the end of the failure reason. Metrics and checkpoints therefore reach the status
+/// when a replica ends, not while it runs.
 /// </summary>
 public sealed record TerminationMessage(
     int ExitCode,
@@ -17,6 +20,19 @@ public sealed record TerminationMessage(
     IReadOnlyList<ObservedMetric>? Metrics = null,
     string? Model = null)
 {
+    /// <summary>The last lines of the training process's output (at most 20 lines / 2 KB, secrets masked), on failure.</summary>
+    public string? LogTail { get; init; }
+
+    /// <summary>Where the replica's full log was copied (`&lt;output&gt;/&lt;job&gt;/attempt-N/algo-K.log`), or null.</summary>
+    public string? Logs { get; init; }
+
+    /// <summary>The latest complete checkpoint the agent synced to `spec.checkpoint.uri`, or null.</summary>
+    public CheckpointReport? Checkpoint { get; init; }
+
+    /// <summary>The process ended after the container was told to stop (SIGTERM), not on its own.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Stopped { get; init; }
+
     /// <summary>SageMaker keeps the first 1024 bytes of the failure file.</summary>
     public const int FailureReasonBytes = 1024;
 
@@ -26,21 +42,48 @@ public sealed record TerminationMessage(
     private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        // Output text is mostly ASCII with quotes and angle brackets: escaping them as \uXXXX would waste the 4 KB.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    /// <summary>JSON no longer than <see cref="MaximumBytes"/>.</summary>
+    /// <summary>JSON no longer than <see cref="MaximumBytes"/> (see the order of what gives way in the summary).</summary>
     public string Serialize()
     {
         var message = this;
         while (true)
         {
             var json = JsonSerializer.Serialize(message, Options);
-            if (Encoding.UTF8.GetByteCount(json) <= MaximumBytes || message.Metrics is not { Count: > 0 })
+            var size = Encoding.UTF8.GetByteCount(json);
+            if (size <= MaximumBytes)
             {
                 return json;
             }
 
-            message = message with { Metrics = [.. message.Metrics.Take(message.Metrics.Count - 1)] };
+            if (message.Metrics is { Count: > 0 } metrics)
+            {
+                message = message with { Metrics = metrics.Count == 1 ? null : [.. metrics.Take(metrics.Count - 1)] };
+            }
+            else if (message.LogTail is { Length: > 0 } tail)
+            {
+                var lines = tail.Split('\n');
+                message = message with
+                {
+                    LogTail = lines.Length > 1
+                        ? string.Join('\n', lines.Skip(1))
+                        : ReplicaLog.Fit(lines, Encoding.UTF8.GetByteCount(tail) - (size - MaximumBytes) - 16),
+                };
+            }
+            else if (message.FailureReason is { Length: > 0 } reason)
+            {
+                var cut = Math.Max(0, reason.Length - Math.Max(16, (size - MaximumBytes) / 2));
+                cut = cut > 0 && char.IsHighSurrogate(reason[cut - 1]) ? cut - 1 : cut;
+                message = message with { FailureReason = cut == 0 ? null : reason[..cut] };
+            }
+            else
+            {
+                // Only short fields are left (URIs, numbers): nothing else can give way.
+                return json;
+            }
         }
     }
 

@@ -30,6 +30,13 @@ public interface ITrainingBackend
     /// </summary>
     string? Validate(TrainingJob job);
 
+    /// <summary>
+    /// <see cref="Validate"/> with the reason to record (the Failed condition's reason): InvalidSpec unless the backend
+    /// names a more precise one (e.g. SageMaker's RoleNotAllowed). Asked at the same moments as <see cref="Validate"/>.
+    /// </summary>
+    BackendRefusal? Refuse(TrainingJob job) =>
+        Validate(job) is { } message ? new BackendRefusal(TrainingJobStatusCalculator.Reasons.InvalidSpec, message) : null;
+
     /// <summary>Everything of <paramref name="job"/> that exists now, of any attempt, including what is going away.</summary>
     Task<BackendObservation> ObserveAsync(TrainingJob job, CancellationToken cancellationToken);
 
@@ -66,6 +73,9 @@ public sealed record BackendObservation(
     IReadOnlyList<RemoteJobObservation>? RemoteJobs = null,
     ArtifactsStatus? Artifacts = null,
     TimeSpan? PollAfter = null);
+
+/// <summary>Why a backend will not start a job: the Failed condition's reason and a message naming the field and the fix.</summary>
+public sealed record BackendRefusal(string Reason, string Message);
 
 /// <summary>The backend could not create an attempt's children for now (e.g. a quota or Pod Security refusal); the message says what to fix.</summary>
 public sealed class StartBlockedException(string message, Exception? inner = null) : Exception(message, inner);

@@ -15,7 +15,8 @@ namespace Ferry.Operator.Cli;
 /// <param name="Verbose">Stream rank 0's log.</param>
 /// <param name="WorkDirectory">Where the replicas' roots and logs go (default: &lt;temp&gt;/ferry).</param>
 /// <param name="WorkingDirectory">What relative paths (the manifest, file://./ URIs) are resolved against.</param>
-public sealed record RunOptions(string Manifest, bool Verbose, string? WorkDirectory, string WorkingDirectory);
+/// <param name="Resume">Start from the latest checkpoint of the previous run of the same job (`--resume`).</param>
+public sealed record RunOptions(string Manifest, bool Verbose, string? WorkDirectory, string WorkingDirectory, bool Resume = false);
 
 /// <summary>
 /// `ferry run &lt;manifest.yaml&gt; [--verbose] [--work-dir DIR]`: validates a TrainingJob manifest as the API server would,
@@ -41,14 +42,19 @@ internal static class RunCommand
         var command = new Command("run", "Run a TrainingJob on this machine (backend Local): replicas as processes with the SageMaker container contract.");
         command.Arguments.Add(manifest);
         command.Options.Add(verbose);
+        var resume = new Option<bool>("--resume")
+        {
+            Description = "Start from the latest checkpoint of the previous run of the same job (the checkpoints its replicas left under --work-dir); with spec.checkpoint.uri every run resumes from there anyway.",
+        };
         command.Options.Add(workDir);
+        command.Options.Add(resume);
 
         // A synchronous action with its own signal handling: System.CommandLine would end the process a fixed
         // time after Ctrl-C, before the replicas are stopped and the final status is printed.
         command.SetAction(parse =>
         {
             using var interrupt = new InterruptSignal();
-            var options = new RunOptions(parse.GetValue(manifest)!, parse.GetValue(verbose), parse.GetValue(workDir), Directory.GetCurrentDirectory());
+            var options = new RunOptions(parse.GetValue(manifest)!, parse.GetValue(verbose), parse.GetValue(workDir), Directory.GetCurrentDirectory(), parse.GetValue(resume));
             var live = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
             return RunAsync(options, Console.Out, Console.Error, live, interrupt.Token).GetAwaiter().GetResult();
         });
@@ -82,6 +88,25 @@ internal static class RunCommand
         {
             await error.WriteLineAsync($"ferry run: {e.Message}");
             return Failed;
+        }
+
+        if (options.Resume)
+        {
+            if (plan.Job.CheckpointUri is { } checkpointUri)
+            {
+                await output.WriteLineAsync($"resuming from the latest checkpoint in {checkpointUri} (spec.checkpoint.uri)");
+            }
+            else if (PreviousRunCheckpoints.Keep(plan) is { } kept)
+            {
+                plan = plan with { Job = plan.Job with { CheckpointUri = "file://" + kept.Directory } };
+                await output.WriteLineAsync($"resuming from {kept.Latest} of the previous run (attempt {kept.Attempt})");
+            }
+            else
+            {
+                await error.WriteLineAsync(
+                    $"ferry run: --resume found no checkpoint of an earlier run of {job.Metadata.Name} under {plan.JobDirectory}; run without --resume, use the same --work-dir as that run, or set spec.checkpoint.uri.");
+                return Failed;
+            }
         }
 
         if (Directory.Exists(plan.JobDirectory))

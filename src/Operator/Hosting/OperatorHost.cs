@@ -14,7 +14,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using OpenTelemetry.Metrics;
 
 namespace Ferry.Operator.Hosting;
 
@@ -99,11 +98,7 @@ public static class OperatorHost
             setup.Register(services, builder.Configuration);
         }
 
-        services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(OperatorTelemetry.MeterName)
-            // The runtime's own meter: GC heap sizes, collections, working set, thread pool (dotnet_* metrics).
-            .AddMeter("System.Runtime")
-            .AddPrometheusExporter());
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddFerryMetrics());
         configureServices?.Invoke(services);
 
         var app = builder.Build();
@@ -186,7 +181,7 @@ public static class OperatorHost
             config = KubernetesClientConfiguration.BuildDefaultConfig();
         }
 
-        return new Kubernetes(config, new ClientRateLimitHandler(new TokenBucket(options.Qps, options.Burst, time)));
+        return new Kubernetes(config, new ClientRateLimitHandler(new TokenBucket(options.Qps, options.Burst, time)), new KubernetesApiMetricsHandler());
     }
 }
 

@@ -60,6 +60,27 @@ public sealed record ReplicaObservation(
     /// <summary>Pending or running: the replica holds resources.</summary>
     public bool IsActive => State is ReplicaState.Pending or ReplicaState.Running;
 
+    /// <summary>The node the replica ran on (pod `spec.nodeName`; the host for Local), or null.</summary>
+    public string? Node { get; init; }
+
+    /// <summary>When the training process ended, if it did (orders the replicas of a failed attempt).</summary>
+    public DateTime? FinishedAt { get; init; }
+
+    /// <summary>Why it ended in one word when the backend knows better than the exit code: `OOMKilled`, `Evicted`, `Preempted`, or null.</summary>
+    public string? Cause { get; init; }
+
+    /// <summary>The last lines of its output the agent reported (at most 20 lines / 2 KB, secrets masked), or null.</summary>
+    public string? LogTail { get; init; }
+
+    /// <summary>Where its full log was copied, or null.</summary>
+    public string? LogUri { get; init; }
+
+    /// <summary>The latest complete checkpoint it synced, or null.</summary>
+    public CheckpointReport? Checkpoint { get; init; }
+
+    /// <summary>It ended because it was told to stop (SIGTERM from a deletion), not on its own.</summary>
+    public bool StoppedByRequest { get; init; }
+
     /// <summary>
     /// The replica with the fields of the agent's termination message <paramref name="message"/> (JSON, or plain text
     /// from an image without the agent, taken as the failure reason); the failure reason is cut to 1024 characters.
@@ -80,6 +101,10 @@ public sealed record ReplicaObservation(
             FailureReason = State == ReplicaState.Succeeded ? FailureReason : reason ?? FailureReason,
             Metrics = parsed.Metrics ?? Metrics,
             ModelUri = parsed.Model ?? ModelUri,
+            LogTail = State == ReplicaState.Succeeded ? LogTail : parsed.LogTail ?? LogTail,
+            LogUri = parsed.Logs ?? LogUri,
+            Checkpoint = parsed.Checkpoint ?? Checkpoint,
+            StoppedByRequest = StoppedByRequest || parsed.Stopped,
         };
     }
 }

@@ -1,6 +1,8 @@
 using Ferry.Crds.V1Alpha1;
 using Ferry.Operator.Backends;
 using Ferry.Operator.Backends.InCluster;
+using Ferry.Operator.Backends.SageMaker;
+using Ferry.Operator.SageMaker;
 using Ferry.Operator.Runtime.Controllers;
 using Ferry.Operator.Runtime.Informers;
 using Ferry.Operator.Runtime.Resources;
@@ -13,7 +15,8 @@ namespace Ferry.Operator.Reconciliation;
 
 /// <summary>
 /// Registers the TrainingJob controller with the `ferry operator` host: the reconciler over the Kubernetes API, the
-/// InCluster backend configured from the <see cref="Section"/> configuration section (Helm values), Kubernetes Events,
+/// InCluster backend configured from the <see cref="Section"/> configuration section (Helm values), the SageMaker
+/// backend from the <see cref="SageMakerSection"/> section, Kubernetes Events,
 /// and a watch on the pods the jobs own.
 /// </summary>
 public sealed class TrainingJobControllerSetup : IControllerSetup
@@ -41,6 +44,20 @@ public sealed class TrainingJobControllerSetup : IControllerSetup
             sp.GetRequiredService<IInformerCache<V1Pod>>(),
             sp.GetRequiredService<InClusterOptions>(),
             sp.GetRequiredService<IInformerCache<V1Service>>()));
+        var sageMaker = ReadSageMaker(configuration);
+        services.AddSingleton(sageMaker);
+        services.AddSingleton<ISageMakerClientFactory>(sp => new SageMakerClientFactory(new SageMakerClientOptions
+        {
+            // Jobs always name their region (their own, else the operator's); this one is only the factory's fallback.
+            Region = sageMaker.Region.Length > 0 ? sageMaker.Region : "us-east-1",
+            Endpoint = sageMaker.Endpoint,
+            TimeProvider = sp.GetRequiredService<TimeProvider>(),
+        }));
+        services.AddSingleton<ITrainingBackend>(sp => new SageMakerBackend(
+            sp.GetRequiredService<ISageMakerClientFactory>(),
+            sp.GetRequiredService<SageMakerBackendOptions>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<SageMakerBackend>>()));
         services.AddSingleton(ReadLifecycle(configuration));
         // Only Ferry's children are cached, and only what the reconciler reads of them (metadata, pod status).
         services.AddSingleton(InformerScope.For<V1Pod>(TrainingJobLabels.JobName, InClusterBackend.TrimCachedPod, omitOnWatch: ["spec"]));
@@ -74,6 +91,53 @@ public sealed class TrainingJobControllerSetup : IControllerSetup
             Seconds("RestartBackoffSeconds", defaults.RestartBackoff),
             Seconds("MaxRestartBackoffSeconds", defaults.MaxRestartBackoff),
             int.TryParse(section["MaxDisruptions"], System.Globalization.CultureInfo.InvariantCulture, out var d) && d >= 0 ? d : defaults.MaxDisruptions);
+    }
+
+    /// <summary>Configuration section of <see cref="SageMakerBackendOptions"/> (Helm: `sageMaker.*`).</summary>
+    public const string SageMakerSection = "SageMaker";
+
+    /// <summary>
+    /// <see cref="SageMakerBackendOptions"/> from the `SageMaker` section: `Region`, `Endpoint`, `AllowedRoles`
+    /// (namespace → role ARN globs; `*` for every other namespace) and `Polling` (`StartingPollSeconds`,
+    /// `ChangeFeedSeconds`, `RecheckSeconds`, `HeartbeatSeconds`, `PollWithoutFeedSeconds`, `StoppingPollSeconds`, `Jitter`).
+    /// </summary>
+    public static SageMakerBackendOptions ReadSageMaker(IConfiguration configuration)
+    {
+        var section = configuration.GetSection(SageMakerSection);
+        var roles = section.GetSection("AllowedRoles").GetChildren().ToDictionary(
+            ns => ns.Key,
+            ns => (IReadOnlyList<string>)[.. ns.GetChildren().Select(r => r.Value).OfType<string>(), .. ns.Value is { Length: > 0 } one ? [one] : Array.Empty<string>()],
+            StringComparer.Ordinal);
+        var polling = section.GetSection("Polling");
+        var defaults = new SageMakerPolling();
+        TimeSpan Seconds(string key, TimeSpan fallback) =>
+            double.TryParse(polling[key], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0
+                ? TimeSpan.FromSeconds(s)
+                : fallback;
+        var endpoint = section["Endpoint"];
+        if (endpoint is { Length: > 0 } && !Uri.TryCreate(endpoint, UriKind.Absolute, out _))
+        {
+            throw new Hosting.OperatorConfigurationException([$"SageMaker:Endpoint '{endpoint}' is not an absolute URL; set the Helm value sageMaker.endpoint to e.g. https://vpce-0123-abcd.api.sagemaker.eu-west-1.vpce.amazonaws.com or leave it empty."]);
+        }
+
+        return new SageMakerBackendOptions
+        {
+            Region = section["Region"] ?? "",
+            Endpoint = endpoint is { Length: > 0 } ? new Uri(endpoint) : null,
+            AllowedRoles = roles,
+            Polling = new SageMakerPolling
+            {
+                StartingPoll = Seconds("StartingPollSeconds", defaults.StartingPoll),
+                ChangeFeedInterval = Seconds("ChangeFeedSeconds", defaults.ChangeFeedInterval),
+                RecheckInterval = Seconds("RecheckSeconds", defaults.RecheckInterval),
+                Heartbeat = Seconds("HeartbeatSeconds", defaults.Heartbeat),
+                PollWithoutFeed = Seconds("PollWithoutFeedSeconds", defaults.PollWithoutFeed),
+                StoppingPoll = Seconds("StoppingPollSeconds", defaults.StoppingPoll),
+                Jitter = double.TryParse(polling["Jitter"], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var j) && j is >= 0 and < 1
+                    ? j
+                    : defaults.Jitter,
+            },
+        };
     }
 
     /// <summary>The Service cache keeps only metadata: the backend only asks whether a job's Service exists.</summary>

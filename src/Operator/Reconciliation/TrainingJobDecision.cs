@@ -17,6 +17,9 @@ public sealed record TrainingJobObservation(
     DateTimeOffset Now,
     string? InvalidSpec = null)
 {
+    /// <summary>The reason recorded with <see cref="InvalidSpec"/> (InvalidSpec when null; e.g. RoleNotAllowed, NameConflict).</summary>
+    public string? InvalidSpecReason { get; init; }
+
     /// <summary>The backend's remote jobs, one per attempt, of any attempt (remote-job backends such as SageMaker).</summary>
     public IReadOnlyList<RemoteJobObservation> RemoteJobs { get; init; } = [];
 
@@ -113,9 +116,17 @@ public sealed record RemoteJobObservation(
     SageMakerStatus? Details = null,
     IReadOnlyList<RemoteTransition>? Transitions = null)
 {
+    /// <summary>What the backend knows about the failure beyond its reason (the post-mortem), or null.</summary>
+    public Policies.RemoteFailureDetails? FailureDetails { get; init; }
+
     /// <summary>The remote job as the status function's unit of work: replica 0 of its attempt.</summary>
     public ReplicaObservation AsReplica() =>
-        new(Name, 0, Attempt, State, Stopping, StartedAt, null, FailureReason, Metrics, ModelUri, Disruption);
+        new(Name, 0, Attempt, State, Stopping, StartedAt, null, FailureReason, Metrics, ModelUri, Disruption)
+        {
+            Cause = FailureDetails?.FailedTransition,
+            LogUri = FailureDetails?.LogUri,
+            LogTail = FailureDetails?.LogTail,
+        };
 }
 
 /// <summary>One status transition of a remote job (SageMaker's SecondaryStatusTransitions).</summary>

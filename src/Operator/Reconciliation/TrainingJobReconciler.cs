@@ -4,6 +4,7 @@ using Ferry.Crds.V1Alpha1;
 using Ferry.Operator.Backends;
 using Ferry.Operator.Runtime.Controllers;
 using Ferry.Operator.Runtime.Resources;
+using Ferry.Operator.Runtime.Telemetry;
 using k8s;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -44,9 +45,12 @@ public sealed class TrainingJobReconciler(
         var job = await store.GetAsync(ns, name, cancellationToken);
         if (job is null)
         {
+            JobTelemetry.Forget(ns, name);
             return ReconcileResult.Done;
         }
 
+        // Every line logged for this job carries its namespace, name and the attempt this pass works on (JSON logs show them as fields).
+        using var scope = _logger.BeginScope(new Dictionary<string, object?> { ["namespace"] = ns, ["name"] = name, ["attempt"] = Math.Max(job.Status?.Attempt ?? 0, 1) });
         try
         {
             return await ReconcileAsync(job, cancellationToken);
@@ -57,6 +61,7 @@ public sealed class TrainingJobReconciler(
             // Nothing is left to reconcile; if it still existed, its next watch event would bring it back.
             _logger.LogDebug("TrainingJob {Namespace}/{Name} is gone: {Message}", ns, name, e.Message);
             _warned.TryRemove(job.Metadata.Uid ?? "", out _);
+            JobTelemetry.Forget(ns, name);
             return ReconcileResult.Done;
         }
     }
@@ -68,6 +73,7 @@ public sealed class TrainingJobReconciler(
         var backend = _backends.GetValueOrDefault(job.Spec.Backend);
         if (job.Metadata.DeletionTimestamp is not null)
         {
+            JobTelemetry.Forget(ns, name);
             return await FinalizeAsync(job, backend, cancellationToken);
         }
 
@@ -94,14 +100,14 @@ public sealed class TrainingJobReconciler(
         var decision = TrainingJobStatusCalculator.Compute(input);
 
         // The spec is checked against this operator's backends and settings only before an attempt starts.
-        var refusal = backend is null ? MissingBackend(job.Spec.Backend) : backend.Validate(job);
+        var refusal = backend is null ? new BackendRefusal(TrainingJobStatusCalculator.Reasons.InvalidSpec, MissingBackend(job.Spec.Backend)) : backend.Refuse(job);
         if (decision.Start is { NewAttempt: true } && refusal is not null)
         {
-            decision = TrainingJobStatusCalculator.Compute(input with { InvalidSpec = refusal });
+            decision = TrainingJobStatusCalculator.Compute(input with { InvalidSpec = refusal.Message, InvalidSpecReason = refusal.Reason });
         }
         else
         {
-            await WarnIfNowRefusedAsync(job, refusal, cancellationToken);
+            await WarnIfNowRefusedAsync(job, refusal?.Message, cancellationToken);
         }
 
         if (backend is not null)
@@ -127,6 +133,7 @@ public sealed class TrainingJobReconciler(
                         Replicas = after.Replicas,
                         RemoteJobs = after.RemoteJobs ?? [],
                         InvalidSpec = refused.Message,
+                        InvalidSpecReason = refused.Reason,
                     });
                 }
                 catch (StartBlockedException blocked)
@@ -141,6 +148,7 @@ public sealed class TrainingJobReconciler(
 
         // Events (best effort, in order) go out while the status is written: neither waits for the other.
         var recorded = RecordAsync(job, decision.Events, cancellationToken);
+        var read = job;
         try
         {
             if (!StatusEquals(job.Status, decision.Status))
@@ -153,8 +161,10 @@ public sealed class TrainingJobReconciler(
             await recorded;
         }
 
+        JobTelemetry.Observe(read, decision.Status, time.GetUtcNow());
         if (decision.DeleteJob)
         {
+            JobTelemetry.Forget(ns, name);
             _logger.LogInformation("Deleting TrainingJob {Namespace}/{Name}: spec.inCluster.ttlSecondsAfterFinished has passed", ns, name);
             await store.DeleteAsync(job, cancellationToken);
             return ReconcileResult.Done;
@@ -253,8 +263,8 @@ public sealed class TrainingJobReconciler(
     private static string MissingBackend(TrainingJobBackend backend) => backend switch
     {
         TrainingJobBackend.SageMaker =>
-            "spec.backend is SageMaker, but this version of the operator has no SageMaker backend yet. " +
-            "Use spec.backend: InCluster, or run the job with SageMaker's own tooling for now.",
+            "spec.backend is SageMaker, but this operator was started without its SageMaker backend. " +
+            "Run the operator with its default controllers (`ferry operator`), or use spec.backend: InCluster.",
         TrainingJobBackend.Local =>
             "spec.backend is Local, which only `ferry run` executes on the machine it runs on. Use spec.backend: InCluster in a cluster.",
         _ => $"spec.backend is {backend}, which this operator does not run. Use spec.backend: InCluster.",

@@ -1,5 +1,6 @@
 using Ferry.Crds.V1Alpha1;
 using Ferry.Operator.Reconciliation.Policies;
+using k8s;
 
 namespace Ferry.Operator.Reconciliation;
 
@@ -56,6 +57,7 @@ public static class TrainingJobStatusCalculator
                 || ProgressPolicy.Decide(c);
         }
 
+        PostMortemPolicy.Complete(c);
         ReadinessConditions.Apply(c);
         return c.Finish();
     }
@@ -85,6 +87,7 @@ public static class TrainingJobStatusCalculator
             Failed = c.Current.Count(r => r.State == ReplicaState.Failed),
         };
         RecordMetrics(c);
+        PostMortemPolicy.RecordCheckpoint(c);
         if (status.StartTime is null && c.Units.Any(r => r.Attempt == c.Attempt && r.State != ReplicaState.Pending))
         {
             status.StartTime = DecisionContext.Truncate(c.Units
@@ -94,10 +97,32 @@ public static class TrainingJobStatusCalculator
                 .Min());
         }
 
-        if (c.Input.RemoteJobs.FirstOrDefault(j => j.Attempt == c.Attempt)?.Details is { } details)
+        if (c.Input.RemoteJobs.FirstOrDefault(j => j.Attempt == c.Attempt) is { Details: { } details } remote)
         {
-            status.SageMaker = details;
+            status.SageMaker = RecordTransitions(c, remote, details);
         }
+    }
+
+    /// <summary>
+    /// One Event per status transition of the remote job not yet reported: the status keeps how many of this job's
+    /// transitions were reported, so a later pass (or another operator replica) never reports one again.
+    /// </summary>
+    private static SageMakerStatus RecordTransitions(DecisionContext c, RemoteJobObservation remote, SageMakerStatus details)
+    {
+        var recorded = KubernetesJson.Deserialize<SageMakerStatus>(KubernetesJson.Serialize(details));
+        var previous = c.Previous?.SageMaker;
+        var reported = previous?.JobName == details.JobName ? previous?.TransitionsReported ?? 0 : 0;
+        var transitions = remote.Transitions ?? [];
+        for (var i = reported; i < transitions.Count; i++)
+        {
+            var transition = transitions[i];
+            var warning = transition.Status is "Failed" or "Interrupted" or "MaxRuntimeExceeded" or "MaxWaitTimeExceeded";
+            var message = $"SageMaker job {details.JobName}: {transition.Status}{(transition.Message is { Length: > 0 } m ? $" ({m})" : "")}.";
+            c.Event(warning ? TrainingJobEvent.Warning : TrainingJobEvent.Normal, "SageMaker" + transition.Status, message);
+        }
+
+        recorded.TransitionsReported = Math.Max(reported, transitions.Count);
+        return recorded;
     }
 
     /// <summary>The spec cannot run (checked before an attempt starts only): the job fails; nothing ran yet.</summary>
@@ -108,7 +133,7 @@ public static class TrainingJobStatusCalculator
             return false;
         }
 
-        c.Fail(Reasons.InvalidSpec, invalid, invalid);
+        c.Fail(c.Input.InvalidSpecReason ?? Reasons.InvalidSpec, invalid, invalid);
         return true;
     }
 

@@ -109,6 +109,7 @@ public static partial class TrainingJobRequestBuilder
             VpcConfig = sageMaker.Vpc is { } vpc ? new VpcConfig { SecurityGroupIds = [.. vpc.SecurityGroupIds], Subnets = [.. vpc.Subnets] } : null,
             EnableNetworkIsolation = sageMaker.NetworkIsolation,
             EnableInterContainerTrafficEncryption = sageMaker.EnableInterContainerTrafficEncryption,
+            RetryStrategy = sageMaker.RetryStrategy is { } retry ? new RetryStrategy(retry.MaximumRetryAttempts) : null,
             ExperimentConfig = spec.Experiment is { } experiment
                 ? new ExperimentConfig { ExperimentName = experiment.Name, TrialName = experiment.Trial }
                 : null,

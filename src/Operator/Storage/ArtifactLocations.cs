@@ -17,6 +17,23 @@ public static class ArtifactLocations
     /// <summary>Key of the output-data archive relative to `output.uri`.</summary>
     public static string OutputKey(string jobName) => $"{jobName}/output/{OutputArchive}";
 
+    /// <summary>
+    /// Key of replica <paramref name="index"/>'s full log of attempt <paramref name="attempt"/> relative to `output.uri`:
+    /// `&lt;job&gt;/attempt-N/algo-K.log` (K = index + 1, the replica's host name).
+    /// </summary>
+    public static string LogKey(string jobName, int attempt, int index) =>
+        $"{AttemptLogsKey(jobName, attempt)}/{Contract.ContainerContract.HostName(index)}.log";
+
+    /// <summary>Key of the folder holding attempt <paramref name="attempt"/>'s replica logs relative to `output.uri`.</summary>
+    public static string AttemptLogsKey(string jobName, int attempt) =>
+        $"{jobName}/attempt-{attempt.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+
+    /// <summary>`&lt;output.uri&gt;/&lt;job&gt;/attempt-N/`: where the logs of every replica of attempt N are copied.</summary>
+    public static string AttemptLogsUri(string outputUri, string jobName, int attempt) => Join(outputUri, AttemptLogsKey(jobName, attempt) + "/");
+
+    /// <summary>`&lt;output.uri&gt;/&lt;job&gt;/attempt-N/algo-K.log`.</summary>
+    public static string LogUri(string outputUri, string jobName, int attempt, int index) => Join(outputUri, LogKey(jobName, attempt, index));
+
     /// <summary>`&lt;output.uri&gt;/&lt;job&gt;/output/model.tar.gz`.</summary>
     public static string ModelUri(string outputUri, string jobName) => Join(outputUri, ModelKey(jobName));
 

@@ -58,6 +58,13 @@ public sealed class FileObjectStore(ObjectLocation location) : IObjectStore
     }
 
     /// <inheritdoc />
+    public Task DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        File.Delete(PathOf(key));
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
     public void Dispose()
     {
     }

@@ -17,4 +17,7 @@ public interface IObjectStore : IDisposable
 
     /// <summary>Stores the local file <paramref name="sourcePath"/> as object <paramref name="key"/>, replacing it.</summary>
     Task UploadAsync(string sourcePath, string key, CancellationToken cancellationToken);
+
+    /// <summary>Removes object <paramref name="key"/>; an absent object is fine.</summary>
+    Task DeleteAsync(string key, CancellationToken cancellationToken);
 }

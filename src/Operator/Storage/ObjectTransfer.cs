@@ -24,9 +24,31 @@ public static class ObjectTransfer
         store.UploadAsync(path, key, cancellationToken);
 
     /// <summary>
-    /// Uploads every file under <paramref name="directory"/> with its relative path as key. With a
-    /// <paramref name="tracker"/>, files whose size and write time are unchanged since the last upload are skipped.
-    /// Returns how many files were uploaded.
+    /// File names that mark a file still being written (`.tmp`, `.temp`, `.part`, `.partial`, and this store's own
+    /// `.ferry-upload`): a trainer that saves atomically writes such a file and renames it when complete.
+    /// </summary>
+    private static readonly string[] InProgressSuffixes = [".tmp", ".temp", ".part", ".partial", ".ferry-upload"];
+
+    /// <summary>True when <paramref name="path"/> names a file still being written (see <see cref="InProgressSuffixes"/>), never to be copied.</summary>
+    public static bool IsInProgress(string path)
+    {
+        var name = Path.GetFileName(path);
+        return InProgressSuffixes.Any(suffix => name.EndsWith(suffix, StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>The completed files under <paramref name="directory"/> (relative keys with `/`, ordinal order); in-progress files are left out.</summary>
+    public static IReadOnlyList<(string Key, FileInfo File)> CompletedFiles(string directory) =>
+        !Directory.Exists(directory)
+            ? []
+            : [.. Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
+                .Where(path => !IsInProgress(path))
+                .Order(StringComparer.Ordinal)
+                .Select(path => (Path.GetRelativePath(directory, path).Replace('\\', '/'), new FileInfo(path)))];
+
+    /// <summary>
+    /// Uploads every completed file under <paramref name="directory"/> with its relative path as key (files still
+    /// being written are skipped: see <see cref="IsInProgress"/>). With a <paramref name="tracker"/>, files whose size
+    /// and write time are unchanged since the last upload are skipped. Returns how many files were uploaded.
     /// </summary>
     public static async Task<int> UploadDirectoryAsync(IObjectStore store, string directory, CancellationToken cancellationToken, UploadTracker? tracker = null)
     {
@@ -36,10 +58,15 @@ public static class ObjectTransfer
         }
 
         var uploaded = 0;
-        foreach (var path in Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        foreach (var (key, info) in CompletedFiles(directory))
         {
-            var info = new FileInfo(path);
-            var key = Path.GetRelativePath(directory, path).Replace('\\', '/');
+            if (!info.Exists)
+            {
+                // Renamed or removed since the listing (a trainer pruning old checkpoints): the next sync sees why.
+                continue;
+            }
+
+            var path = info.FullName;
             var stamp = (info.Length, info.LastWriteTimeUtc);
             if (tracker is not null && tracker.IsCurrent(key, stamp))
             {
@@ -67,6 +94,12 @@ public sealed class UploadTracker
     /// <summary>Records an upload (also used to mark files that were downloaded, so they are not sent back).</summary>
     public void Record(string key, (long Length, DateTime WriteTime) stamp) => _uploaded[key] = stamp;
 
+    /// <summary>Forgets <paramref name="key"/> (its object was deleted).</summary>
+    public void Forget(string key) => _uploaded.Remove(key);
+
+    /// <summary>Every key uploaded (or marked) so far.</summary>
+    public IReadOnlyCollection<string> Keys => _uploaded.Keys;
+
     /// <summary>Marks every file currently under <paramref name="directory"/> as uploaded.</summary>
     public void RecordExisting(string directory)
     {
@@ -75,10 +108,9 @@ public sealed class UploadTracker
             return;
         }
 
-        foreach (var path in Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories))
+        foreach (var (key, info) in ObjectTransfer.CompletedFiles(directory))
         {
-            var info = new FileInfo(path);
-            Record(Path.GetRelativePath(directory, path).Replace('\\', '/'), (info.Length, info.LastWriteTimeUtc));
+            Record(key, (info.Length, info.LastWriteTimeUtc));
         }
     }
 }

@@ -46,7 +46,7 @@ public sealed class S3ObjectStore : IObjectStore
             config.RegionEndpoint = RegionEndpoint.GetBySystemName(settings.Region);
         }
 
-        return settings.Credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(settings.Credentials, config);
+        return Runtime.Telemetry.S3Telemetry.Attach(settings.Credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(settings.Credentials, config));
     }
 
     /// <inheritdoc />
@@ -91,6 +91,13 @@ public sealed class S3ObjectStore : IObjectStore
         await _client.PutObjectAsync(
             new PutObjectRequest { BucketName = Location.Bucket, Key = FullKey(key), FilePath = sourcePath },
             cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        // S3 answers 204 for a key that does not exist, so a repeated delete is harmless.
+        await _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = Location.Bucket, Key = FullKey(key) }, cancellationToken);
     }
 
     /// <inheritdoc />

@@ -205,6 +205,45 @@ public sealed class RbacTests(RbacEmulator env) : IClassFixture<RbacEmulator>
         }
     }
 
+    [Fact]
+    public async Task Block_owner_deletion_needs_update_on_the_owners_finalizers_as_the_owner_references_admission_requires()
+    {
+        var ns = await NamespaceAsync();
+        var owner = await env.Api.CreateAsync(Job(ns, "owner"));
+        await CreateRoleAsync(ns, "pods-writer", "create,update,get;;pods;");
+        await BindAsync(ns, "RoleBinding", "pods-writer", "Role", "pods-writer", new JsonObject { ["kind"] = "ServiceAccount", ["name"] = "op", ["namespace"] = ns });
+        var token = env.Api.IssueServiceAccountToken(ns, "op");
+        JsonObject Owned(string name, bool block)
+        {
+            var pod = Pod(name);
+            pod["metadata"]!["ownerReferences"] = new JsonArray(new JsonObject
+            {
+                ["apiVersion"] = "ferry.dev/v1alpha1", ["kind"] = "TrainingJob", ["name"] = "owner",
+                ["uid"] = (string?)owner["metadata"]!["uid"], ["controller"] = true, ["blockOwnerDeletion"] = block,
+            });
+            return pod;
+        }
+
+        // An owner reference that does not block deletion needs nothing more.
+        Assert.Equal(201, (await SendAsync(token, HttpMethod.Post, $"/api/v1/namespaces/{ns}/pods", Owned("free", block: false))).Status);
+        var (status, body) = await SendAsync(token, HttpMethod.Post, $"/api/v1/namespaces/{ns}/pods", Owned("blocking", block: true));
+        Assert.Equal(403, status);
+        Assert.Equal("pods \"blocking\" is forbidden: cannot set blockOwnerDeletion if an ownerReference refers to a resource you can't set finalizers on: , <nil>",
+            (string?)body!["message"]);
+        Assert.Contains(env.Api.RequestLog.Entries, e => e.IsForbidden && e.Path == $"/api/v1/namespaces/{ns}/pods" && e.Authorization!.Contains("can't set finalizers on", StringComparison.Ordinal));
+
+        // Changing an existing object's owner references needs delete on it.
+        var free = (await SendAsync(token, HttpMethod.Get, $"/api/v1/namespaces/{ns}/pods/free")).Body!.AsObject();
+        free["metadata"]!["ownerReferences"]![0]!["blockOwnerDeletion"] = true;
+        (status, body) = await SendAsync(token, HttpMethod.Put, $"/api/v1/namespaces/{ns}/pods/free", free);
+        Assert.Equal(403, status);
+        Assert.Equal("pods \"free\" is forbidden: cannot set an ownerRef on a resource you can't delete: , <nil>", (string?)body!["message"]);
+
+        await CreateRoleAsync(ns, "job-finalizers", "update;ferry.dev;trainingjobs/finalizers;owner");
+        await BindAsync(ns, "RoleBinding", "job-finalizers", "Role", "job-finalizers", new JsonObject { ["kind"] = "ServiceAccount", ["name"] = "op", ["namespace"] = ns });
+        Assert.Equal(201, (await SendAsync(token, HttpMethod.Post, $"/api/v1/namespaces/{ns}/pods", Owned("blocking", block: true))).Status);
+    }
+
     private async Task<string> NamespaceAsync()
     {
         var ns = await env.Api.CreateAsync(new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Namespace", ["metadata"] = new JsonObject { ["generateName"] = "rbac-" } });

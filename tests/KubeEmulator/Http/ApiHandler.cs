@@ -23,6 +23,7 @@ namespace Ferry.KubeEmulator.Http;
 internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjector faults, KubeApiEmulatorOptions options,
     TokenAuthenticator authenticator, RbacAuthorizer authorizer)
 {
+    private readonly OwnerReferenceAdmission _admission = new(authorizer, ops.Registry);
     /// <summary>Watch events are written without flushing until this many bytes are pending (then, and after each batch, flushed).</summary>
     private const int FlushThreshold = 64 * 1024;
     private readonly OpenApiDocuments _openApi = new(ops.Registry);
@@ -85,6 +86,12 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
         }
         catch (ApiException e)
         {
+            if (e.Code == 403 && userName is not null)
+            {
+                // Refused after authorization (by admission): the log shows why.
+                decisionText = e.Message;
+            }
+
             await WriteErrorAsync(ctx, e);
         }
         catch (JsonException e)
@@ -131,6 +138,16 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
 
         var ns = request.Namespace ?? (request.Group.Length == 0 && request.Plural == "namespaces" ? request.Name : null);
         return RequestAttributes.ForResource(verb, request.Group, request.Plural, request.Subresource, ns, name);
+    }
+
+    /// <summary>Admission after authorization (RBAC mode): owner references the user may not set are refused.</summary>
+    private void Admit(HttpContext ctx, ApiResource r, string ns, JsonObject obj, JsonObject? old)
+    {
+        if (options.Authorization == AuthorizationMode.Rbac && options.EnforceOwnerReferencePermissions
+            && ctx.Items[typeof(UserInfo)] is UserInfo user && _admission.Admit(user, r, ns, obj, old) is { } refused)
+        {
+            throw refused;
+        }
     }
 
     /// <summary>The 403 the apiserver writes (responsewriters.Forbidden with apierrors.NewForbidden).</summary>
@@ -335,11 +352,19 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
                     throw ApiException.MethodNotAllowed();
                 }
 
-                var created = await ops.CreateAsync(r, ns ?? throw ApiException.MethodNotAllowed(), await ReadObjectAsync(ctx), WriteOptionsOf(ctx, apply: false), ct);
+                var body = await ReadObjectAsync(ctx);
+                Admit(ctx, r, ns ?? throw ApiException.MethodNotAllowed(), body, null);
+                var created = await ops.CreateAsync(r, ns, body, WriteOptionsOf(ctx, apply: false), ct);
                 await WriteResultAsync(ctx, r, created, 201);
                 return;
             case "update":
-                var updated = await ops.UpdateAsync(r, ns!, req.Name!, await ReadObjectAsync(ctx), req.Subresource, WriteOptionsOf(ctx, apply: false), ct);
+                var replacement = await ReadObjectAsync(ctx);
+                if (req.Subresource is null && r.Collection.Get(ns!, req.Name!) is { } current)
+                {
+                    Admit(ctx, r, ns!, replacement, current.ToJsonObject());
+                }
+
+                var updated = await ops.UpdateAsync(r, ns!, req.Name!, replacement, req.Subresource, WriteOptionsOf(ctx, apply: false), ct);
                 await WriteResultAsync(ctx, r, updated, 200);
                 return;
             case "patch":

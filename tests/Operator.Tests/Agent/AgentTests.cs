@@ -147,7 +147,7 @@ public sealed class AgentTests(MotoS3 moto) : IDisposable
         using var stores = new ObjectStoreFactory(moto.Settings);
 
         Assert.Equal(0, await new AgentExec(stores, _out, _err, TimeProvider.System).RunAsync(job, settings, ["sh", train], CancellationToken.None));
-        Assert.Empty(await moto.KeysAsync(bucket, "out/"));
+        Assert.Empty(await moto.KeysAsync(bucket, "out/mnist/output/"));
     }
 
     [Fact]
@@ -171,7 +171,7 @@ public sealed class AgentTests(MotoS3 moto) : IDisposable
         Assert.Equal(3, message.ExitCode);
         Assert.StartsWith("CUDA out of memory: xxx", message.FailureReason, StringComparison.Ordinal);
         Assert.Equal(1024, message.FailureReason!.Length);
-        Assert.Empty(await moto.KeysAsync(bucket, "out/"));
+        Assert.Empty(await moto.KeysAsync(bucket, "out/mnist/output/"));
     }
 
     [Fact]

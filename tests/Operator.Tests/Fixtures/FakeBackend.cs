@@ -1,3 +1,4 @@
+using Ferry.Operator.Agent;
 using Ferry.Crds.V1Alpha1;
 using Ferry.Operator.Backends;
 using Ferry.Operator.Reconciliation;
@@ -37,6 +38,13 @@ public sealed class FakeBackend(TrainingJobBackend backend = TrainingJobBackend.
     {
         var replica = _replicas.Values.Single(r => r.Index == index);
         _replicas[replica.Name] = (replica with { State = state, ExitCode = exitCode }).WithTerminationMessage(message);
+    }
+
+    /// <summary>Replica <paramref name="index"/> reports <paramref name="metric"/> = <paramref name="value"/>, as the agent's metric scan would.</summary>
+    public void Report(int index, string metric, double value, DateTimeOffset at)
+    {
+        var replica = _replicas.Values.Single(r => r.Index == index);
+        _replicas[replica.Name] = replica with { Metrics = [new ObservedMetric(metric, value, at)] };
     }
 
     /// <summary>What <see cref="Validate"/> answers (the operator's configuration refusing the spec), or null.</summary>

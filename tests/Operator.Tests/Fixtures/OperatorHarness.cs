@@ -1,11 +1,14 @@
 using System.Text.Json.Nodes;
 using Ferry.Crds.V1Alpha1;
 using Ferry.KubeEmulator;
+using Ferry.KubeEmulator.Authorization;
+using Ferry.KubeEmulator.Diagnostics;
 using Ferry.KubeEmulator.Kubelet;
 using Ferry.Operator.Backends.InCluster;
 using Ferry.Operator.Reconciliation;
 using Ferry.Operator.Runtime.Informers;
 using Ferry.Operator.Runtime.Resources;
+using Ferry.Operator.Tests.Helm;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Time.Testing;
@@ -15,25 +18,30 @@ namespace Ferry.Operator.Tests.Fixtures;
 /// <summary>
 /// The reconciler against the Kubernetes API emulator (our real CRD loaded) with its simulated kubelet: the real
 /// resource clients and informers (as the operator wires them, reading jobs and pods from their trimmed caches),
-/// the real InCluster backend, a FakeTimeProvider shared by the operator and the kubelet.
+/// the real InCluster backend, a FakeTimeProvider shared by the operator and the kubelet. The emulator authorizes by
+/// RBAC with the chart's rendered RBAC loaded: the operator's clients are its ServiceAccount, the test's own clients
+/// (<see cref="Jobs"/>, <see cref="Pods"/>, ...) an administrator, and a request RBAC refuses fails the reconcile loop.
 /// </summary>
 public sealed class OperatorHarness : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _informers;
 
-    private OperatorHarness(KubeApiEmulator api, Kubernetes client, FakeTimeProvider time, InClusterOptions options)
+    private OperatorHarness(KubeApiEmulator api, Kubernetes client, Kubernetes operatorClient, FakeTimeProvider time, InClusterOptions options)
     {
         Api = api;
         Client = client;
+        OperatorClient = operatorClient;
         Time = time;
         Jobs = new KubernetesResourceClient<TrainingJob>(client);
         Pods = new KubernetesResourceClient<V1Pod>(client);
         Services = new KubernetesResourceClient<V1Service>(client);
         Events = new KubernetesResourceClient<Corev1Event>(client);
+        var operatorJobs = new KubernetesResourceClient<TrainingJob>(operatorClient);
+        var operatorPods = new KubernetesResourceClient<V1Pod>(operatorClient);
         // Informer timing (idle watches, backoff) runs on the real clock: the fake one jumps by minutes between passes.
-        JobInformer = new Informer<TrainingJob>(Jobs);
-        PodInformer = new Informer<V1Pod>(((KubernetesResourceClient<V1Pod>)Pods).OmittingOnWatch(["spec"]), new InformerOptions
+        JobInformer = new Informer<TrainingJob>(operatorJobs);
+        PodInformer = new Informer<V1Pod>(operatorPods.OmittingOnWatch(["spec"]), new InformerOptions
         {
             LabelSelector = TrainingJobLabels.JobName,
             Trim = pod => InClusterBackend.TrimCachedPod((V1Pod)pod),
@@ -41,9 +49,9 @@ public sealed class OperatorHarness : IAsyncDisposable
         PodInformer.Cache.AddIndex(CacheIndexes.ByControllerOwnerUid, CacheIndexes.ControllerOwnerUid);
         _informers = Task.WhenAll(JobInformer.RunAsync(_stop.Token), PodInformer.RunAsync(_stop.Token));
         Reconciler = new TrainingJobReconciler(
-            new KubernetesTrainingJobStore(Jobs, JobInformer.Cache),
-            [new InClusterBackend(Pods, Services, PodInformer.Cache, options)],
-            new KubernetesEventSink(Events, time),
+            new KubernetesTrainingJobStore(operatorJobs, JobInformer.Cache),
+            [new InClusterBackend(operatorPods, new KubernetesResourceClient<V1Service>(operatorClient), PodInformer.Cache, options)],
+            new KubernetesEventSink(new KubernetesResourceClient<Corev1Event>(operatorClient), time),
             time);
     }
 
@@ -53,7 +61,11 @@ public sealed class OperatorHarness : IAsyncDisposable
 
     public KubeApiEmulator Api { get; }
 
+    /// <summary>The administrator's client (the test's own reads and writes).</summary>
     public Kubernetes Client { get; }
+
+    /// <summary>The operator's client: its ServiceAccount, authorized by the RBAC loaded.</summary>
+    public Kubernetes OperatorClient { get; }
 
     public FakeTimeProvider Time { get; }
 
@@ -85,18 +97,38 @@ public sealed class OperatorHarness : IAsyncDisposable
         }
     }
 
-    public static async Task<OperatorHarness> StartAsync(IPodRuntime? runtime = null, InClusterOptions? options = null)
+    /// <summary>Starts the emulator with <paramref name="rbac"/> (default: the chart's) loaded and the operator as its ServiceAccount.</summary>
+    public static async Task<OperatorHarness> StartAsync(IPodRuntime? runtime = null, InClusterOptions? options = null, ChartRbac? rbac = null)
     {
         var time = new FakeTimeProvider(Build.T0);
-        var api = await KubeApiEmulator.StartAsync(new KubeApiEmulatorOptions { TimeProvider = time, CrdPaths = [CrdPath] });
+        var api = await KubeApiEmulator.StartAsync(new KubeApiEmulatorOptions
+        {
+            TimeProvider = time,
+            CrdPaths = [CrdPath],
+            Authorization = AuthorizationMode.Rbac,
+        });
         if (runtime is not null)
         {
             api.Kubelet.Runtime = runtime;
         }
 
+        var rbacFile = Path.Combine(Path.GetTempPath(), $"ferry-rbac-{Guid.NewGuid():N}.yaml");
+        try
+        {
+            await api.ApplyManifestsAsync((rbac ?? ChartRbac.Render()).WriteTo(rbacFile));
+        }
+        finally
+        {
+            File.Delete(rbacFile);
+        }
+
+        var operatorKubeconfig = api.WriteServiceAccountKubeconfig(Path.Combine(Path.GetTempPath(), $"ferry-sa-{Guid.NewGuid():N}.kubeconfig"),
+            ChartRbac.Namespace, ChartRbac.ServiceAccount);
+        var operatorConfig = KubernetesClientConfiguration.BuildConfigFromConfigFile(operatorKubeconfig);
+        File.Delete(operatorKubeconfig);
         api.Kubelet.Start();
         var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(api.KubeconfigPath));
-        var harness = new OperatorHarness(api, client, time, options ?? new InClusterOptions());
+        var harness = new OperatorHarness(api, client, new Kubernetes(operatorConfig), time, options ?? new InClusterOptions());
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await Task.WhenAll(harness.JobInformer.WaitForSyncAsync(timeout.Token), harness.PodInformer.WaitForSyncAsync(timeout.Token));
         return harness;
@@ -117,6 +149,7 @@ public sealed class OperatorHarness : IAsyncDisposable
         _stop.Dispose();
         await Api.Kubelet.StopAsync();
         Client.Dispose();
+        OperatorClient.Dispose();
         await Api.DisposeAsync();
     }
 
@@ -169,6 +202,7 @@ public sealed class OperatorHarness : IAsyncDisposable
                 // The cache was behind the API (as the controller does, try again once the watch caught up).
             }
 
+            AssertNothingForbidden();
             var job = await GetAsync(name);
             var pods = await PodsOfAsync(name);
             if (done(job, pods))
@@ -190,6 +224,16 @@ public sealed class OperatorHarness : IAsyncDisposable
 
             await Task.Delay(25);
         }
+    }
+
+    /// <summary>The requests RBAC refused so far (the operator's: the test's own client is an administrator).</summary>
+    public IReadOnlyList<RequestLogEntry> Forbidden => [.. Api.RequestLog.Entries.Where(e => e.IsForbidden)];
+
+    /// <summary>Fails with the refusals when RBAC refused any request (events are best effort, so a refusal shows only here).</summary>
+    public void AssertNothingForbidden()
+    {
+        var forbidden = Forbidden;
+        Assert.True(forbidden.Count == 0, "RBAC refused the operator's requests:\n" + string.Join("\n", forbidden.Select(e => $"{e.Verb} {e.Path}: {e.Authorization}")));
     }
 
     /// <summary>The reasons of the Events recorded about <paramref name="job"/>, oldest first.</summary>

@@ -66,7 +66,18 @@ public sealed class ProcessPodRuntime(string workDirectory, IReadOnlyDictionary<
         }
         catch (OperationCanceledException)
         {
-            process.Kill(entireProcessTree: true);
+            // As the kubelet stops a container: SIGTERM, then SIGKILL after the grace period (shortened here).
+            ProcessSignals.Terminate(process.Id);
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            try
+            {
+                await process.WaitForExitAsync(grace.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
             throw;
         }
 

@@ -189,4 +189,20 @@ public sealed class InClusterIntegrationTests
         var failed = await harness.ReconcileUntilAsync("slow", (job, pods) => Phase(job, TrainingJobPhase.Failed) && pods.Count == 0);
         Assert.Equal("MaxRuntimeExceeded", ConditionList.Find(failed!.Status!.Conditions, "Failed")!.Reason);
     }
+
+    [Fact]
+    public async Task A_finished_job_is_deleted_once_its_ttl_has_passed()
+    {
+        await using var harness = await OperatorHarness.StartAsync();
+        harness.Api.Kubelet.Runtime = new ReplicaScriptRuntime(harness.Time, (_, _) => (TimeSpan.FromMinutes(1), new ContainerOutcome(0)));
+        await harness.ApplyAsync(Job("expiring").WithReplicas(1).WithTtl(600));
+        await harness.ReconcileUntilAsync("expiring", (job, _) => Phase(job, TrainingJobPhase.Succeeded), Step);
+
+        harness.Time.Advance(TimeSpan.FromSeconds(601));
+        await harness.ReconcileUntilAsync("expiring", (job, _) => job is null);
+
+        // The operator's ServiceAccount deleted it (the chart grants delete on trainingjobs).
+        Assert.Contains(harness.Api.RequestLog.Entries, e => e is { Verb: "delete", Resource: "trainingjobs", Name: "expiring", StatusCode: 200 }
+            && e.User == $"system:serviceaccount:{Helm.ChartRbac.Namespace}:{Helm.ChartRbac.ServiceAccount}");
+    }
 }

@@ -14,7 +14,7 @@ namespace Ferry.Operator.Tests.InCluster;
 /// local processes (the real agent from `ferry.dll`, a shell script as `train`), inputs and artifacts live in moto's S3.
 /// </summary>
 [Collection(MotoCollection.Name)]
-public sealed class ProcessModeTests(MotoS3 moto) : IDisposable
+public sealed class ProcessModeTests(MotoS3 moto, Xunit.Abstractions.ITestOutputHelper output) : IDisposable
 {
     private readonly string _work = Directory.CreateTempSubdirectory("ferry-process-mode-").FullName;
 
@@ -94,7 +94,103 @@ public sealed class ProcessModeTests(MotoS3 moto) : IDisposable
         Assert.Equal(TrainingJobPhase.Failed, done!.Status!.Phase);
         Assert.Equal("Dataset shard is empty on algo-2", done.Status.FailureReason);
         Assert.Equal("ReplicaFailed", ConditionList.Find(done.Status.Conditions, "Failed")!.Reason);
-        Assert.Empty(await moto.KeysAsync(bucket, "out/"));
+        Assert.Empty(await moto.KeysAsync(bucket, "out/e2e-fail/output/"));
+    }
+
+    [Fact]
+    public async Task A_crash_of_rank_1_leaves_a_post_mortem_and_the_logs_of_both_replicas_after_the_pods_are_gone()
+    {
+        var bucket = await moto.CreateBucketAsync();
+        var script = await TrainScriptAsync("""
+            echo "rank $RANK: epoch=1 step=100 train_loss=0.61"
+            if [ "$RANK" = "1" ]; then
+              echo "Traceback (most recent call last):" >&2
+              echo '  File "train.py", line 88, in <module>' >&2
+              echo "    loss = model(batch)" >&2
+              echo "RuntimeError: shape mismatch: [32, 784] @ [512, 10] on rank 1" >&2
+              exit 1
+            fi
+            while true; do sleep 0.2; done
+            """);
+        await using var harness = await StartAsync();
+        await harness.ApplyAsync(Job("pm").WithReplicas(2).WithCleanPodPolicy(CleanPodPolicy.All).With(j =>
+        {
+            j.Spec.Command = ["train", script];
+            j.Spec.Output = new OutputSpec { Uri = $"s3://{bucket}/out" };
+        }));
+
+        var done = await harness.ReconcileUntilAsync("pm", (job, _) => job?.Status?.Phase is TrainingJobPhase.Succeeded or TrainingJobPhase.Failed, timeoutSeconds: 120);
+        Assert.Equal(TrainingJobPhase.Failed, done!.Status!.Phase);
+        // The failure is recorded first; the clean-up of the pods follows, and rank 0's agent copies its log when stopped.
+        var settled = await harness.ReconcileUntilAsync("pm", (_, pods) => pods.Count == 0, timeoutSeconds: 120);
+
+        var record = Assert.Single(settled!.Status!.AttemptFailures!);
+        Assert.Equal((1, 1, "pm-1", 1, "Error"), (record.Attempt, record.Replica!.Value, record.Pod, record.ExitCode!.Value, record.Cause));
+        // stdout and stderr are two pipes: the tail keeps lines in the order they arrived, which may interleave them.
+        Assert.Contains("RuntimeError: shape mismatch: [32, 784] @ [512, 10] on rank 1", record.LogTail, StringComparison.Ordinal);
+        Assert.Contains("rank 1: epoch=1 step=100", record.LogTail, StringComparison.Ordinal);
+        Assert.Equal($"s3://{bucket}/out/pm/attempt-1/", record.Logs);
+        // Rank 0's agent copies its log once SIGTERM ended its process, which may be after its pod left the API.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while ((await moto.KeysAsync(bucket, "out/pm/attempt-1/")).Count < 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+
+        var keys = await moto.KeysAsync(bucket, "out/pm/attempt-1/");
+        Assert.True(keys.Count == 2, string.Join(",", keys) + "\n" + string.Join('\n', ((ProcessPodRuntime)harness.Api.Kubelet.Runtime).Logs.Where(l => l.StartsWith("pm-0", StringComparison.Ordinal))));
+        var rank0 = System.Text.Encoding.UTF8.GetString(await moto.GetBytesAsync(bucket, "out/pm/attempt-1/algo-1.log"));
+        Assert.StartsWith("rank 0: epoch=1 step=100", rank0, StringComparison.Ordinal);
+        output.WriteLine(k8s.KubernetesYaml.Serialize(settled.Status));
+    }
+
+    [Fact]
+    public async Task Killing_rank_0_mid_epoch_restarts_from_the_recorded_checkpoint()
+    {
+        var bucket = await moto.CreateBucketAsync();
+        // Rank 0 saves epochs 1 and 2 atomically (temp file + rename, keeping only the latest), starts writing epoch 3
+        // and is SIGKILLed mid-epoch. Attempt 2 must find epoch 2 — never the half-written epoch 3 — and finish.
+        var script = await TrainScriptAsync("""
+            ck="$FERRY_OPT_ML/checkpoints"
+            if [ "$RANK" = "0" ]; then
+              if [ -f "$ck/epoch-0002.ckpt" ]; then
+                echo "resumed from checkpoint epoch 2: $(cat "$ck/epoch-0002.ckpt"); files: $(ls -A "$ck" | tr '\n' ' ')"
+                exit 0
+              fi
+              for e in 1 2; do
+                printf "state $e" > "$ck/.epoch-000$e.ckpt.tmp"
+                mv "$ck/.epoch-000$e.ckpt.tmp" "$ck/epoch-000$e.ckpt"
+              done
+              rm "$ck/epoch-0001.ckpt"
+              printf 'half' > "$ck/.epoch-0003.ckpt.tmp"
+              echo "epoch 3 step 250"
+              kill -9 $$
+            fi
+            if [ "$FERRY_ATTEMPT" = "2" ]; then exit 0; fi
+            while true; do sleep 0.2; done
+            """);
+        await using var harness = await StartAsync();
+        await harness.ApplyAsync(Job("resume").WithReplicas(2).WithMaxRetries(1).With(j =>
+        {
+            j.Spec.Command = ["train", script];
+            j.Spec.Output = new OutputSpec { Uri = $"s3://{bucket}/out" };
+            j.Spec.Checkpoint = new CheckpointSpec { Uri = $"s3://{bucket}/ckpt/resume" };
+        }));
+
+        // The operator's clock moves on so the restart backoff (10 s) passes; the processes run in real time.
+        var done = await harness.ReconcileUntilAsync("resume", (job, _) => job?.Status?.Phase is TrainingJobPhase.Succeeded or TrainingJobPhase.Failed,
+            step: TimeSpan.FromMilliseconds(500), timeoutSeconds: 180);
+
+        var status = done!.Status!;
+        Assert.True(status.Phase == TrainingJobPhase.Succeeded, string.Join('\n', ((ProcessPodRuntime)harness.Api.Kubelet.Runtime).Logs));
+        Assert.Equal(2, status.Attempt);
+        Assert.Equal((2, (long?)null, $"s3://{bucket}/ckpt/resume/epoch-0002.ckpt", 7L), (status.Checkpoint!.Epoch, status.Checkpoint.Step, status.Checkpoint.Uri, status.Checkpoint.Size!.Value));
+        var record = Assert.Single(status.AttemptFailures!);
+        Assert.Equal((0, 137, "SIGKILL"), (record.Replica!.Value, record.ExitCode!.Value, record.Signal));
+        Assert.Contains("Resuming from epoch 2 (s3://", ConditionList.Find(status.Conditions, "Created")!.Message, StringComparison.Ordinal);
+        Assert.Equal([$"ckpt/resume/epoch-0002.ckpt"], await moto.KeysAsync(bucket, "ckpt/"));
+        var rank0 = System.Text.Encoding.UTF8.GetString(await moto.GetBytesAsync(bucket, "out/resume/attempt-2/algo-1.log"));
+        Assert.Equal("resumed from checkpoint epoch 2: state 2; files: epoch-0002.ckpt \n", rank0);
     }
 
     [Fact]

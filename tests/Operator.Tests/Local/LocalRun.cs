@@ -51,11 +51,11 @@ internal sealed class LocalRun : IDisposable
     }
 
     /// <summary>`ferry run` (plain output) on the manifest; returns the exit code and what it printed.</summary>
-    public async Task<(int Exit, string Output, string Error)> RunCommandAsync(bool verbose = false, CancellationToken cancellationToken = default)
+    public async Task<(int Exit, string Output, string Error)> RunCommandAsync(bool verbose = false, CancellationToken cancellationToken = default, bool resume = false)
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
-        var exit = await RunCommand.RunAsync(new RunOptions(PathOf("job.yaml"), verbose, WorkDirectory, Directory), output, error, live: false, cancellationToken);
+        var exit = await RunCommand.RunAsync(new RunOptions(PathOf("job.yaml"), verbose, WorkDirectory, Directory, resume), output, error, live: false, cancellationToken);
         return (exit, output.ToString(), error.ToString());
     }
 

@@ -251,6 +251,11 @@ public sealed class TrainingJobReconcilerTests
             ["InCluster:SpotTolerations:0:operator"] = "Exists",
             ["InCluster:SpotTolerations:0:effect"] = "NoSchedule",
             ["S3:Endpoint"] = "http://minio.storage:9000",
+            ["SageMaker:Region"] = "eu-west-1",
+            ["SageMaker:Endpoint"] = "https://vpce-1.api.sagemaker.eu-west-1.vpce.amazonaws.com",
+            ["SageMaker:AllowedRoles:ml-team:0"] = "arn:aws:iam::123456789012:role/ml-*",
+            ["SageMaker:AllowedRoles:*:0"] = "arn:aws:iam::123456789012:role/shared",
+            ["SageMaker:Polling:HeartbeatSeconds"] = "900",
         }).Build();
         var services = new ServiceCollection();
         services.AddLogging();
@@ -272,7 +277,12 @@ public sealed class TrainingJobReconcilerTests
         Assert.Equal(("spot", "Exists", "NoSchedule"), (toleration.Key, toleration.OperatorProperty, toleration.Effect));
         Assert.Equal("http://minio.storage:9000", options.AgentEnvironment["FERRY_S3_ENDPOINT"]);
         Assert.Equal("true", options.AgentEnvironment["FERRY_S3_FORCE_PATH_STYLE"]);
-        Assert.Equal(TrainingJobBackend.InCluster, Assert.Single(provider.GetServices<ITrainingBackend>()).Backend);
+        Assert.Equal([TrainingJobBackend.InCluster, TrainingJobBackend.SageMaker], provider.GetServices<ITrainingBackend>().Select(b => b.Backend));
+        var sageMaker = provider.GetRequiredService<Ferry.Operator.Backends.SageMaker.SageMakerBackendOptions>();
+        Assert.Equal(("eu-west-1", "vpce-1.api.sagemaker.eu-west-1.vpce.amazonaws.com", TimeSpan.FromMinutes(15)),
+            (sageMaker.Region, sageMaker.Endpoint?.Host, sageMaker.Polling.Heartbeat));
+        Assert.Equal(["arn:aws:iam::123456789012:role/ml-*"], sageMaker.AllowedRoles["ml-team"]);
+        Assert.Equal(["arn:aws:iam::123456789012:role/shared"], sageMaker.AllowedRoles["*"]);
         // Only Ferry's children are cached.
         var podScope = Assert.Single(provider.GetServices<InformerScope>(), s => s.Type == typeof(k8s.Models.V1Pod));
         Assert.Equal("ferry.dev/job-name", podScope.LabelSelector);

@@ -98,6 +98,8 @@ public sealed class TrainingJobRequestBuilderTests
         { "experiment", s => s.Experiment = new ExperimentSpec { Name = "exp", Trial = "t1" }, r => $"{r.ExperimentConfig!.ExperimentName}/{r.ExperimentConfig.TrialName}", "exp/t1" },
         { "user tags", s => s.SageMaker!.Tags = new Dictionary<string, string> { ["owner"] = "ana" }, r => r.Tags![0], new Tag("owner", "ana") },
         { "operator tags", _ => { }, r => string.Join(',', r.Tags!.Select(t => t.Key)), "ferry.dev/namespace,ferry.dev/name,ferry.dev/uid" },
+        { "retryStrategy", s => s.SageMaker!.RetryStrategy = new SageMakerRetryStrategy { MaximumRetryAttempts = 3 }, r => r.RetryStrategy, new RetryStrategy(3) },
+        { "no retryStrategy by default", _ => { }, r => r.RetryStrategy, null },
         { "role", s => s.SageMaker!.RoleArn = "arn:aws:iam::210987654321:role/other", r => r.RoleArn, "arn:aws:iam::210987654321:role/other" },
     };
 

@@ -166,12 +166,12 @@ public sealed class InClusterBackend(
     /// What the operator's pod cache keeps: the metadata and the parts of the status that <see cref="Observe"/> reads.
     /// The spec (containers, environment, volumes), annotations and most container details are most of a pod's size
     /// and are never read back; with tens of thousands of pods cached they would be most of the operator's memory.
-    /// Kept: phase and reason, the conditions that explain a disruption or a pod that cannot be scheduled, and each
-    /// container's waiting reason (why it cannot start) and termination.
+    /// Kept: phase and reason, the node, the conditions that explain a disruption or a pod that cannot be scheduled, and
+    /// each container's waiting reason (why it cannot start) and termination (for the post-mortem).
     /// </summary>
     public static void TrimCachedPod(V1Pod pod)
     {
-        pod.Spec = null;
+        pod.Spec = pod.Spec?.NodeName is { } node ? new V1PodSpec { NodeName = node } : null;
         pod.Metadata.Annotations = null;
         if (pod.Status is { } status)
         {
@@ -208,7 +208,9 @@ public sealed class InClusterBackend(
                     ExitCode = t.ExitCode,
                     Message = t.Message,
                     Reason = t.Reason,
+                    Signal = t.Signal,
                     StartedAt = t.StartedAt,
+                    FinishedAt = t.FinishedAt,
                 },
             },
         }).ToList();
@@ -268,6 +270,7 @@ public sealed class InClusterBackend(
             }
         }
 
+        var disruption = Disruption(status);
         var replica = new ReplicaObservation(
             pod.Metadata.Name,
             index,
@@ -277,10 +280,33 @@ public sealed class InClusterBackend(
             StartedAt: startedAt,
             ExitCode: exitCode,
             FailureReason: failure,
-            Disruption: Disruption(status),
+            Disruption: disruption,
             Blocked: state == ReplicaState.Pending ? Blocked(status, init, train) : null,
-            Uid: pod.Metadata.Uid);
+            Uid: pod.Metadata.Uid)
+        {
+            Node = pod.Spec?.NodeName,
+            FinishedAt = terminated?.FinishedAt ?? init?.State?.Terminated?.FinishedAt,
+            Cause = Cause(terminated, disruption),
+        };
         return message is null ? replica : replica.WithTerminationMessage(message);
+    }
+
+    /// <summary>The kubelet's verdict in one word: the OOM killer, or the kind of disruption; null for a plain error exit.</summary>
+    private static string? Cause(V1ContainerStateTerminated? terminated, string? disruption)
+    {
+        if (terminated?.Reason == "OOMKilled")
+        {
+            return "OOMKilled";
+        }
+
+        if (disruption is null)
+        {
+            return null;
+        }
+
+        return disruption.Contains("Preempt", StringComparison.OrdinalIgnoreCase) ? "Preempted"
+            : disruption.Contains("Evict", StringComparison.OrdinalIgnoreCase) ? "Evicted"
+            : "Disrupted";
     }
 
     /// <summary>Why the pod was disrupted: its DisruptionTarget condition, or the kubelet's eviction and shutdown reasons.</summary>

@@ -58,8 +58,8 @@ public static class InClusterPodBuilder
         },
     };
 
-    /// <summary>The environment both containers of replica <paramref name="index"/> get: the contract plus the agent's settings.</summary>
-    public static IReadOnlyList<V1EnvVar> Environment(TrainingJob job, int index, InClusterOptions options)
+    /// <summary>The environment both containers of replica <paramref name="index"/> of <paramref name="attempt"/> get: the contract plus the agent's settings.</summary>
+    public static IReadOnlyList<V1EnvVar> Environment(TrainingJob job, int index, InClusterOptions options, int attempt = 1)
     {
         var agentJob = AgentJobMapping.FromTrainingJob(job);
         var replica = new ContractReplica(index, ContainerContract.DefaultRoot, ContainerContract.HostNames(agentJob.Replicas));
@@ -71,6 +71,7 @@ public static class InClusterPodBuilder
         variables.Add(new V1EnvVar { Name = AgentSettings.StopGraceVariable, Value = AgentJobMapping.Text((int)options.StopGracePeriod.TotalSeconds) });
         variables.Add(new V1EnvVar { Name = AgentSettings.CheckpointSyncVariable, Value = AgentJobMapping.Text((int)options.CheckpointSyncInterval.TotalSeconds) });
         variables.Add(new V1EnvVar { Name = AgentSettings.TerminationLogVariable, Value = TerminationMessagePath });
+        variables.Add(new V1EnvVar { Name = AgentSettings.AttemptVariable, Value = AgentJobMapping.Text(attempt) });
         foreach (var (name, value) in options.AgentEnvironment.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             variables.RemoveAll(v => v.Name == name);
@@ -87,7 +88,7 @@ public static class InClusterPodBuilder
         var name = job.Metadata.Name;
         var ns = job.Metadata.NamespaceProperty;
         var inCluster = spec.InCluster;
-        var environment = Environment(job, index, options).ToList();
+        var environment = Environment(job, index, options, attempt).ToList();
         var mounts = new List<V1VolumeMount>
         {
             new() { Name = OptMlVolume, MountPath = ContainerContract.DefaultRoot },

@@ -109,7 +109,7 @@ public sealed class LocalBackend(LocalJobPlan plan, ProgramPath agent, TimeProvi
                 Directory.CreateDirectory(root);
                 var (log, terminationLog) = LocalReplicaLaunch.Paths(attemptDirectory, index);
                 File.Delete(terminationLog);
-                var launch = new LocalReplicaLaunch(agent, plan.Command, Environment(index, root, port, terminationLog), plan.WorkingDirectory, log, terminationLog, StopGracePeriod);
+                var launch = new LocalReplicaLaunch(agent, plan.Command, Environment(index, start.Attempt, root, port, terminationLog), plan.WorkingDirectory, log, terminationLog, StopGracePeriod);
                 _replicas[(start.Attempt, index)] = LocalReplicaProcess.Start(
                     $"{plan.Job.JobName}-{index}", index, start.Attempt, launch, time, onLine, Signal);
             }
@@ -186,7 +186,7 @@ public sealed class LocalBackend(LocalJobPlan plan, ProgramPath agent, TimeProvi
         }
     }
 
-    private Dictionary<string, string> Environment(int index, string root, int port, string terminationLog)
+    private Dictionary<string, string> Environment(int index, int attempt, string root, int port, string terminationLog)
     {
         var variables = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (DictionaryEntry entry in System.Environment.GetEnvironmentVariables())
@@ -212,6 +212,7 @@ public sealed class LocalBackend(LocalJobPlan plan, ProgramPath agent, TimeProvi
         variables[Agent.AgentSettings.ReplicaIndexVariable] = index.ToString(CultureInfo.InvariantCulture);
         variables[ContainerContract.RootVariable] = root;
         variables[Agent.AgentSettings.TerminationLogVariable] = terminationLog;
+        variables[Agent.AgentSettings.AttemptVariable] = attempt.ToString(CultureInfo.InvariantCulture);
         variables[Agent.AgentSettings.StopGraceVariable] = ((int)StopGracePeriod.TotalSeconds).ToString(CultureInfo.InvariantCulture);
         return variables;
     }

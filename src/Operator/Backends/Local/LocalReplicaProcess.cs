@@ -24,6 +24,7 @@ internal sealed class LocalReplicaProcess
     private ReplicaState _state = ReplicaState.Pending;
     private DateTimeOffset? _startedAt;
     private int? _exitCode;
+    private DateTimeOffset? _finishedAt;
     private string? _message;
 
     private LocalReplicaProcess(string name, int index, int attempt, TimeProvider time)
@@ -63,7 +64,12 @@ internal sealed class LocalReplicaProcess
             return new ReplicaObservation(Name, Index, Attempt, _state,
                 Terminating: _stop.IsCancellationRequested && !Completion.IsCompleted,
                 StartedAt: _startedAt?.UtcDateTime,
-                ExitCode: _exitCode).WithTerminationMessage(_message);
+                ExitCode: _exitCode)
+            {
+                Node = System.Environment.MachineName,
+                FinishedAt = _finishedAt?.UtcDateTime,
+                StoppedByRequest = _stop.IsCancellationRequested,
+            }.WithTerminationMessage(_message);
         }
     }
 
@@ -115,6 +121,7 @@ internal sealed class LocalReplicaProcess
         {
             _state = termination.ExitCode == 0 ? ReplicaState.Succeeded : ReplicaState.Failed;
             _exitCode = termination.ExitCode;
+            _finishedAt = _time.GetUtcNow();
             _message = termination.Serialize();
         }
 

@@ -86,6 +86,18 @@ public static partial class CelRuleTwins
             "spec.metricDefinitions[].name must be unique: give every metric its own name",
             (self, _) => NamesUnique(self)),
 
+        new("self.all(r, r.type != 'MetricThreshold' || (has(r.value) && has(r.comparison)))",
+            "spec.rules[].value and spec.rules[].comparison are required when type is MetricThreshold: e.g. value: 0.9 and comparison: GreaterThan stops the job once the metric exceeds 0.9",
+            (self, _) => Items(self).All(r => Text(r, "type") != "MetricThreshold" || (Has(r, "value") && Has(r, "comparison")))),
+
+        new("self.all(r, !(r.type in ['Hang', 'StartDeadline']) || has(r.seconds))",
+            "spec.rules[].seconds is required when type is Hang or StartDeadline: set how long the metric may stay silent, e.g. seconds: 600",
+            (self, _) => Items(self).All(r => Text(r, "type") is not ("Hang" or "StartDeadline") || Has(r, "seconds"))),
+
+        new("self.all(r, self.exists_one(q, (has(q.name) ? q.name : q.type) == (has(r.name) ? r.name : r.type)))",
+            "spec.rules[].name must be unique (a rule without a name is named after its type): give each rule its own name",
+            (self, _) => Items(self).Select(r => Text(r, "name") ?? Text(r, "type")).GroupBy(n => n, StringComparer.Ordinal).All(g => g.Count() == 1)),
+
         new("self.all(k, size(k) >= 1 && size(k) <= 128 && !k.startsWith('aws:'))",
             "spec.sageMaker.tags keys must be 1-128 characters and must not start with aws: (reserved by AWS): rename the tag",
             (self, _) => Keys(self).All(k => k.Length is >= 1 and <= 128 && !k.StartsWith("aws:", StringComparison.Ordinal))),
@@ -119,6 +131,8 @@ public static partial class CelRuleTwins
     private static bool IsSageMaker(JsonNode self) => Text(self, "backend") == "SageMaker";
 
     private static bool IsS3(string? uri) => uri is not null && uri.StartsWith("s3://", StringComparison.Ordinal);
+
+    private static IEnumerable<JsonNode?> Items(JsonNode self) => self as JsonArray ?? [];
 
     private static IEnumerable<string> Keys(JsonNode self) => self is JsonObject o ? o.Select(p => p.Key) : [];
 

@@ -31,7 +31,8 @@ public static class FailurePolicy
         var disruptions = c.Status.Disruptions ?? 0;
         var retries = c.Status.Retries ?? Math.Max(attempt - 1 - disruptions, 0);
         var who = failure.Index is { } index ? $"Replica {index.ToString(CultureInfo.InvariantCulture)}" : "The attempt";
-        var from = spec.Checkpoint?.Uri is { Length: > 0 } uri ? $"from the last checkpoint in {uri}" : "from the beginning (spec.checkpoint is not set)";
+        var from = PostMortemPolicy.ResumeFrom(spec, c.Status);
+        PostMortemPolicy.Record(c, failure);
 
         if (failure.Disruption is { } disruption && disruptions < c.Input.Settings.MaxDisruptions)
         {
@@ -63,7 +64,8 @@ public static class FailurePolicy
     public static AttemptFailure? Find(DecisionContext c)
     {
         var current = c.Current;
-        if (current.Where(r => r.State == ReplicaState.Failed).OrderBy(r => r.Index).FirstOrDefault() is { } failed)
+        // The replica that failed first names the failure: the others usually fail because it did.
+        if (current.Where(r => r.State == ReplicaState.Failed).OrderBy(r => r.FinishedAt ?? DateTime.MaxValue).ThenBy(r => r.Index).FirstOrDefault() is { } failed)
         {
             return new AttemptFailure(failed.Index, ReasonOf(failed), failed.Disruption);
         }
@@ -83,7 +85,10 @@ public static class FailurePolicy
             }
         }
 
-        if (c.Status.AttemptStartTime is { } attemptStart
+        // A remote job that exists starts on the remote service's terms (capacity, spot waits), bounded by the
+        // deadlines it enforces itself; the start-up deadline covers only an attempt that could not be created.
+        var remoteExists = c.Input.Traits.RemoteJob && current.Count > 0;
+        if (!remoteExists && c.Status.AttemptStartTime is { } attemptStart
             && !(current.Count(r => r.State is ReplicaState.Running or ReplicaState.Succeeded) >= c.Required))
         {
             var timeout = c.Input.Settings.StartupTimeout;

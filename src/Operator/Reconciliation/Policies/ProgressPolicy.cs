@@ -55,6 +55,10 @@ public static class ProgressPolicy
             var message = remote
                 ? $"Created the training job for attempt {attempt}."
                 : $"Created {missing.Length} of {c.Required} replicas for attempt {attempt}.";
+            if (c.Current.Count == 0 && status.Checkpoint is not null && c.Spec.Checkpoint?.Uri is { Length: > 0 })
+            {
+                message += $" Resuming {PostMortemPolicy.ResumeFrom(c.Spec, status)}.";
+            }
             c.SetCondition(TrainingJobConditions.Created, true, R.PodsCreated, message);
             c.Event(TrainingJobEvent.Normal, R.PodsCreated, message);
             status.Replicas = new ReplicaStatus

@@ -16,7 +16,7 @@ public static class SuspendPolicy
     {
         if (c.Spec.Suspend)
         {
-            var resumeFrom = ResumeText(c.Spec);
+            var resumeFrom = ResumeText(c.Spec, c.Status);
             c.Status.Phase = TrainingJobPhase.Suspended;
             c.Status.Replicas = new ReplicaStatus();
             c.Status.StartTime = null;
@@ -50,7 +50,7 @@ public static class SuspendPolicy
                 c.Status.Attempt = attempt;
             }
 
-            var message = $"spec.suspend is false: attempt {attempt} starts; {ResumeText(c.Spec)}.";
+            var message = $"spec.suspend is false: attempt {attempt} starts; {ResumeText(c.Spec, c.Status)}.";
             c.SetCondition(TrainingJobConditions.Suspended, false, R.Resumed, message);
             c.Event(TrainingJobEvent.Normal, R.Resumed, message);
             if (attempt == c.Attempt)
@@ -65,8 +65,13 @@ public static class SuspendPolicy
         return false;
     }
 
-    /// <summary>What resuming really does: only a job with spec.checkpoint resumes from a checkpoint.</summary>
-    public static string ResumeText(TrainingJobSpec spec) => spec.Checkpoint?.Uri is { Length: > 0 } uri
-        ? $"training resumes from the last checkpoint in {uri}"
+    /// <summary>
+    /// What resuming really does: only a job with spec.checkpoint resumes from a checkpoint, and it says which one once
+    /// a replica reported it (status.checkpoint).
+    /// </summary>
+    public static string ResumeText(TrainingJobSpec spec, TrainingJobStatus? status = null) => spec.Checkpoint?.Uri is { Length: > 0 } uri
+        ? status?.Checkpoint is null
+            ? $"training resumes from the last checkpoint in {uri}"
+            : $"training resumes {PostMortemPolicy.ResumeFrom(spec, status)}"
         : "training starts again from the beginning, because spec.checkpoint is not set";
 }

@@ -72,6 +72,7 @@ public sealed class Controller<T> : IController
         _informers = [primary];
         _controllerTag = new("controller", name);
         primary.AddHandler(ResourceEventHandler<T>.OnAnyChange(obj => Queue.Add(ObjectKey.Of(obj))));
+        OperatorTelemetry.StartAtZero(OperatorTelemetry.ReconcileErrors, ("controller", name), "transient", ["true", "false"]);
     }
 
     /// <inheritdoc />
@@ -180,6 +181,7 @@ public sealed class Controller<T> : IController
     private async Task ProcessAsync(ObjectKey key, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
+        using var scope = _logger.BeginScope(new Dictionary<string, object?> { ["namespace"] = key.Namespace, ["name"] = key.Name });
         ReconcileResult result;
         try
         {
@@ -217,13 +219,13 @@ public sealed class Controller<T> : IController
                 Queue.AddAfter(key, requeue.Delay);
                 return "requeue";
             case ReconcileResult.ErrorResult { Transient: true } error:
-                OperatorTelemetry.ReconcileErrors.Add(1, _controllerTag, new("transient", true));
+                OperatorTelemetry.ReconcileErrors.Add(1, _controllerTag, new("transient", "true"));
                 _logger.LogWarning(error.Exception, "Reconcile of {Key} failed (attempt {Attempt}); retrying with backoff",
                     key, Queue.NumRequeues(key) + 1);
                 Queue.AddRateLimited(key);
                 return "transient_error";
             case ReconcileResult.ErrorResult error:
-                OperatorTelemetry.ReconcileErrors.Add(1, _controllerTag, new("transient", false));
+                OperatorTelemetry.ReconcileErrors.Add(1, _controllerTag, new("transient", "false"));
                 _logger.LogError(error.Exception, "Reconcile of {Key} failed permanently; not retrying until it changes", key);
                 Queue.Forget(key);
                 return "terminal_error";

@@ -16,9 +16,6 @@ public static class Finalizers
     public static bool Has(IKubernetesObject<V1ObjectMeta> obj, string finalizer) =>
         obj.Metadata?.Finalizers?.Contains(finalizer) == true;
 
-    /// <summary>Whether deletion of <paramref name="obj"/> was requested (it has a deletionTimestamp).</summary>
-    public static bool IsBeingDeleted(IKubernetesObject<V1ObjectMeta> obj) => obj.Metadata?.DeletionTimestamp is not null;
-
     /// <summary>Adds <paramref name="finalizer"/> unless present; returns the object as stored afterwards.</summary>
     public static async Task<T> EnsureAsync<T>(IResourceClient<T> client, T obj, string finalizer, CancellationToken cancellationToken)
         where T : class, IKubernetesObject<V1ObjectMeta>

@@ -111,6 +111,7 @@ public sealed class Informer<T> : IInformer
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         IReadOnlyList<string?> scopes = _options.Namespaces.Count == 0 ? [null] : [.. _options.Namespaces];
+        OperatorTelemetry.StartAtZero(OperatorTelemetry.WatchRestarts, ("kind", Kind.Kind), "reason", ["closed", "idle", "gone", "error"]);
         await Task.WhenAll(scopes.Select(ns => Task.Run(() => RunScopeAsync(ns, scopes.Count, cancellationToken), CancellationToken.None)))
             .ConfigureAwait(false);
     }

@@ -18,6 +18,8 @@ public sealed class WorkQueue<TKey> : IDisposable
     private readonly HashSet<TKey> _dirty = [];
     private readonly HashSet<TKey> _processing = [];
     private readonly Dictionary<TKey, Delayed> _waiting = [];
+    private readonly Dictionary<TKey, long> _queuedAt = [];
+    private readonly KeyValuePair<string, object?> _queueTag;
     private readonly List<TaskCompletionSource> _getters = [];
     private readonly IRateLimiter<TKey> _rateLimiter;
     private readonly TimeProvider _time;
@@ -31,9 +33,11 @@ public sealed class WorkQueue<TKey> : IDisposable
     public WorkQueue(string name, IRateLimiter<TKey>? rateLimiter = null, TimeProvider? time = null)
     {
         Name = name;
+        _queueTag = new("queue", name);
         _time = time ?? TimeProvider.System;
         _rateLimiter = rateLimiter ?? RateLimiters.DefaultController<TKey>(_time);
         OperatorTelemetry.TrackQueue(name, () => Count);
+        OperatorTelemetry.QueueRetries.Add(0, _queueTag);
     }
 
     /// <summary>The queue's name.</summary>
@@ -85,13 +89,13 @@ public sealed class WorkQueue<TKey> : IDisposable
                 return;
             }
 
+            OperatorTelemetry.QueueAdds.Add(1, _queueTag);
             if (_processing.Contains(key))
             {
                 return;
             }
 
-            _queue.Enqueue(key);
-            WakeGetters();
+            Enqueue(key);
         }
     }
 
@@ -129,7 +133,11 @@ public sealed class WorkQueue<TKey> : IDisposable
     }
 
     /// <summary>Queues a key after its rate limiter's delay (per-key exponential backoff, overall token bucket).</summary>
-    public void AddRateLimited(TKey key) => AddAfter(key, _rateLimiter.When(key));
+    public void AddRateLimited(TKey key)
+    {
+        OperatorTelemetry.QueueRetries.Add(1, _queueTag);
+        AddAfter(key, _rateLimiter.When(key));
+    }
 
     /// <summary>Clears the backoff history of a key (call after it was processed successfully).</summary>
     public void Forget(TKey key) => _rateLimiter.Forget(key);
@@ -147,6 +155,11 @@ public sealed class WorkQueue<TKey> : IDisposable
             {
                 if (_queue.TryDequeue(out var key))
                 {
+                    if (_queuedAt.Remove(key, out var queuedAt))
+                    {
+                        OperatorTelemetry.QueueLatency.Record(_time.GetElapsedTime(queuedAt).TotalSeconds, _queueTag);
+                    }
+
                     _processing.Add(key);
                     _dirty.Remove(key);
                     return new QueueItem<TKey>(key, false);
@@ -183,8 +196,7 @@ public sealed class WorkQueue<TKey> : IDisposable
             _processing.Remove(key);
             if (_dirty.Contains(key))
             {
-                _queue.Enqueue(key);
-                WakeGetters();
+                Enqueue(key);
             }
 
             CheckDrained();
@@ -243,6 +255,13 @@ public sealed class WorkQueue<TKey> : IDisposable
         }
 
         Add(key);
+    }
+
+    private void Enqueue(TKey key)
+    {
+        _queue.Enqueue(key);
+        _queuedAt[key] = _time.GetTimestamp();
+        WakeGetters();
     }
 
     // Wakes every waiting getter: one of them takes the key, the others wait again. Waking only one could lose the

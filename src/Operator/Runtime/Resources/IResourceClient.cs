@@ -26,14 +26,8 @@ public interface IResourceClient<T>
     /// <summary>Creates an object in its <c>metadata.namespace</c>.</summary>
     Task<T> CreateAsync(T obj, CancellationToken cancellationToken = default);
 
-    /// <summary>Replaces an object; the <c>metadata.resourceVersion</c> it carries guards against lost updates (409).</summary>
-    Task<T> ReplaceAsync(T obj, CancellationToken cancellationToken = default);
-
     /// <summary>Patches an object (JSON merge, JSON or strategic merge patch as the <see cref="V1Patch"/> says).</summary>
     Task<T> PatchAsync(string? ns, string name, V1Patch patch, CancellationToken cancellationToken = default);
-
-    /// <summary>Patches the <c>status</c> subresource.</summary>
-    Task<T> PatchStatusAsync(string? ns, string name, V1Patch patch, CancellationToken cancellationToken = default);
 
     /// <summary>Replaces the <c>status</c> subresource; guarded by <c>metadata.resourceVersion</c>.</summary>
     Task<T> ReplaceStatusAsync(T obj, CancellationToken cancellationToken = default);

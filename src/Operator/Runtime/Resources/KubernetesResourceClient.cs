@@ -285,20 +285,8 @@ public sealed class KubernetesResourceClient<T> : IResourceClient<T>
     }
 
     /// <inheritdoc />
-    public Task<T> ReplaceAsync(T obj, CancellationToken cancellationToken = default)
-    {
-        Stamp(obj);
-        var (ns, name) = NameOf(obj);
-        return SendAsync<T>(HttpMethod.Put, ItemPath(ns, name), Json(obj), JsonMediaType, cancellationToken);
-    }
-
-    /// <inheritdoc />
     public Task<T> PatchAsync(string? ns, string name, V1Patch patch, CancellationToken cancellationToken = default) =>
         SendAsync<T>(HttpMethod.Patch, ItemPath(ns, name), PatchBody(patch), PatchMediaType(patch), cancellationToken);
-
-    /// <inheritdoc />
-    public Task<T> PatchStatusAsync(string? ns, string name, V1Patch patch, CancellationToken cancellationToken = default) =>
-        SendAsync<T>(HttpMethod.Patch, ItemPath(ns, name) + "/status", PatchBody(patch), PatchMediaType(patch), cancellationToken);
 
     /// <inheritdoc />
     public Task<T> ReplaceStatusAsync(T obj, CancellationToken cancellationToken = default)

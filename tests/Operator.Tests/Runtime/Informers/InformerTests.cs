@@ -289,12 +289,7 @@ public sealed class InformerTests : IAsyncDisposable
 
         public Task<V1Pod> CreateAsync(V1Pod obj, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-        public Task<V1Pod> ReplaceAsync(V1Pod obj, CancellationToken cancellationToken = default) => throw new NotSupportedException();
-
         public Task<V1Pod> PatchAsync(string? ns, string name, V1Patch patch, CancellationToken cancellationToken = default) =>
-            throw new NotSupportedException();
-
-        public Task<V1Pod> PatchStatusAsync(string? ns, string name, V1Patch patch, CancellationToken cancellationToken = default) =>
             throw new NotSupportedException();
 
         public Task<V1Pod> ReplaceStatusAsync(V1Pod obj, CancellationToken cancellationToken = default) => throw new NotSupportedException();

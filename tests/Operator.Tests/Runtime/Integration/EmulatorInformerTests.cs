@@ -80,8 +80,8 @@ public sealed class EmulatorInformerTests : IAsyncLifetime
         var created = await _pods.CreateAsync(NewPod("after", new() { ["app"] = "y" }));
         await Wait.UntilAsync(() => informer.Cache.TryGet("default", "after", out _), "created pod cached");
 
-        created.Metadata.Labels["app"] = "z";
-        var replaced = await _pods.ReplaceAsync(created);
+        var replaced = await _pods.PatchAsync("default", created.Metadata.Name,
+            new V1Patch($"{{\"metadata\":{{\"resourceVersion\":\"{created.Metadata.ResourceVersion}\",\"labels\":{{\"app\":\"z\"}}}}}}", V1Patch.PatchType.MergePatch));
         await Wait.UntilAsync(() => informer.Cache.List("default", "app=z").Count == 1, "updated labels cached");
         Assert.Equal(replaced.Metadata.ResourceVersion, informer.Cache.List("default", "app=z")[0].Metadata.ResourceVersion);
 

@@ -125,12 +125,7 @@ public sealed class ScriptedResourceClient<T> : IResourceClient<T>
 
     public Task<T> CreateAsync(T obj, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-    public Task<T> ReplaceAsync(T obj, CancellationToken cancellationToken = default) => throw new NotSupportedException();
-
     public Task<T> PatchAsync(string? ns, string name, V1Patch patch, CancellationToken cancellationToken = default) => throw new NotSupportedException();
-
-    public Task<T> PatchStatusAsync(string? ns, string name, V1Patch patch, CancellationToken cancellationToken = default) =>
-        throw new NotSupportedException();
 
     public Task<T> ReplaceStatusAsync(T obj, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
