@@ -16,10 +16,11 @@ namespace Ferry.Operator.Cli;
 /// <param name="WorkDirectory">Where the replicas' roots and logs go (default: &lt;temp&gt;/ferry).</param>
 /// <param name="WorkingDirectory">What relative paths (the manifest, file://./ URIs) are resolved against.</param>
 /// <param name="Resume">Start from the latest checkpoint of the previous run of the same job (`--resume`).</param>
-public sealed record RunOptions(string Manifest, bool Verbose, string? WorkDirectory, string WorkingDirectory, bool Resume = false);
+/// <param name="Mode">Replicas as processes or in containers of spec.image (`--mode`; auto by default).</param>
+public sealed record RunOptions(string Manifest, bool Verbose, string? WorkDirectory, string WorkingDirectory, bool Resume = false, LocalRunMode Mode = LocalRunMode.Auto);
 
 /// <summary>
-/// `ferry run &lt;manifest.yaml&gt; [--verbose] [--work-dir DIR]`: validates a TrainingJob manifest as the API server would,
+/// `ferry run &lt;manifest.yaml&gt; [--verbose] [--work-dir DIR] [--mode auto|process|container]`: validates a TrainingJob manifest as the API server would,
 /// runs it on this machine with the Local backend through the operator's status logic, shows progress, and prints
 /// the final status and the model's location. Exit code: 0 Complete, 1 Failed (or could not run), 2 invalid
 /// manifest, 130 interrupted.
@@ -39,22 +40,28 @@ internal static class RunCommand
         {
             Description = "Directory for the replicas' stand-ins for /opt/ml and their logs (default: <temp>/ferry).",
         };
-        var command = new Command("run", "Run a TrainingJob on this machine (backend Local): replicas as processes with the SageMaker container contract.");
+        var command = new Command("run", "Run a TrainingJob on this machine (backend Local): replicas as processes, or as containers of spec.image (--mode), with the SageMaker container contract.");
         command.Arguments.Add(manifest);
         command.Options.Add(verbose);
         var resume = new Option<bool>("--resume")
         {
             Description = "Start from the latest checkpoint of the previous run of the same job (the checkpoints its replicas left under --work-dir); with spec.checkpoint.uri every run resumes from there anyway.",
         };
+        var mode = new Option<LocalRunMode>("--mode")
+        {
+            Description = "process: replicas as processes with the built trainer; container: each replica in a container of spec.image with podman or docker (SageMaker local mode: /opt/ml mounted per replica, algo-1..N host names, `train`); auto (default): container when spec.image is set and an engine is on PATH.",
+            DefaultValueFactory = _ => LocalRunMode.Auto,
+        };
         command.Options.Add(workDir);
         command.Options.Add(resume);
+        command.Options.Add(mode);
 
         // A synchronous action with its own signal handling: System.CommandLine would end the process a fixed
         // time after Ctrl-C, before the replicas are stopped and the final status is printed.
         command.SetAction(parse =>
         {
             using var interrupt = new InterruptSignal();
-            var options = new RunOptions(parse.GetValue(manifest)!, parse.GetValue(verbose), parse.GetValue(workDir), Directory.GetCurrentDirectory(), parse.GetValue(resume));
+            var options = new RunOptions(parse.GetValue(manifest)!, parse.GetValue(verbose), parse.GetValue(workDir), Directory.GetCurrentDirectory(), parse.GetValue(resume), parse.GetValue(mode));
             var live = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
             return RunAsync(options, Console.Out, Console.Error, live, interrupt.Token).GetAwaiter().GetResult();
         });
@@ -66,13 +73,24 @@ internal static class RunCommand
     {
         TrainingJob job;
         LocalJobPlan plan;
+        LocalRunModeChoice mode;
         try
         {
             job = ManifestLoader.LoadFile(Path.GetFullPath(options.Manifest, options.WorkingDirectory));
             var workRoot = options.WorkDirectory is { Length: > 0 } dir
                 ? Path.GetFullPath(dir, options.WorkingDirectory)
                 : Path.Combine(Path.GetTempPath(), "ferry");
-            plan = LocalJobPlan.For(job, workRoot, options.WorkingDirectory, () => LocalPrograms.Trainer(workingDirectory: options.WorkingDirectory));
+            mode = await LocalRunModeChoice.ChooseAsync(options.Mode, job, () => ContainerEngine.Find(), cancellationToken);
+
+            // In a container `train` is the image's; only process mode needs the trainer built here.
+            plan = LocalJobPlan.For(job, workRoot, options.WorkingDirectory, mode.IsContainer
+                ? () => new ProgramPath(Contract.ContainerContract.DefaultCommand, [])
+                : () => LocalPrograms.Trainer(workingDirectory: options.WorkingDirectory));
+        }
+        catch (InvalidOperationException e)
+        {
+            await error.WriteLineAsync($"ferry run: {e.Message}");
+            return Failed;
         }
         catch (InvalidManifestException e)
         {
@@ -116,12 +134,31 @@ internal static class RunCommand
         }
 
         Directory.CreateDirectory(plan.JobDirectory);
-        await output.WriteLineAsync($"TrainingJob {job.Metadata.Name}: {plan.Job.Replicas} replica(s) on this machine, running {string.Join(' ', plan.Command)}");
+        var containers = mode.IsContainer ? new ContainerReplicaCommand(mode.Engine!, mode.Image!, plan, job.Spec) : null;
+        if (mode.Note is { } note)
+        {
+            await output.WriteLineAsync(note);
+        }
+
+        await output.WriteLineAsync(containers is null
+            ? $"TrainingJob {job.Metadata.Name}: {plan.Job.Replicas} replica(s) on this machine, running {string.Join(' ', plan.Command)}"
+            : $"TrainingJob {job.Metadata.Name}: {plan.Job.Replicas} replica(s) in {containers.Engine.Name} containers of {containers.Image} (hosts {string.Join(", ", Contract.ContainerContract.HostNames(plan.Job.Replicas))}), running {string.Join(' ', Agent.AgentJobMapping.TrainingCommand(job.Spec))}");
         await output.WriteLineAsync($"replica roots and logs: {plan.JobDirectory}");
 
-        var finished = live
-            ? await RunLiveAsync(job, plan, options.Verbose, cancellationToken)
-            : await RunPlainAsync(job, plan, output, options.Verbose, cancellationToken);
+        TrainingJob finished;
+        try
+        {
+            finished = live
+                ? await RunLiveAsync(job, plan, containers, options.Verbose, cancellationToken)
+                : await RunPlainAsync(job, plan, containers, output, options.Verbose, cancellationToken);
+        }
+        finally
+        {
+            if (containers is not null)
+            {
+                await containers.RemoveLeftoversAsync(CancellationToken.None);
+            }
+        }
 
         await output.WriteLineAsync();
         var status = new JsonObject { ["status"] = JsonNode.Parse(KubernetesJson.Serialize(finished.Status)) };
@@ -145,13 +182,13 @@ internal static class RunCommand
         };
     }
 
-    private static async Task<TrainingJob> RunPlainAsync(TrainingJob job, LocalJobPlan plan, TextWriter output, bool verbose, CancellationToken cancellationToken)
+    private static async Task<TrainingJob> RunPlainAsync(TrainingJob job, LocalJobPlan plan, ContainerReplicaCommand? containers, TextWriter output, bool verbose, CancellationToken cancellationToken)
     {
         var progress = new PlainRunProgress(output, plan.Job.MetricDefinitions, verbose);
-        return await RunJobAsync(job, plan, progress, cancellationToken);
+        return await RunJobAsync(job, plan, containers, progress, cancellationToken);
     }
 
-    private static async Task<TrainingJob> RunLiveAsync(TrainingJob job, LocalJobPlan plan, bool verbose, CancellationToken cancellationToken)
+    private static async Task<TrainingJob> RunLiveAsync(TrainingJob job, LocalJobPlan plan, ContainerReplicaCommand? containers, bool verbose, CancellationToken cancellationToken)
     {
         TrainingJob? finished = null;
         await AnsiConsole.Progress()
@@ -160,14 +197,17 @@ internal static class RunCommand
             .StartAsync(async context =>
             {
                 var progress = new LiveRunProgress(AnsiConsole.Console, context, plan.Job.MetricDefinitions, verbose);
-                finished = await RunJobAsync(job, plan, progress, cancellationToken);
+                finished = await RunJobAsync(job, plan, containers, progress, cancellationToken);
             });
         return finished!;
     }
 
-    private static async Task<TrainingJob> RunJobAsync(TrainingJob job, LocalJobPlan plan, RunProgress progress, CancellationToken cancellationToken)
+    private static async Task<TrainingJob> RunJobAsync(TrainingJob job, LocalJobPlan plan, ContainerReplicaCommand? containers, RunProgress progress, CancellationToken cancellationToken)
     {
-        await using var backend = new LocalBackend(plan, LocalPrograms.Agent(), TimeProvider.System, progress.Line);
+        await using var backend = new LocalBackend(plan, LocalPrograms.Agent(), TimeProvider.System, progress.Line)
+        {
+            TrainingCommand = containers is null ? null : containers.For,
+        };
         var runner = new LocalJobRunner(backend, TimeProvider.System)
         {
             StatusChanged = progress.Status,

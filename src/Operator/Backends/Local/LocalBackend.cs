@@ -33,6 +33,9 @@ public sealed class LocalBackend(LocalJobPlan plan, ProgramPath agent, TimeProvi
     /// <summary>Variables every replica gets on top of this process's environment (e.g. an S3 endpoint and credentials).</summary>
     public IReadOnlyDictionary<string, string> EnvironmentOverrides { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>The command a replica's agent runs to train; null runs the plan's command as a process (container mode: <see cref="ContainerReplicaCommand.For"/>).</summary>
+    public Func<LocalReplicaContext, IReadOnlyList<string>>? TrainingCommand { get; init; }
+
     /// <inheritdoc />
     public TrainingJobBackend Backend => TrainingJobBackend.Local;
 
@@ -109,7 +112,8 @@ public sealed class LocalBackend(LocalJobPlan plan, ProgramPath agent, TimeProvi
                 Directory.CreateDirectory(root);
                 var (log, terminationLog) = LocalReplicaLaunch.Paths(attemptDirectory, index);
                 File.Delete(terminationLog);
-                var launch = new LocalReplicaLaunch(agent, plan.Command, Environment(index, start.Attempt, root, port, terminationLog), plan.WorkingDirectory, log, terminationLog, StopGracePeriod);
+                var command = TrainingCommand?.Invoke(new LocalReplicaContext(start.Attempt, index, root, port)) ?? plan.Command;
+                var launch = new LocalReplicaLaunch(agent, command, Environment(index, start.Attempt, root, port, terminationLog), plan.WorkingDirectory, log, terminationLog, StopGracePeriod);
                 _replicas[(start.Attempt, index)] = LocalReplicaProcess.Start(
                     $"{plan.Job.JobName}-{index}", index, start.Attempt, launch, time, onLine, Signal);
             }
