@@ -27,8 +27,9 @@ test: build
 images: setup
 	@scripts/images.sh
 
-## The images, run: operator --help/non-root/read-only, two trainer containers training 2 ranks.
-test-containers: images
+## The images, run (scripts/test-containers.sh): the operator image against the Kubernetes API emulator (non-root,
+## read-only), two trainer containers training 2 ranks, `ferry run --mode container`, the agent as init container.
+test-containers: build images
 	@scripts/test-containers.sh
 
 ## Trains Fashion-MNIST with 2 data-parallel ranks through `ferry run` (Local backend).

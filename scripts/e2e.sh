@@ -213,6 +213,8 @@ done
 [ -n "$HEALTH_URL" ] || fail "ferry operator did not print its listening address within 30s."
 [ "$(curl -fsS --max-time 2 "$HEALTH_URL/readyz" 2>/dev/null)" = ok ] || fail "ferry operator was not ready within 30s ($HEALTH_URL/readyz)."
 echo "ready: $HEALTH_URL/readyz answers ok"
+[ "$(curl -fsS --max-time 2 "$HEALTH_URL/healthz" 2>/dev/null)" = ok ] || fail "ferry operator's $HEALTH_URL/healthz does not answer ok."
+echo "live: $HEALTH_URL/healthz answers ok"
 
 step "Submit the job"
 show "kubectl apply -f $SAMPLE"

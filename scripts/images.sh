@@ -6,7 +6,8 @@
 # and the sizes. The host's NuGet package folder is mounted into the build stage so that restore reuses it.
 #
 # Environment: ENGINE (podman), FERRY_PUBLIC_BASES=1 (keep the Dockerfiles' public base images),
-# NUGET_PACKAGES (~/.nuget/packages), VERSION (dev).
+# NUGET_PACKAGES (~/.nuget/packages), VERSION (dev), FERRY_IMAGE_SOURCE (the repository URL for the source label; default: the
+# origin remote of this checkout, if any).
 set -euo pipefail
 shopt -s inherit_errexit
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,6 +24,8 @@ mkdir -p "$nuget"
 revision="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 git diff --quiet HEAD 2>/dev/null || revision="$revision-dirty"
 version="${VERSION:-dev}"
+# org.opencontainers.image.source: FERRY_IMAGE_SOURCE, else the checkout's origin remote, else left empty.
+source_url="${FERRY_IMAGE_SOURCE:-$(git remote get-url origin 2>/dev/null || true)}"
 
 # Hash of every file under the given paths (tracked or not, ignored ones excluded), plus the base images' ids.
 input_hash() {
@@ -42,7 +45,7 @@ build() { # NAME DOCKERFILE TARGET PATHS...
     local start=$SECONDS target_args=()
     [[ -n "$target" ]] && target_args=(--target "$target")
     "$engine" build --pull=never --network=host --layers=false -f "$dockerfile" "${target_args[@]}" \
-      "${base_args[@]}" --build-arg "VERSION=$version" --build-arg "REVISION=$revision" \
+      "${base_args[@]}" --build-arg "VERSION=$version" --build-arg "REVISION=$revision" --build-arg "SOURCE=$source_url" \
       -v "$nuget:/root/.nuget/packages" -t "$tag" . >&2 \
       || { echo "images: building $name from $dockerfile failed (output above)" >&2; exit 1; }
     echo "images: built $tag in $((SECONDS - start)) s" >&2
