@@ -46,7 +46,8 @@ check() { # NAME COMMAND... : passes when COMMAND exits 0
 run() { "$engine" run --rm --pull=never "$@"; }
 
 # --- operator image ---------------------------------------------------------------------------------------
-operator_help() { run --read-only "$operator" --help | tee /dev/stderr | grep -q 'operator'; }
+# Output captured before grep: `grep -q` ending a pipe early would fail the writer with SIGPIPE under pipefail.
+operator_help() { local help; help="$(run --read-only "$operator" --help)" || return 1; echo "$help"; grep -q 'operator' <<<"$help"; }
 operator_user() { [[ "$(run --entrypoint id "$operator" -u)" == 65532 ]]; }
 operator_labels() {
   local labels; labels="$("$engine" image inspect --format '{{json .Labels}}' "$operator")"

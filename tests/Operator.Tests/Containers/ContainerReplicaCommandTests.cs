@@ -44,8 +44,10 @@ public sealed class ContainerReplicaCommandTests : IDisposable
     {
         var command = CommandFor(Job(), index: 1);
 
-        Assert.Equal(["/usr/bin/podman", "run", "--rm", "--name", "ferry-lm-2-algo-2", "--pull=never", "--network=host", "--hostname", "algo-2"], command.Take(9));
+        Assert.Equal(["/usr/bin/podman", "run", "--rm", "--name", "ferry-lm-2-algo-2", "--pull=never", "--network=host"], command.Take(7));
+        Assert.Equal("algo-2", ValueAfter(command, "--hostname", ""));
         Assert.Equal(["localhost/ferry-trainer:dev", "train"], command.TakeLast(2));
+        Assert.Contains("--replace", command);
         Assert.Equal("/work/lm/attempt-2/algo-2:/opt/ml", ValueAfter(command, "--volume", ""));
         Assert.Equal(["algo-1:127.0.0.1", "algo-2:127.0.0.1", "algo-3:127.0.0.1"], command.Where((_, i) => i > 0 && command[i - 1] == "--add-host"));
         Assert.Equal(ContainerReplicaCommand.User, ValueAfter(command, "--user", ""));
@@ -68,6 +70,8 @@ public sealed class ContainerReplicaCommandTests : IDisposable
         Assert.Equal("python", ValueAfter(command, "--entrypoint", ""));
         Assert.Equal(["localhost/ferry-trainer:dev", "-m", "trainer", "--fast"], command.TakeLast(4));
         Assert.DoesNotContain("--userns=keep-id", command);
+        Assert.DoesNotContain("--replace", command);
+        Assert.DoesNotContain("--hostname", command);
     }
 
     [Fact]

@@ -62,12 +62,19 @@ public sealed class ContainerReplicaCommand(ContainerEngine engine, string image
 
         var arguments = new List<string>
         {
-            engine.Executable, "run", "--rm", "--name", name, "--pull=never", "--network=host",
-            "--hostname", hosts[replica.Index], "--user", User,
+            engine.Executable, "run", "--rm", "--name", name, "--pull=never", "--network=host", "--user", User,
         };
-        if (engine.IsPodman && UnixIds.UserId() != 0)
+        if (engine.IsPodman)
         {
-            arguments.Add("--userns=keep-id");
+            // The replica's own host name, as in SageMaker; docker refuses --hostname on the host's network.
+            arguments.AddRange(["--hostname", hosts[replica.Index]]);
+
+            // A container of the same name left by an earlier run that was killed is replaced, not a start-up failure.
+            arguments.Add("--replace");
+            if (UnixIds.UserId() != 0)
+            {
+                arguments.Add("--userns=keep-id");
+            }
         }
 
         foreach (var host in hosts)
