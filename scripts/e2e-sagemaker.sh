@@ -69,6 +69,7 @@ OPERATOR_DLL=$(output_of src/Operator ferry.dll) || fail "build src/Operator fir
 
 step "Start the Kubernetes API emulator"
 export KUBECONFIG=$WORK/kubeconfig
+: >"$WORK/emulator.log"
 setsid "$DOTNET" "$EMULATOR_DLL" --kubeconfig "$KUBECONFIG" >"$WORK/emulator.log" 2>&1 &
 PIDS+=($!)
 for ((i = 0; i < 300; i++)); do
@@ -78,6 +79,7 @@ done
 k get namespace default -o name >/dev/null || fail "the Kubernetes API emulator did not answer within 30s"
 
 step "Start the SageMaker emulator (jobs: 5 s starting, 5 s downloading, 3 s training, 5 s uploading)"
+: >"$WORK/sagemaker.log"
 setsid "$DOTNET" "$SAGEMAKER_DLL" --region "$REGION" --training-seconds 3 >"$WORK/sagemaker.log" 2>&1 &
 PIDS+=($!)
 ENDPOINT=
@@ -96,6 +98,7 @@ cat >"$WORK/operator.json" <<JSON
 { "SageMaker": { "Region": "$REGION", "Endpoint": "$ENDPOINT", "AllowedRoles": { "default": [ "$ROLE" ] },
   "Polling": { "StartingPollSeconds": 1, "ChangeFeedSeconds": 2, "RecheckSeconds": 2, "StoppingPollSeconds": 2 } } }
 JSON
+: >"$WORK/operator.log"
 FERRY_CONFIG_FILE=$WORK/operator.json AWS_ACCESS_KEY_ID=AKIDFERRYEMULATOR AWS_SECRET_ACCESS_KEY=ferry-emulator-secret-access-key \
   setsid "$DOTNET" "$OPERATOR_DLL" operator --kubeconfig "$KUBECONFIG" --leader-elect false --port 0 >"$WORK/operator.log" 2>&1 &
 PIDS+=($!)

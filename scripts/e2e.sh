@@ -153,6 +153,8 @@ step "Start the Kubernetes API emulator (RBAC; simulated kubelet: pods run ${POD
 export KUBECONFIG=$WORK/kubeconfig
 OPERATOR_KUBECONFIG=$KUBECONFIG.$RELEASE_NAMESPACE.$SERVICE_ACCOUNT
 # setsid: each background process leads its own process group, so cleanup reaches everything it started.
+# Each log exists before its process starts: the redirection happens in the child, and the loops below read it at once.
+: >"$EMULATOR_LOG"
 setsid "$DOTNET" "$EMULATOR_DLL" --kubeconfig "$KUBECONFIG" --kubelet-run-seconds "$POD_SECONDS" \
   --authorization rbac --service-account "$RELEASE_NAMESPACE/$SERVICE_ACCOUNT" >"$EMULATOR_LOG" 2>&1 &
 EMULATOR_PID=$!
@@ -184,6 +186,8 @@ KUBECONFIG=$OPERATOR_KUBECONFIG k auth can-i delete trainingjobs.ferry.dev -n de
   || fail "the operator's ServiceAccount may not delete TrainingJobs (ttlSecondsAfterFinished needs it)."
 
 step "Start ferry operator as the ServiceAccount (leader election on, health/metrics on a free port)"
+# The log exists before the process starts, so reading it at once never fails.
+: >"$OPERATOR_LOG"
 if [ -n "${FERRY_E2E_OPERATOR_IMAGE:-}" ]; then
   # The operator image instead of the build output: as its non-root user, read-only root filesystem, the
   # kubeconfig mounted; host network to reach the emulator on loopback.
