@@ -87,6 +87,32 @@ public sealed class LocalLineageTests(MotoS3 moto) : IDisposable
         Assert.Contains("no log of rank 0 in attempt 2", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Ferry_run_prints_where_the_report_is()
+    {
+        var script = _run.Script("train.sh", """
+            echo "epoch=1 step=5 train_loss=0.5000 val_loss=0.6000 val_accuracy=0.7000"
+            echo "epoch=2 step=10 train_loss=0.4000 val_loss=0.5000 val_accuracy=0.8000"
+            """);
+        _run.Manifest($$"""
+            apiVersion: ferry.dev/v1alpha1
+            kind: TrainingJob
+            metadata:
+              name: printed
+            spec:
+              backend: Local
+              command: ["{{script}}"]
+              output: {uri: "file://./out"}
+            """);
+
+        var (exit, output, error) = await _run.RunCommandAsync();
+
+        Assert.True(exit == 0, error);
+        var report = Path.Combine(_run.Directory, "out", "printed", "output", "report.html");
+        Assert.Contains($"report: {report}\n", output.Replace("\r", ""), StringComparison.Ordinal);
+        Assert.Equal(2, TrainingReportTests.Parse(await File.ReadAllTextAsync(report)).Descendants().Count(e => e.Name.LocalName == "figure"));
+    }
+
     private static void XNamespaceCheck(System.Xml.Linq.XDocument report, string sha)
     {
         System.Xml.Linq.XNamespace x = "http://www.w3.org/1999/xhtml";
