@@ -31,6 +31,8 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         using var sync = string.IsNullOrEmpty(job.CheckpointUri) ? null : new CheckpointSync(checkpoints, job.CheckpointUri);
         sync?.RecordExisting();
         var metrics = new MetricScanner(job.MetricDefinitions);
+        // The channels' listing from `agent init`, taken before the training process starts (it is not SageMaker's).
+        var inputs = InputReport.Take(root);
         // Rank 0 keeps every value for the training report.
         var recorder = settings.ReplicaIndex == 0 ? new MetricRecorder(job.MetricDefinitions) : null;
         var arguments = command.Count == 0 ? [ContainerContract.DefaultCommand] : command;
@@ -120,7 +122,6 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         }
 
         var logs = await CopyLogAsync(job, settings, log);
-        var inputs = settings.ReplicaIndex == 0 ? InputReport.Read(root) : null;
         string? report = null;
         if (recorder is not null)
         {
@@ -135,7 +136,7 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
 
         await WriteTerminationMessageAsync(settings, new TerminationMessage(exitCode, failure, metrics.Latest(), modelUri)
         {
-            Inputs = inputs,
+            Inputs = settings.ReplicaIndex == 0 ? inputs : null,
             ModelDigest = modelDigest,
             Report = report,
             LogTail = exitCode == 0 ? null : log.Tail(),

@@ -11,7 +11,8 @@ public sealed record InputReport(string Name, long Objects, long Bytes)
 {
     /// <summary>
     /// Where `agent init` leaves the listing for `agent exec` (the two run in different containers of the pod, which
-    /// share only `/opt/ml`): beside SageMaker's own config files, as SageMaker keeps its extra config there too.
+    /// share only `/opt/ml`): beside SageMaker's own config files; `agent exec` removes it before the training process
+    /// starts.
     /// </summary>
     public const string FileName = "input/config/ferry-inputs.json";
 
@@ -21,13 +22,23 @@ public sealed record InputReport(string Name, long Objects, long Bytes)
     public static Task WriteAsync(string root, IReadOnlyList<InputReport> inputs, CancellationToken cancellationToken) =>
         File.WriteAllTextAsync(ContainerContract.PathOf(root, FileName), JsonSerializer.Serialize(inputs, Options), cancellationToken);
 
-    /// <summary>The listing `agent init` left under <paramref name="root"/>, or null when there is none (or it is unreadable).</summary>
-    public static IReadOnlyList<InputReport>? Read(string root)
+    /// <summary>
+    /// The listing `agent init` left under <paramref name="root"/>, removed so that the training process sees exactly
+    /// SageMaker's files; null when there is none (or it is unreadable).
+    /// </summary>
+    public static IReadOnlyList<InputReport>? Take(string root)
     {
         var path = ContainerContract.PathOf(root, FileName);
         try
         {
-            return File.Exists(path) ? JsonSerializer.Deserialize<InputReport[]>(File.ReadAllText(path), Options) : null;
+            if (!File.Exists(path))
+            {
+                return null;
+            }
+
+            var inputs = JsonSerializer.Deserialize<InputReport[]>(File.ReadAllText(path), Options);
+            File.Delete(path);
+            return inputs;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {
