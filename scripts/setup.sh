@@ -22,6 +22,8 @@ done
 # The operate tests: Prometheus scrapes the operator and promtool checks the rules; the Argo CD health check runs in Lua.
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v lua5.4 >/dev/null || need_apt+=(lua5.4)
+# The training report is opened in a real headless browser (Microsoft.Playwright drives Debian's chromium).
+command -v chromium >/dev/null || need_apt+=(chromium)
 lua5.4 -e 'require "cjson"' 2>/dev/null || need_apt+=(lua-cjson)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

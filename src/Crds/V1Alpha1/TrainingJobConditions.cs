@@ -46,6 +46,12 @@ public static class TrainingJobLabels
     /// <summary>The attempt the pod belongs to, 1 for the first.</summary>
     public const string Attempt = "ferry.dev/attempt";
 
+    /// <summary>The experiment of spec.experiment.name, set on the TrainingJob by the operator.</summary>
+    public const string Experiment = "ferry.dev/experiment";
+
+    /// <summary>The trial of spec.experiment.trial, set on the TrainingJob by the operator.</summary>
+    public const string Trial = "ferry.dev/trial";
+
     /// <summary>The finalizer that stops the backend's job before the resource goes away.</summary>
     public const string Finalizer = "ferry.dev/finalizer";
 }

@@ -89,6 +89,11 @@ public sealed class TrainingJobStatus
     [Description("Experiment echoes spec.experiment for lineage queries.")]
     public ExperimentSpec? Experiment { get; set; }
 
+    // Lineage and the training report.
+    [JsonPropertyName("lineage")]
+    [Description("Lineage is what actually ran: image (and digest), hyperparameters, inputs as the agent saw them, the model's size and SHA-256, backend, attempts and times. The experiment and trial are also labels (ferry.dev/experiment, ferry.dev/trial), so `kubectl get tj -l ferry.dev/experiment=NAME` lists an experiment's trials.")]
+    public LineageStatus? Lineage { get; set; }
+
     [JsonPropertyName("sageMaker")]
     [Description("SageMaker is the SageMaker training job's own state (backend SageMaker).")]
     public SageMakerStatus? SageMaker { get; set; }
@@ -320,6 +325,10 @@ public sealed class ArtifactsStatus
     [JsonPropertyName("output")]
     [Description("Output is the URI prefix of /opt/ml/output/data.")]
     public string? Output { get; set; }
+
+    [JsonPropertyName("report")]
+    [Description("Report is the URI of report.html, the training report (metric curves, rules, lineage, timings) written beside model.tar.gz when the job ends.")]
+    public string? Report { get; set; }
 }
 
 /// <summary>The SageMaker training job's own state.</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Formats.Tar;
 using System.IO.Compression;
 using Ferry.Operator.Contract;
+using Ferry.Operator.Insight.Report;
 using Ferry.Operator.Storage;
 
 namespace Ferry.Operator.Agent;
@@ -30,6 +31,10 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         using var sync = string.IsNullOrEmpty(job.CheckpointUri) ? null : new CheckpointSync(checkpoints, job.CheckpointUri);
         sync?.RecordExisting();
         var metrics = new MetricScanner(job.MetricDefinitions);
+        // The channels' listing from `agent init`, taken before the training process starts (it is not SageMaker's).
+        var inputs = InputReport.Take(root);
+        // Rank 0 keeps every value for the training report.
+        var recorder = settings.ReplicaIndex == 0 ? new MetricRecorder(job.MetricDefinitions) : null;
         var arguments = command.Count == 0 ? [ContainerContract.DefaultCommand] : command;
         var host = ContainerContract.HostName(settings.ReplicaIndex);
         // Outside /opt/ml, which belongs to the training process's contract; the same place the model is packed in.
@@ -57,8 +62,8 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         {
             process.StartInfo.Environment[name] = value;
         }
-        process.OutputDataReceived += (_, e) => Forward(e.Data, stdout, metrics, log);
-        process.ErrorDataReceived += (_, e) => Forward(e.Data, stderr, metrics, log);
+        process.OutputDataReceived += (_, e) => Forward(e.Data, stdout, metrics, log, recorder);
+        process.ErrorDataReceived += (_, e) => Forward(e.Data, stderr, metrics, log, recorder);
 
         try
         {
@@ -74,6 +79,7 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
 
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
+        var trainingStarted = time.GetUtcNow();
 
         using var syncStop = new CancellationTokenSource();
         var periodic = SyncCheckpointsPeriodicallyAsync(job, sync, settings.CheckpointSyncInterval, syncStop.Token);
@@ -81,17 +87,19 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
 
         await process.WaitForExitAsync(CancellationToken.None);
         var exitCode = process.ExitCode;
+        var trainingEnded = time.GetUtcNow();
         await syncStop.CancelAsync();
         await periodic;
 
         string? failure = null;
         string? modelUri = null;
+        ModelDigest? modelDigest = null;
         try
         {
             await SyncCheckpointsAsync(job, sync, CancellationToken.None);
             if (exitCode == 0 && settings.ReplicaIndex == 0 && !string.IsNullOrEmpty(job.OutputUri))
             {
-                modelUri = await UploadArtifactsAsync(job, root, CancellationToken.None);
+                (modelUri, modelDigest) = await UploadArtifactsAsync(job, root, CancellationToken.None);
             }
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -114,8 +122,23 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         }
 
         var logs = await CopyLogAsync(job, settings, log);
+        string? report = null;
+        if (recorder is not null)
+        {
+            var outcome = exitCode == 0 ? "Succeeded"
+                : stopRequested.IsCancellationRequested ? $"Stopped (exit code {exitCode})"
+                : $"Failed (exit code {exitCode})";
+            report = await WriteReportAsync(job, new TrainingReport(
+                job.JobName, settings.Attempt, job.Replicas, job.Report ?? new AgentReportContext("unknown"), job.HyperParameters, inputs,
+                modelUri is not null && modelDigest is not null ? (modelUri, modelDigest) : null,
+                recorder.Snapshot(), trainingStarted, trainingEnded, outcome));
+        }
+
         await WriteTerminationMessageAsync(settings, new TerminationMessage(exitCode, failure, metrics.Latest(), modelUri)
         {
+            Inputs = settings.ReplicaIndex == 0 ? inputs : null,
+            ModelDigest = modelDigest,
+            Report = report,
             LogTail = exitCode == 0 ? null : log.Tail(),
             Logs = logs,
             Checkpoint = sync?.Latest,
@@ -140,7 +163,7 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         }
     }
 
-    private void Forward(string? line, TextWriter writer, MetricScanner metrics, ReplicaLog log)
+    private void Forward(string? line, TextWriter writer, MetricScanner metrics, ReplicaLog log, MetricRecorder? recorder)
     {
         if (line is null)
         {
@@ -154,7 +177,9 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
             writer.Flush();
         }
 
-        metrics.Observe(line, time.GetUtcNow());
+        var now = time.GetUtcNow();
+        metrics.Observe(line, now);
+        recorder?.Observe(line, now);
     }
 
     private async Task StopAsync(Process process, TimeSpan grace)
@@ -255,7 +280,7 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         }
     }
 
-    private async Task<string> UploadArtifactsAsync(AgentJob job, string root, CancellationToken cancellationToken)
+    private async Task<(string Uri, ModelDigest Digest)> UploadArtifactsAsync(AgentJob job, string root, CancellationToken cancellationToken)
     {
         using var store = stores.Open(job.OutputUri!, "spec.output.uri");
         var staging = Path.Combine(Path.GetTempPath(), "ferry-agent-" + Guid.NewGuid().ToString("N"));
@@ -264,6 +289,7 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         {
             var model = Path.Combine(staging, ArtifactLocations.ModelArchive);
             await PackAsync(ContainerContract.PathOf(root, ContainerContract.ModelDirectory), model, cancellationToken);
+            var digest = await ModelDigest.OfAsync(model, cancellationToken);
             await store.UploadAsync(model, ArtifactLocations.ModelKey(job.JobName), cancellationToken);
 
             var outputData = ContainerContract.PathOf(root, ContainerContract.OutputDataDirectory);
@@ -275,11 +301,43 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
             }
 
             await stdout.WriteLineAsync($"ferry agent: model uploaded to {ArtifactLocations.ModelUri(job.OutputUri!, job.JobName)}");
-            return ArtifactLocations.ModelUri(job.OutputUri!, job.JobName);
+            return (ArtifactLocations.ModelUri(job.OutputUri!, job.JobName), digest);
         }
         finally
         {
             Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Writes the training report (rank 0) to `&lt;output&gt;/&lt;job&gt;/output/report.html`; returns its URI, or null when the
+    /// job has no output location or writing failed (said on stderr: a lost report never fails the job).
+    /// </summary>
+    private async Task<string?> WriteReportAsync(AgentJob job, TrainingReport report)
+    {
+        if (string.IsNullOrEmpty(job.OutputUri))
+        {
+            return null;
+        }
+
+        var path = Path.Combine(Path.GetTempPath(), $"ferry-report-{Guid.NewGuid():N}.html");
+        try
+        {
+            await TrainingReportHtml.WriteAsync(report, path, CancellationToken.None);
+            using var store = stores.Open(job.OutputUri, "spec.output.uri");
+            await store.UploadAsync(path, ArtifactLocations.ReportKey(job.JobName), CancellationToken.None);
+            var uri = ArtifactLocations.ReportUri(job.OutputUri, job.JobName);
+            await stdout.WriteLineAsync($"ferry agent: training report written to {uri}");
+            return uri;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            await stderr.WriteLineAsync("ferry agent: writing the training report failed: " + e.Message);
+            return null;
+        }
+        finally
+        {
+            File.Delete(path);
         }
     }
 

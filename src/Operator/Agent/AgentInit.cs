@@ -16,6 +16,7 @@ public sealed class AgentInit(ObjectStoreFactory stores, TextWriter log)
         var replica = settings.ToContractReplica(job);
         await ContractWriter.WriteAsync(job.ToContractJob(), replica, cancellationToken);
 
+        var listed = new List<InputReport>(job.Inputs.Count);
         for (var i = 0; i < job.Inputs.Count; i++)
         {
             var channel = job.Inputs[i];
@@ -26,7 +27,10 @@ public sealed class AgentInit(ObjectStoreFactory stores, TextWriter log)
             var directory = ContainerContract.ChannelDirectory(settings.Root, channel.Name);
             await Named(field, channel.Uri, () => ObjectTransfer.DownloadAsync(store, mine, directory, cancellationToken));
             await log.WriteLineAsync($"ferry agent: channel {channel.Name}: {mine.Count} of {all.Count} objects from {channel.Uri} ({channel.Distribution})");
+            listed.Add(new InputReport(channel.Name, all.Count, all.Sum(o => o.Size)));
         }
+
+        await InputReport.WriteAsync(settings.Root, listed, cancellationToken);
 
         if (!string.IsNullOrEmpty(job.CheckpointUri))
         {

@@ -27,7 +27,8 @@ public sealed record AgentJob(
     string? CheckpointUri,
     IReadOnlyList<AgentMetricDefinition> MetricDefinitions,
     IReadOnlyDictionary<string, string>? Environment = null,
-    string? InstanceType = null)
+    string? InstanceType = null,
+    AgentReportContext? Report = null)
 {
     /// <summary>The environment variable that carries this record as JSON.</summary>
     public const string Variable = "FERRY_JOB";

@@ -23,7 +23,9 @@ public static class AgentJobMapping
             CheckpointUri: spec.Checkpoint?.Uri,
             MetricDefinitions: [.. definitions.Select(d => new AgentMetricDefinition(d.Name, d.Regex))],
             Environment: new Dictionary<string, string>(spec.Env ?? new Dictionary<string, string>(), StringComparer.Ordinal),
-            InstanceType: spec.Resources?.InstanceType);
+            InstanceType: spec.Resources?.InstanceType,
+            Report: new AgentReportContext(spec.Backend.ToString(), spec.Image, spec.Experiment?.Name, spec.Experiment?.Trial,
+                spec.Rules is { Count: > 0 } rules ? [.. rules] : null));
     }
 
     /// <summary>Whole CPUs for `SM_NUM_CPUS` from a Kubernetes quantity (`500m` → 1, `2` → 2); null when unset.</summary>

@@ -11,7 +11,8 @@ namespace Ferry.Operator.Agent;
 /// (<see cref="LogTail"/>), where the full log was copied (<see cref="Logs"/>) and the latest complete checkpoint
 /// synced (<see cref="Checkpoint"/>). The operator reads it from the pod status (`state.terminated.message`);
 /// Kubernetes keeps at most 4096 bytes, so <see cref="Serialize"/> makes it fit: metrics go first (from the end), then
-/// the oldest lines of the tail, then the end of the failure reason. Metrics and checkpoints therefore reach the status
+/// the input listing (from the end), then the oldest lines of the tail, then the end of the failure reason. Replica 0 adds lineage (the inputs it listed, which give way after the metrics; the
+/// model's size and SHA-256) and where it wrote the training report. Metrics and checkpoints therefore reach the status
 /// when a replica ends, not while it runs.
 /// </summary>
 public sealed record TerminationMessage(
@@ -28,6 +29,15 @@ public sealed record TerminationMessage(
 
     /// <summary>The latest complete checkpoint the agent synced to `spec.checkpoint.uri`, or null.</summary>
     public CheckpointReport? Checkpoint { get; init; }
+
+    /// <summary>Lineage (replica 0): the input channels as `agent init` listed them; gives way after the metrics.</summary>
+    public IReadOnlyList<InputReport>? Inputs { get; init; }
+
+    /// <summary>Lineage (replica 0 on success): size and SHA-256 of the uploaded model.tar.gz.</summary>
+    public ModelDigest? ModelDigest { get; init; }
+
+    /// <summary>Where replica 0 wrote the training report (report.html), or null.</summary>
+    public string? Report { get; init; }
 
     /// <summary>The process ended after the container was told to stop (SIGTERM), not on its own.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
@@ -62,6 +72,10 @@ public sealed record TerminationMessage(
             if (message.Metrics is { Count: > 0 } metrics)
             {
                 message = message with { Metrics = metrics.Count == 1 ? null : [.. metrics.Take(metrics.Count - 1)] };
+            }
+            else if (message.Inputs is { Count: > 0 } inputs)
+            {
+                message = message with { Inputs = inputs.Count == 1 ? null : [.. inputs.Take(inputs.Count - 1)] };
             }
             else if (message.LogTail is { Length: > 0 } tail)
             {

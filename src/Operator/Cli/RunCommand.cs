@@ -168,7 +168,13 @@ internal static class RunCommand
         {
             await output.WriteLineAsync($"model: {LocalPath(model)}");
         }
-        else if (phase != TrainingJobPhase.Succeeded)
+
+        if (finished.Status?.Artifacts?.Report is { } report)
+        {
+            await output.WriteLineAsync($"report: {LocalPath(report)}");
+        }
+
+        if (phase != TrainingJobPhase.Succeeded)
         {
             await error.WriteLineAsync($"ferry run: the job ended {phase}{(finished.Status?.FailureReason is { } reason ? ": " + reason : "")}");
             await error.WriteLineAsync($"ferry run: replica logs: {plan.JobDirectory}/attempt-*/algo-*.log");

@@ -17,6 +17,13 @@ public interface ITrainingJobStore
     /// <summary>Removes the finalizer (no-op when absent); with a deletion pending this lets the job go.</summary>
     Task RemoveFinalizerAsync(TrainingJob job, string finalizer, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Sets the labels with a value and removes those mapped to null (the experiment labels the operator keeps from
+    /// spec.experiment); returns the stored job. Stores without labels (memory) keep the job as it is.
+    /// </summary>
+    Task<TrainingJob> SetLabelsAsync(TrainingJob job, IReadOnlyDictionary<string, string?> labels, CancellationToken cancellationToken) =>
+        Task.FromResult(job);
+
     /// <summary>Writes <paramref name="status"/> (the status subresource); returns the stored job.</summary>
     Task<TrainingJob> WriteStatusAsync(TrainingJob job, TrainingJobStatus status, CancellationToken cancellationToken);
 

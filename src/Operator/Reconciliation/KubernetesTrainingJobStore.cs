@@ -3,6 +3,7 @@ using Ferry.Operator.Runtime.Finalizers;
 using Ferry.Operator.Runtime.Informers;
 using Ferry.Operator.Runtime.Resources;
 using k8s;
+using k8s.Models;
 
 namespace Ferry.Operator.Reconciliation;
 
@@ -39,6 +40,16 @@ public sealed class KubernetesTrainingJobStore(IResourceClient<TrainingJob> clie
         {
             _jobs.Written(stored, job);
         }
+    }
+
+    /// <inheritdoc />
+    public async Task<TrainingJob> SetLabelsAsync(TrainingJob job, IReadOnlyDictionary<string, string?> labels, CancellationToken cancellationToken)
+    {
+        // A merge patch guarded by the resourceVersion read, as for finalizers: a concurrent change answers 409.
+        var body = System.Text.Json.JsonSerializer.Serialize(new { metadata = new { resourceVersion = job.Metadata.ResourceVersion, labels } });
+        var stored = await client.PatchAsync(job.Metadata.NamespaceProperty, job.Metadata.Name, new V1Patch(body, V1Patch.PatchType.MergePatch), cancellationToken);
+        _jobs.Written(stored, job);
+        return stored;
     }
 
     /// <inheritdoc />

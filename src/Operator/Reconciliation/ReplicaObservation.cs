@@ -81,6 +81,20 @@ public sealed record ReplicaObservation(
     /// <summary>It ended because it was told to stop (SIGTERM from a deletion), not on its own.</summary>
     public bool StoppedByRequest { get; init; }
 
+    // Lineage and the training report (replica 0's agent reports them; the pod's runtime reports the image digest).
+
+    /// <summary>The input channels as the agent listed them, or null.</summary>
+    public IReadOnlyList<InputReport>? Inputs { get; init; }
+
+    /// <summary>Size and SHA-256 of the model.tar.gz the replica uploaded, or null.</summary>
+    public ModelDigest? ModelDigest { get; init; }
+
+    /// <summary>Where the replica wrote the training report, or null.</summary>
+    public string? ReportUri { get; init; }
+
+    /// <summary>The digest (sha256:…) of the image the training container ran, when the runtime reports it, or null.</summary>
+    public string? ImageDigest { get; init; }
+
     /// <summary>
     /// The replica with the fields of the agent's termination message <paramref name="message"/> (JSON, or plain text
     /// from an image without the agent, taken as the failure reason); the failure reason is cut to 1024 characters.
@@ -105,6 +119,9 @@ public sealed record ReplicaObservation(
             LogUri = parsed.Logs ?? LogUri,
             Checkpoint = parsed.Checkpoint ?? Checkpoint,
             StoppedByRequest = StoppedByRequest || parsed.Stopped,
+            Inputs = parsed.Inputs ?? Inputs,
+            ModelDigest = parsed.ModelDigest ?? ModelDigest,
+            ReportUri = parsed.Report ?? ReportUri,
         };
     }
 }

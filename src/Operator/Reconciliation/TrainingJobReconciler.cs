@@ -82,6 +82,11 @@ public sealed class TrainingJobReconciler(
             job = await store.AddFinalizerAsync(job, TrainingJobLabels.Finalizer, cancellationToken);
         }
 
+        if (Insight.Lineage.LineageRecorder.Labels(job) is { Count: > 0 } labels)
+        {
+            job = await store.SetLabelsAsync(job, labels, cancellationToken);
+        }
+
         if (backend is not null && !job.Spec.Suspend && job.Status?.Phase is TrainingJobPhase.Starting or TrainingJobPhase.Running)
         {
             await backend.RepairAsync(job, cancellationToken);

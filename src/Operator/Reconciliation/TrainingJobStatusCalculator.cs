@@ -55,6 +55,7 @@ public static class TrainingJobStatusCalculator
                 || FailurePolicy.Decide(c)
                 || SuccessPolicy.Decide(c)
                 || ProgressPolicy.Decide(c);
+            Insight.Lineage.LineageRecorder.Record(c.Spec, c.Status, c.Current, c.Attempt);
         }
 
         PostMortemPolicy.Complete(c);
@@ -77,7 +78,7 @@ public static class TrainingJobStatusCalculator
         status.Experiment = c.Spec.Experiment;
         if (c.Input.Artifacts is { } artifacts)
         {
-            status.Artifacts = new ArtifactsStatus { Model = status.Artifacts?.Model, Checkpoints = artifacts.Checkpoints, Output = artifacts.Output };
+            status.Artifacts = new ArtifactsStatus { Model = status.Artifacts?.Model, Checkpoints = artifacts.Checkpoints, Output = artifacts.Output, Report = status.Artifacts?.Report };
         }
 
         status.Replicas = new ReplicaStatus

@@ -11,6 +11,15 @@ public static class ArtifactLocations
     /// <summary>File name of the packed `/opt/ml/output/data`.</summary>
     public const string OutputArchive = "output.tar.gz";
 
+    /// <summary>File name of the training report.</summary>
+    public const string ReportFile = "report.html";
+
+    /// <summary>Key of the training report relative to `output.uri`, beside the model archive.</summary>
+    public static string ReportKey(string jobName) => $"{jobName}/output/{ReportFile}";
+
+    /// <summary>`&lt;output.uri&gt;/&lt;job&gt;/output/report.html`.</summary>
+    public static string ReportUri(string outputUri, string jobName) => Join(outputUri, ReportKey(jobName));
+
     /// <summary>Key of the model archive relative to `output.uri`.</summary>
     public static string ModelKey(string jobName) => $"{jobName}/output/{ModelArchive}";
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Ferry.Crds.V1Alpha1;
+using Ferry.Operator.Insight.Lineage;
 using Ferry.Operator.Reconciliation;
 using Ferry.Operator.Runtime.Informers;
 using Ferry.Operator.Runtime.Resources;
@@ -198,6 +199,7 @@ public sealed class InClusterBackend(
         statuses?.Where(c => c.Name == name).Select(c => new V1ContainerStatus
         {
             Name = c.Name,
+            ImageID = ImageDigests.Of(c.ImageID) is not null ? c.ImageID : null,
             State = c.State is null ? null : new V1ContainerState
             {
                 Running = c.State.Running is null ? null : new V1ContainerStateRunning { StartedAt = c.State.Running.StartedAt },
@@ -287,6 +289,7 @@ public sealed class InClusterBackend(
             Node = pod.Spec?.NodeName,
             FinishedAt = terminated?.FinishedAt ?? init?.State?.Terminated?.FinishedAt,
             Cause = Cause(terminated, disruption),
+            ImageDigest = ImageDigests.Of(train?.ImageID),
         };
         return message is null ? replica : replica.WithTerminationMessage(message);
     }
