@@ -17,6 +17,8 @@ namespace Ferry.Crds.V1Alpha1;
 [PrinterColumn("Phase", "string", ".status.phase", Description = "The job's phase.")]
 [PrinterColumn("Replicas", "integer", ".spec.resources.replicas", Description = "Number of training replicas.")]
 [PrinterColumn("Attempt", "integer", ".status.attempt", Description = "Current attempt (1 for the first run).", Priority = 1)]
+[PrinterColumn("Progress", "integer", ".status.progress.percent", Description = "Percent of the training done.")]
+[PrinterColumn("ETA", "string", ".status.progress.eta", Description = "Estimated time remaining.")]
 [PrinterColumn("Duration", "string", ".status.duration", Description = "Run time, from start to completion; written when the job finishes.")]
 [PrinterColumn("Age", "date", ".metadata.creationTimestamp")]
 [PrinterColumn("Started", "date", ".status.startTime", Description = "How long ago training started.", Priority = 1)]

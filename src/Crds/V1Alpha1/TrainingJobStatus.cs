@@ -63,9 +63,28 @@ public sealed class TrainingJobStatus
     [Description("Replicas counts the current attempt's replicas by state.")]
     public ReplicaStatus? Replicas { get; set; }
 
+    // Live metrics, their history, progress and the training rules that fired (one block).
     [JsonPropertyName("metrics")]
-    [Description("Metrics are the latest value of each metric definition.")]
+    [Description("Metrics are the latest value of each metric definition, updated while the job runs (at most every 30 s: rank 0's agent serves them, the operator polls it) and at the end.")]
     public IList<MetricValue>? Metrics { get; set; }
+
+    [JsonPropertyName("metricHistory")]
+    [Description("MetricHistory keeps the last values of each metric of rank 0 (at least 100, more when a rule's patience needs them), compactly encoded; the training rules read it and it survives an operator restart.")]
+    public IList<MetricSeries>? MetricHistory { get; set; }
+
+    [JsonPropertyName("metricSource")]
+    [Description("MetricSource is how far the history has read rank 0's report: the reporting replica and the sequence number of its last value recorded.")]
+    public MetricSourceStatus? MetricSource { get; set; }
+
+    [JsonPropertyName("progress")]
+    [Description("Progress is how far training is: percent done, estimated time remaining, current epoch and step, from the trainer's `progress epoch=E/N step=S/T` lines or the epoch metric with the epochs hyperparameter.")]
+    public ProgressStatus? Progress { get; set; }
+
+    [JsonPropertyName("ruleFirings")]
+    [Items(Max = RuleFiringStatus.Kept)]
+    [Description("RuleFirings lists the training rules that fired (spec.rules), one entry per rule and attempt, oldest first, at most 20.")]
+    public IList<RuleFiringStatus>? RuleFirings { get; set; }
+    // End of the live-metrics block.
 
     [JsonPropertyName("artifacts")]
     [Description("Artifacts are where the job's outputs are.")]
@@ -182,6 +201,125 @@ public sealed class MetricValue
     [JsonPropertyName("timestamp")]
     [Description("Timestamp of the log line the value came from.")]
     public DateTime? Timestamp { get; set; }
+
+    [JsonPropertyName("step")]
+    [Minimum(0)]
+    [Description("Step the trainer was at when it printed the value (its `step=N`), when known.")]
+    public long? Step { get; set; }
+
+    [JsonPropertyName("epoch")]
+    [Minimum(0)]
+    [Description("Epoch the trainer was at when it printed the value (its `epoch=N`), when known.")]
+    public long? Epoch { get; set; }
+}
+
+/// <summary>The recent values of one metric, compactly encoded.</summary>
+[Description("MetricSeries is the recent values of one metric: `points` holds `offset:value` or `offset:value@step` entries separated by spaces, offset in whole seconds after `since`, oldest first (NaN, +Inf and -Inf spelled out).")]
+public sealed class MetricSeries
+{
+    [JsonPropertyName("name")]
+    [Required]
+    [Description("Name of the metric definition.")]
+    public string Name { get; set; } = "";
+
+    [JsonPropertyName("since")]
+    [Required]
+    [Description("Since is the time of the oldest value kept; offsets count from it.")]
+    public DateTime Since { get; set; }
+
+    [JsonPropertyName("points")]
+    [Required]
+    [Description("Points: `offset:value[@step]` entries separated by spaces, oldest first, e.g. `0:2.302@100 31:1.874@200`.")]
+    public string Points { get; set; } = "";
+}
+
+/// <summary>Which report of rank 0 the metric history has read up to.</summary>
+[Description("MetricSourceStatus is how far the metric history has read rank 0's report.")]
+public sealed class MetricSourceStatus
+{
+    [JsonPropertyName("replica")]
+    [Required]
+    [Description("Replica that reports: the rank-0 pod's uid (InCluster) or process (Local) of the current attempt.")]
+    public string Replica { get; set; } = "";
+
+    [JsonPropertyName("sequence")]
+    [Minimum(0)]
+    [Description("Sequence number of the last value recorded in the history.")]
+    public long Sequence { get; set; }
+}
+
+/// <summary>How far training is.</summary>
+[Description("ProgressStatus is how far training is.")]
+public sealed class ProgressStatus
+{
+    [JsonPropertyName("percent")]
+    [Minimum(0)]
+    [Maximum(100)]
+    [Description("Percent of the training done (whole number).")]
+    public int? Percent { get; set; }
+
+    [JsonPropertyName("eta")]
+    [Description("Eta is the estimated time remaining, e.g. 4m10s, from the rate so far in this attempt.")]
+    public string? Eta { get; set; }
+
+    [JsonPropertyName("epoch")]
+    [Minimum(0)]
+    [Description("Epoch the trainer is in.")]
+    public long? Epoch { get; set; }
+
+    [JsonPropertyName("epochs")]
+    [Minimum(0)]
+    [Description("Epochs in total (the trainer's own count, else the epochs hyperparameter).")]
+    public long? Epochs { get; set; }
+
+    [JsonPropertyName("step")]
+    [Minimum(0)]
+    [Description("Step the trainer is at.")]
+    public long? Step { get; set; }
+
+    [JsonPropertyName("steps")]
+    [Minimum(0)]
+    [Description("Steps in total, when the trainer says.")]
+    public long? Steps { get; set; }
+
+    [JsonPropertyName("time")]
+    [Description("Time the trainer reported this progress.")]
+    public DateTime? Time { get; set; }
+}
+
+/// <summary>A training rule that fired.</summary>
+[Description("RuleFiringStatus is a training rule that fired.")]
+public sealed class RuleFiringStatus
+{
+    /// <summary>How many firings the status keeps.</summary>
+    public const int Kept = 20;
+
+    [JsonPropertyName("rule")]
+    [Required]
+    [Description("Rule is the rule's name (its type when unnamed).")]
+    public string Rule { get; set; } = "";
+
+    [JsonPropertyName("type")]
+    [Description("Type of the rule.")]
+    public TrainingRuleType? Type { get; set; }
+
+    [JsonPropertyName("action")]
+    [Description("Action taken: Stop, Restart or None.")]
+    public RuleAction? Action { get; set; }
+
+    [JsonPropertyName("attempt")]
+    [Minimum(1)]
+    [Description("Attempt the rule fired in.")]
+    public int? Attempt { get; set; }
+
+    [JsonPropertyName("time")]
+    [Description("Time the operator saw the rule fire.")]
+    public DateTime? Time { get; set; }
+
+    [JsonPropertyName("evidence")]
+    [Length(Max = 1024)]
+    [Description("Evidence: the values and steps that made the rule fire.")]
+    public string? Evidence { get; set; }
 }
 
 /// <summary>The post-mortem of one failed attempt.</summary>

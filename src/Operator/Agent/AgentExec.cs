@@ -35,6 +35,8 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         var inputs = InputReport.Take(root);
         // Rank 0 keeps every value for the training report.
         var recorder = settings.ReplicaIndex == 0 ? new MetricRecorder(job.MetricDefinitions) : null;
+        var live = new Insight.LiveMetricRecorder(job.MetricDefinitions);
+        await using var server = await StartMetricsServerAsync(settings, live);
         var arguments = command.Count == 0 ? [ContainerContract.DefaultCommand] : command;
         var host = ContainerContract.HostName(settings.ReplicaIndex);
         // Outside /opt/ml, which belongs to the training process's contract; the same place the model is packed in.
@@ -62,8 +64,8 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         {
             process.StartInfo.Environment[name] = value;
         }
-        process.OutputDataReceived += (_, e) => Forward(e.Data, stdout, metrics, log, recorder);
-        process.ErrorDataReceived += (_, e) => Forward(e.Data, stderr, metrics, log, recorder);
+        process.OutputDataReceived += (_, e) => Forward(e.Data, stdout, metrics, live, log, recorder);
+        process.ErrorDataReceived += (_, e) => Forward(e.Data, stderr, metrics, live, log, recorder);
 
         try
         {
@@ -163,7 +165,29 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         }
     }
 
-    private void Forward(string? line, TextWriter writer, MetricScanner metrics, ReplicaLog log, MetricRecorder? recorder)
+    /// <summary>
+    /// Rank 0's live metric endpoint when the container knows its address and identity, else null. A failure to bind
+    /// costs the live metrics, never the training: it is said on stderr.
+    /// </summary>
+    private async Task<LiveMetricsServer?> StartMetricsServerAsync(AgentSettings settings, Insight.LiveMetricRecorder live)
+    {
+        if (settings.ReplicaIndex != 0 || settings.MetricsAddress is not { } address || settings.JobUid is not { } jobUid || settings.PodUid is not { } podUid)
+        {
+            return null;
+        }
+
+        try
+        {
+            return LiveMetricsServer.Start(address, settings.MetricsPort, live, jobUid, podUid, time);
+        }
+        catch (System.Net.HttpListenerException e)
+        {
+            await stderr.WriteLineAsync($"ferry agent: cannot serve live metrics on {address}:{settings.MetricsPort} ({e.Message}); status.metrics will be updated only at the end.");
+            return null;
+        }
+    }
+
+    private void Forward(string? line, TextWriter writer, MetricScanner metrics, Insight.LiveMetricRecorder live, ReplicaLog log, MetricRecorder? recorder)
     {
         if (line is null)
         {
@@ -179,6 +203,7 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
 
         var now = time.GetUtcNow();
         metrics.Observe(line, now);
+        live.Observe(line, now);
         recorder?.Observe(line, now);
     }
 

@@ -8,7 +8,9 @@ namespace Ferry.Operator.Agent;
 /// `FERRY_REPLICA_INDEX` (0), `FERRY_OPT_ML` (/opt/ml), `FERRY_TERMINATION_LOG` (/dev/termination-log),
 /// `FERRY_STOP_GRACE_SECONDS` (30: time the training process gets between SIGTERM and SIGKILL),
 /// `FERRY_CHECKPOINT_SYNC_SECONDS` (60: how often new checkpoint files are uploaded while training runs),
-/// `FERRY_ATTEMPT` (1: the job's attempt this replica belongs to; its log is copied under `attempt-N/`).
+/// `FERRY_ATTEMPT` (1: the job's attempt this replica belongs to; its log is copied under `attempt-N/`),
+/// and for rank 0's live metric endpoint `FERRY_POD_IP` (the address it binds; the downward API's `status.podIP`),
+/// `FERRY_METRICS_PORT` (9401), `FERRY_JOB_UID` and `FERRY_POD_UID` (the identity it answers with).
 /// Host names come from `SM_HOSTS` / `MASTER_ADDR` / `MASTER_PORT` when the container has them, else `algo-1..N`
 /// and port 29500.
 /// </summary>
@@ -24,6 +26,22 @@ public sealed record AgentSettings(
     int Attempt = 1)
 {
     public const string AttemptVariable = "FERRY_ATTEMPT";
+    public const string PodIpVariable = "FERRY_POD_IP";
+    public const string PodUidVariable = "FERRY_POD_UID";
+    public const string JobUidVariable = "FERRY_JOB_UID";
+    public const string MetricsPortVariable = "FERRY_METRICS_PORT";
+
+    /// <summary>The address rank 0 serves its live metrics on (the pod IP), or null: no endpoint.</summary>
+    public string? MetricsAddress { get; init; }
+
+    /// <summary>The port of the live metric endpoint.</summary>
+    public int MetricsPort { get; init; } = LiveMetricsServer.DefaultPort;
+
+    /// <summary>The TrainingJob's uid the endpoint answers with.</summary>
+    public string? JobUid { get; init; }
+
+    /// <summary>This pod's uid the endpoint answers with.</summary>
+    public string? PodUid { get; init; }
     public const string ReplicaIndexVariable = "FERRY_REPLICA_INDEX";
     public const string TerminationLogVariable = "FERRY_TERMINATION_LOG";
     public const string StopGraceVariable = "FERRY_STOP_GRACE_SECONDS";
@@ -47,7 +65,13 @@ public sealed record AgentSettings(
             hosts,
             getVariable("MASTER_ADDR") is { Length: > 0 } master ? master : null,
             Integer(getVariable, "MASTER_PORT", ContainerContract.DefaultMasterPort),
-            Math.Max(1, Integer(getVariable, AttemptVariable, 1)));
+            Math.Max(1, Integer(getVariable, AttemptVariable, 1)))
+        {
+            MetricsAddress = getVariable(PodIpVariable) is { Length: > 0 } ip ? ip : null,
+            MetricsPort = Integer(getVariable, MetricsPortVariable, LiveMetricsServer.DefaultPort),
+            JobUid = getVariable(JobUidVariable) is { Length: > 0 } jobUid ? jobUid : null,
+            PodUid = getVariable(PodUidVariable) is { Length: > 0 } podUid ? podUid : null,
+        };
     }
 
     /// <summary>The contract replica this container is.</summary>

@@ -96,6 +96,12 @@ public sealed record ReplicaObservation(
     public string? ImageDigest { get; init; }
 
     /// <summary>
+    /// What rank 0 reported while it runs (metric values after the status' cursor and progress, on the operator's
+    /// clock), or null when the backend has no new report for it.
+    /// </summary>
+    public Insight.LiveReport? Live { get; init; }
+
+    /// <summary>
     /// The replica with the fields of the agent's termination message <paramref name="message"/> (JSON, or plain text
     /// from an image without the agent, taken as the failure reason); the failure reason is cut to 1024 characters.
     /// </summary>

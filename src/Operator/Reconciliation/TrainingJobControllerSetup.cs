@@ -43,7 +43,12 @@ public sealed class TrainingJobControllerSetup : IControllerSetup
             sp.GetRequiredService<IResourceClient<V1Service>>(),
             sp.GetRequiredService<IInformerCache<V1Pod>>(),
             sp.GetRequiredService<InClusterOptions>(),
-            sp.GetRequiredService<IInformerCache<V1Service>>()));
+            sp.GetRequiredService<IInformerCache<V1Service>>(),
+            new LiveMetricsPoller(
+                new HttpClient { Timeout = LiveMetricsPoller.Timeout },
+                sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<InClusterOptions>(),
+                sp.GetRequiredService<ILogger<LiveMetricsPoller>>())));
         var sageMaker = ReadSageMaker(configuration);
         services.AddSingleton(sageMaker);
         services.AddSingleton<ISageMakerClientFactory>(sp => new SageMakerClientFactory(new SageMakerClientOptions

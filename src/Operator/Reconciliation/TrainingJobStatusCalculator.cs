@@ -9,7 +9,7 @@ namespace Ferry.Operator.Reconciliation;
 /// what the backend must do. No I/O, no clock: table-tested. The job's state machine is a short chain of policies,
 /// each settling the decision or passing it on:
 /// finished (<see cref="FinishedPolicy"/>) → refused spec → suspend (<see cref="SuspendPolicy"/>) → deadlines
-/// (<see cref="DeadlinePolicy"/>) → failure and retry (<see cref="FailurePolicy"/>) → success
+/// (<see cref="DeadlinePolicy"/>) → training rules (<see cref="RulePolicy"/>) → failure and retry (<see cref="FailurePolicy"/>) → success
 /// (<see cref="SuccessPolicy"/>) → progress (<see cref="ProgressPolicy"/>); kstatus's conditions follow from the
 /// result (<see cref="ReadinessConditions"/>).
 /// </summary>
@@ -40,6 +40,7 @@ public static class TrainingJobStatusCalculator
         public const string Suspended = "Suspended";
         public const string Resumed = "Resumed";
         public const string Failed = "Failed";
+        public const string RuleTriggered = "RuleTriggered";
     }
 
     /// <summary>Decides status and actions for <paramref name="input"/>.</summary>
@@ -52,6 +53,7 @@ public static class TrainingJobStatusCalculator
             _ = RefuseInvalidSpec(c)
                 || SuspendPolicy.Decide(c)
                 || DeadlinePolicy.Decide(c)
+                || RulePolicy.Decide(c)
                 || FailurePolicy.Decide(c)
                 || SuccessPolicy.Decide(c)
                 || ProgressPolicy.Decide(c);
@@ -59,6 +61,7 @@ public static class TrainingJobStatusCalculator
         }
 
         PostMortemPolicy.Complete(c);
+        LiveMetricsPolicy.Complete(c);
         ReadinessConditions.Apply(c);
         return c.Finish();
     }
@@ -87,6 +90,7 @@ public static class TrainingJobStatusCalculator
             Succeeded = c.Current.Count(r => r.State == ReplicaState.Succeeded),
             Failed = c.Current.Count(r => r.State == ReplicaState.Failed),
         };
+        LiveMetricsPolicy.Record(c);
         RecordMetrics(c);
         PostMortemPolicy.RecordCheckpoint(c);
         if (status.StartTime is null && c.Units.Any(r => r.Attempt == c.Attempt && r.State != ReplicaState.Pending))
@@ -149,7 +153,16 @@ public static class TrainingJobStatusCalculator
             {
                 if (double.IsFinite(metric.Value))
                 {
-                    metrics[metric.Name] = new MetricValue { Name = metric.Name, Value = metric.Value, Timestamp = DecisionContext.Truncate(metric.Timestamp.UtcDateTime) };
+                    // The live value of the same number keeps the step and epoch it was printed at.
+                    var known = metrics.GetValueOrDefault(metric.Name) is { } live && live.Value.Equals(metric.Value) ? live : null;
+                    metrics[metric.Name] = new MetricValue
+                    {
+                        Name = metric.Name,
+                        Value = metric.Value,
+                        Timestamp = known?.Timestamp ?? DecisionContext.Truncate(metric.Timestamp.UtcDateTime),
+                        Step = known?.Step,
+                        Epoch = known?.Epoch,
+                    };
                     changed = true;
                 }
             }

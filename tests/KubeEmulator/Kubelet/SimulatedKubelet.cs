@@ -123,7 +123,12 @@ public sealed class SimulatedKubelet : IAsyncDisposable
         var gate = new SemaphoreSlim(1, 1);
         var inits = (pod["spec"]?["initContainers"] as JsonArray ?? []).OfType<JsonObject>().ToList();
         var mains = (pod["spec"]?["containers"] as JsonArray ?? []).OfType<JsonObject>().ToList();
-        var podIp = $"10.244.0.{Interlocked.Increment(ref _nextIp) % 250 + 1}";
+        // A distinct loopback address per pod (Linux routes all of 127.0.0.0/8 to lo), so a process-mode pod can bind
+        // its own IP and be reached there, as a pod IP is; the runtime sees it as the pod's status.podIP.
+        var n = Interlocked.Increment(ref _nextIp);
+        var podIp = $"127.{n / 62500 % 250 + 1}.{n / 250 % 250}.{n % 250 + 1}";
+        pod["status"] ??= new JsonObject();
+        pod["status"]!["podIP"] = podIp;
         try
         {
             var started = Now();

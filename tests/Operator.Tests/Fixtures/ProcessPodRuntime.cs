@@ -45,7 +45,16 @@ public sealed class ProcessPodRuntime(string workDirectory, IReadOnlyDictionary<
 
         foreach (var variable in (container["env"] as JsonArray ?? []).OfType<JsonObject>())
         {
-            start.Environment[(string)variable["name"]!] = (string?)variable["value"] ?? "";
+            // The downward API's fields, as the kubelet resolves them.
+            var value = variable["valueFrom"]?["fieldRef"]?["fieldPath"]?.GetValue<string>() switch
+            {
+                "status.podIP" => (string?)pod["status"]?["podIP"],
+                "metadata.uid" => uid,
+                "metadata.name" => podName,
+                "metadata.namespace" => (string?)pod["metadata"]!["namespace"],
+                _ => (string?)variable["value"],
+            };
+            start.Environment[(string)variable["name"]!] = value ?? "";
         }
 
         start.Environment[ContainerContract.RootVariable] = optMl;

@@ -304,7 +304,8 @@ public sealed class TrainingJobReconcilerTests
             },
         };
         podScope.Trim!(pod);
-        Assert.Equal((null, null, "Failed", null, null), (pod.Spec, pod.Metadata.Annotations, pod.Status.Phase, pod.Status.PodIP, pod.Status.Conditions));
+        // The pod IP stays: rank 0's live metrics are polled there.
+        Assert.Equal((null, null, "Failed", "10.0.0.7", null), (pod.Spec, pod.Metadata.Annotations, pod.Status.Phase, pod.Status.PodIP, pod.Status.Conditions));
         var train = Assert.Single(pod.Status.ContainerStatuses);
         Assert.Equal((null, 3, "boom"), (train.Image, train.State.Terminated.ExitCode, train.State.Terminated.Message));
     }

@@ -23,7 +23,8 @@ public sealed class InClusterBackend(
     IResourceClient<V1Service> services,
     IInformerCache<V1Pod> podCache,
     InClusterOptions options,
-    IInformerCache<V1Service>? serviceCache = null) : ITrainingBackend
+    IInformerCache<V1Service>? serviceCache = null,
+    LiveMetricsPoller? liveMetrics = null) : ITrainingBackend
 {
     private readonly WriteExpectations<V1Pod> _pods = new(podCache, pod => CacheIndexes.ControllerOwnerUid(pod).FirstOrDefault());
 
@@ -82,17 +83,39 @@ public sealed class InClusterBackend(
     }
 
     /// <inheritdoc />
-    public Task<BackendObservation> ObserveAsync(TrainingJob job, CancellationToken cancellationToken)
+    public async Task<BackendObservation> ObserveAsync(TrainingJob job, CancellationToken cancellationToken)
     {
         var uid = job.Metadata.Uid;
         var cached = _pods.Cache.ByIndex(CacheIndexes.ByControllerOwnerUid, uid);
-        IReadOnlyList<ReplicaObservation> observed = [.. _pods.Apply(cached, uid)
+        var pods = _pods.Apply(cached, uid)
             .Where(p => p.Object.Metadata.Labels is { } labels
                 && labels.TryGetValue(TrainingJobLabels.JobName, out var jobName) && jobName == job.Metadata.Name)
-            .Select(p => Observe(p.Object) is { } replica ? replica with { Terminating = replica.Terminating || p.DeletePending } : null)
-            .OfType<ReplicaObservation>()
-            .OrderBy(r => r.Index)];
-        return Task.FromResult(new BackendObservation(observed, Artifacts: ArtifactLocations.For(job)));
+            .Select(p => (Pod: p.Object, Replica: Observe(p.Object) is { } replica ? replica with { Terminating = replica.Terminating || p.DeletePending } : null))
+            .Where(p => p.Replica is not null)
+            .OrderBy(p => p.Replica!.Index)
+            .ToList();
+        IReadOnlyList<ReplicaObservation> observed = [.. pods.Select(p => p.Replica!)];
+        TimeSpan? pollAfter = null;
+        if (liveMetrics is not null)
+        {
+            var attempt = Math.Max(job.Status?.Attempt ?? 1, 1);
+            var rank0 = pods.FirstOrDefault(p => p.Replica!.Index == 0 && p.Replica.Attempt == attempt && p.Replica.State == ReplicaState.Running && !p.Replica.Terminating);
+            if (rank0.Pod is null || job.Status?.Phase is not (TrainingJobPhase.Starting or TrainingJobPhase.Running))
+            {
+                liveMetrics.Forget(uid);
+            }
+            else
+            {
+                var (report, after) = await liveMetrics.ReportAsync(job, rank0.Pod, cancellationToken);
+                pollAfter = after;
+                if (report is not null)
+                {
+                    observed = [.. observed.Select(r => ReferenceEquals(r, rank0.Replica) ? r with { Live = report } : r)];
+                }
+            }
+        }
+
+        return new BackendObservation(observed, Artifacts: ArtifactLocations.For(job), PollAfter: pollAfter);
     }
 
     /// <inheritdoc />
@@ -152,6 +175,7 @@ public sealed class InClusterBackend(
     /// <inheritdoc />
     public async Task<TimeSpan?> CleanUpAsync(TrainingJob job, CancellationToken cancellationToken)
     {
+        liveMetrics?.Forget(job.Metadata.Uid);
         var observed = await ObserveAsync(job, cancellationToken);
         await DeleteAsync(job, [.. observed.Replicas.Where(r => !r.Terminating)], cancellationToken);
         var service = await services.GetAsync(job.Metadata.NamespaceProperty, job.Metadata.Name, cancellationToken);
@@ -167,7 +191,7 @@ public sealed class InClusterBackend(
     /// What the operator's pod cache keeps: the metadata and the parts of the status that <see cref="Observe"/> reads.
     /// The spec (containers, environment, volumes), annotations and most container details are most of a pod's size
     /// and are never read back; with tens of thousands of pods cached they would be most of the operator's memory.
-    /// Kept: phase and reason, the node, the conditions that explain a disruption or a pod that cannot be scheduled, and
+    /// Kept: phase and reason, the pod IP (rank 0's live metrics are polled there), the node, the conditions that explain a disruption or a pod that cannot be scheduled, and
     /// each container's waiting reason (why it cannot start) and termination (for the post-mortem).
     /// </summary>
     public static void TrimCachedPod(V1Pod pod)
@@ -183,6 +207,7 @@ public sealed class InClusterBackend(
             pod.Status = new V1PodStatus
             {
                 Phase = status.Phase,
+                PodIP = status.PodIP,
                 Reason = status.Reason,
                 Message = status.Message,
                 Conditions = conditions is { Count: > 0 } ? conditions : null,

@@ -33,6 +33,12 @@ public sealed record InClusterOptions
     /// <summary>How often the agent uploads new checkpoint files while training runs.</summary>
     public TimeSpan CheckpointSyncInterval { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>Port rank 0's agent serves its live metrics on (its pod IP); the operator must reach it (NetworkPolicy).</summary>
+    public int LiveMetricsPort { get; init; } = Agent.LiveMetricsServer.DefaultPort;
+
+    /// <summary>How often the operator polls a running job's rank 0 for new metric values (and so at most how often metrics write status).</summary>
+    public TimeSpan LiveMetricsInterval { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Extra environment for both agent containers (e.g. `FERRY_S3_ENDPOINT`, `AWS_REGION`).</summary>
     public IReadOnlyDictionary<string, string> AgentEnvironment { get; init; } = new Dictionary<string, string>();
 }

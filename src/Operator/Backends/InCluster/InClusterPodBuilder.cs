@@ -58,6 +58,9 @@ public static class InClusterPodBuilder
         },
     };
 
+    /// <summary>The name of rank 0's live-metrics container port (what a NetworkPolicy can allow the operator to reach).</summary>
+    public const string LiveMetricsPortName = "ferry-metrics";
+
     /// <summary>The environment both containers of replica <paramref name="index"/> of <paramref name="attempt"/> get: the contract plus the agent's settings.</summary>
     public static IReadOnlyList<V1EnvVar> Environment(TrainingJob job, int index, InClusterOptions options, int attempt = 1)
     {
@@ -72,6 +75,16 @@ public static class InClusterPodBuilder
         variables.Add(new V1EnvVar { Name = AgentSettings.CheckpointSyncVariable, Value = AgentJobMapping.Text((int)options.CheckpointSyncInterval.TotalSeconds) });
         variables.Add(new V1EnvVar { Name = AgentSettings.TerminationLogVariable, Value = TerminationMessagePath });
         variables.Add(new V1EnvVar { Name = AgentSettings.AttemptVariable, Value = AgentJobMapping.Text(attempt) });
+        if (index == 0)
+        {
+            // Rank 0 serves its live metrics on its own address and answers with the job's and its own uid, which the
+            // operator checks before it records anything (see LiveMetricsPoller).
+            variables.Add(new V1EnvVar { Name = AgentSettings.JobUidVariable, Value = job.Metadata.Uid ?? "" });
+            variables.Add(new V1EnvVar { Name = AgentSettings.MetricsPortVariable, Value = AgentJobMapping.Text(options.LiveMetricsPort) });
+            variables.Add(new V1EnvVar { Name = AgentSettings.PodIpVariable, ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "status.podIP" } } });
+            variables.Add(new V1EnvVar { Name = AgentSettings.PodUidVariable, ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.uid" } } });
+        }
+
         foreach (var (name, value) in options.AgentEnvironment.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             variables.RemoveAll(v => v.Name == name);
@@ -174,6 +187,7 @@ public static class InClusterPodBuilder
                         VolumeMounts = [.. mounts, new V1VolumeMount { Name = SharedMemoryVolume, MountPath = SharedMemoryPath }],
                         SecurityContext = ContainerSecurity(runAsUser: null, runAsGroup: null),
                         Resources = Resources(spec.Resources),
+                        Ports = index == 0 ? [new V1ContainerPort { Name = LiveMetricsPortName, ContainerPort = options.LiveMetricsPort, Protocol = "TCP" }] : null,
                         TerminationMessagePath = TerminationMessagePath,
                         TerminationMessagePolicy = "File",
                     },

@@ -21,6 +21,10 @@ public sealed class LocalBackend(LocalJobPlan plan, ProgramPath agent, TimeProvi
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _changed = new(0);
 
+    // Rank 0's output of each attempt through the metric definitions, and the last sequence number published.
+    private readonly Dictionary<int, Insight.LiveMetricRecorder> _live = [];
+    private readonly Dictionary<int, (long Sequence, DateTimeOffset At)> _published = [];
+
     /// <summary>The plan this backend runs.</summary>
     public LocalJobPlan Plan => plan;
 
@@ -29,6 +33,12 @@ public sealed class LocalBackend(LocalJobPlan plan, ProgramPath agent, TimeProvi
 
     /// <summary>What the agent grants the training process between SIGTERM and SIGKILL.</summary>
     public TimeSpan StopGracePeriod { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How often rank 0's new metric values are handed to the reconciler (the backend reads the processes' output
+    /// itself, so nothing travels over a network): the status changes from metrics at most this often.
+    /// </summary>
+    public TimeSpan LiveMetricsInterval { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Variables every replica gets on top of this process's environment (e.g. an S3 endpoint and credentials).</summary>
     public IReadOnlyDictionary<string, string> EnvironmentOverrides { get; init; } = new Dictionary<string, string>();
@@ -46,7 +56,69 @@ public sealed class LocalBackend(LocalJobPlan plan, ProgramPath agent, TimeProvi
 
     /// <inheritdoc />
     public Task<BackendObservation> ObserveAsync(TrainingJob job, CancellationToken cancellationToken) =>
-        Task.FromResult(new BackendObservation(Observe(), Artifacts: Storage.ArtifactLocations.For(job)));
+        Task.FromResult(new BackendObservation(WithLiveMetrics(Observe(), job.Status?.MetricSource), Artifacts: Storage.ArtifactLocations.For(job)));
+
+    /// <summary>The identity of rank 0 of <paramref name="attempt"/> as a metric reporter.</summary>
+    public string LiveReplica(int attempt) => $"local/{plan.Job.JobName}-0/attempt-{attempt.ToString(CultureInfo.InvariantCulture)}";
+
+    // Rank 0 of each attempt carries the values published so far that the status has not recorded yet.
+    private IReadOnlyList<ReplicaObservation> WithLiveMetrics(IReadOnlyList<ReplicaObservation> replicas, MetricSourceStatus? cursor)
+    {
+        lock (_gate)
+        {
+            return [.. replicas.Select(r =>
+            {
+                if (r.Index != 0 || !_live.TryGetValue(r.Attempt, out var recorder))
+                {
+                    return r;
+                }
+
+                var replica = LiveReplica(r.Attempt);
+                var published = Publish(r.Attempt, recorder);
+                var after = cursor?.Replica == replica ? cursor.Sequence : 0;
+                var points = recorder.After(after).Where(p => p.Sequence <= published).ToList();
+                return r with { Live = new Insight.LiveReport(replica, points, recorder.Progress) };
+            })];
+        }
+    }
+
+    // The sequence number handed to the reconciler: advanced at most once per interval.
+    private long Publish(int attempt, Insight.LiveMetricRecorder recorder)
+    {
+        var now = time.GetUtcNow();
+        if (!_published.TryGetValue(attempt, out var last) || now - last.At >= LiveMetricsInterval)
+        {
+            var sequence = recorder.Sequence;
+            if (!_published.ContainsKey(attempt) || sequence != last.Sequence)
+            {
+                _published[attempt] = last = (sequence, now);
+            }
+        }
+
+        return last.Sequence;
+    }
+
+    // Rank 0's lines feed the attempt's recorder; new values due for publishing wake the reconciler.
+    private void OnLine(LocalLogLine line)
+    {
+        if (line.Rank == 0)
+        {
+            Insight.LiveMetricRecorder? recorder;
+            bool due;
+            lock (_gate)
+            {
+                recorder = _live.GetValueOrDefault(line.Attempt);
+                due = recorder is not null && (!_published.TryGetValue(line.Attempt, out var last) || time.GetUtcNow() - last.At >= LiveMetricsInterval);
+            }
+
+            if (recorder?.Observe(line.Text, time.GetUtcNow()) == true && due)
+            {
+                Signal();
+            }
+        }
+
+        onLine(line);
+    }
 
     /// <inheritdoc />
     public Task StartAsync(TrainingJob job, ReplicaStart start, CancellationToken cancellationToken)
@@ -112,10 +184,16 @@ public sealed class LocalBackend(LocalJobPlan plan, ProgramPath agent, TimeProvi
                 Directory.CreateDirectory(root);
                 var (log, terminationLog) = LocalReplicaLaunch.Paths(attemptDirectory, index);
                 File.Delete(terminationLog);
+                if (index == 0)
+                {
+                    _live[start.Attempt] = new Insight.LiveMetricRecorder(plan.Job.MetricDefinitions);
+                    _published.Remove(start.Attempt);
+                }
+
                 var command = TrainingCommand?.Invoke(new LocalReplicaContext(start.Attempt, index, root, port)) ?? plan.Command;
                 var launch = new LocalReplicaLaunch(agent, command, Environment(index, start.Attempt, root, port, terminationLog), plan.WorkingDirectory, log, terminationLog, StopGracePeriod);
                 _replicas[(start.Attempt, index)] = LocalReplicaProcess.Start(
-                    $"{plan.Job.JobName}-{index}", index, start.Attempt, launch, time, onLine, Signal);
+                    $"{plan.Job.JobName}-{index}", index, start.Attempt, launch, time, OnLine, Signal);
             }
         }
 

@@ -115,7 +115,8 @@ public static class FailurePolicy
         replica.FailureReason
         ?? (replica.ExitCode is { } code ? $"exited with code {code.ToString(CultureInfo.InvariantCulture)}." : "failed without a reason."));
 
-    private static void Restart(DecisionContext c, string reason, string message, string failureReason, TimeSpan backoff)
+    /// <summary>Records the start of the next attempt after the current one ended (its replicas are deleted in the next pass).</summary>
+    internal static void Restart(DecisionContext c, string reason, string message, string failureReason, TimeSpan backoff)
     {
         c.Status.Attempt = c.Attempt + 1;
         c.Status.Phase = TrainingJobPhase.Pending;
