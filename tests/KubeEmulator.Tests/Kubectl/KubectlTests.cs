@@ -21,7 +21,7 @@ public sealed class KubectlTests(KubectlEnvironment env) : IClassFixture<Kubectl
         var (code, stdout, stderr) = await env.RunAsync("get", "tj");
         Assert.True(code == 0, stderr);
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Matches(@"^NAME\s+BACKEND\s+PHASE\s+REPLICAS\s+DURATION\s+AGE", lines[0]);
+        Assert.Matches(@"^NAME\s+BACKEND\s+PHASE\s+REPLICAS\s+PROGRESS\s+ETA\s+DURATION\s+AGE", lines[0]);
         Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^fashion-mnist-local\s+Local\s+2\s+\d+s$"));
 
         // Defaults: the local sample sets no maxRetries and no cleanPodPolicy; the stored object has them.

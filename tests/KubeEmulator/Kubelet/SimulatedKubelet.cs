@@ -21,6 +21,8 @@ public sealed class SimulatedKubelet : IAsyncDisposable
     private readonly KubeApiEmulator _api;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, (CancellationTokenSource Cancel, Task Run)> _pods = new(StringComparer.Ordinal);
+    // Runs of deleted pods still inside their grace period: stopping the kubelet waits for them too, as a node drains.
+    private readonly ConcurrentDictionary<Task, byte> _terminating = new();
     private CancellationTokenSource? _stop;
     private int _nextIp = 1;
 
@@ -72,7 +74,7 @@ public sealed class SimulatedKubelet : IAsyncDisposable
         await _stop.CancelAsync();
         try
         {
-            await Task.WhenAll(_pods.Values.Select(p => p.Run));
+            await Task.WhenAll(_pods.Values.Select(p => p.Run).Concat(_terminating.Keys));
         }
         catch (OperationCanceledException)
         {
@@ -99,6 +101,8 @@ public sealed class SimulatedKubelet : IAsyncDisposable
         }
         else if (e.Type == WatchEventType.Deleted && _pods.TryRemove(e.Object.Uid, out var run))
         {
+            _terminating.TryAdd(run.Run, 0);
+            _ = run.Run.ContinueWith(t => _terminating.TryRemove(t, out _), TaskScheduler.Default);
             run.Cancel.Cancel();
         }
     }
