@@ -124,6 +124,7 @@ public sealed record RemoteJobObservation(
         new(Name, 0, Attempt, State, Stopping, StartedAt, null, FailureReason, Metrics, ModelUri, Disruption)
         {
             Cause = FailureDetails?.FailedTransition,
+            Node = FailureDetails?.Host,
             LogUri = FailureDetails?.LogUri,
             LogTail = FailureDetails?.LogTail,
         };

@@ -90,6 +90,59 @@ public sealed class SageMakerLifecycleTests
     }
 
     [Fact]
+    public async Task A_failed_two_instance_job_leaves_a_post_mortem_naming_the_failed_transition_the_failing_host_and_its_log_stream()
+    {
+        await using var h = await SageMakerOperatorHarness.StartAsync();
+        const string reason = "AlgorithmError: ExecuteUserScriptError: Command \"train\" exited with code 1";
+        h.SageMaker.Scripts.When("crashed-*", SageMakerOperatorHarness.Script with
+        {
+            Outcome = JobOutcome.Failed,
+            FailureReason = reason,
+            LogLines =
+            [
+                new LogLine(TimeSpan.FromMinutes(1), "epoch=1 step=100 train_loss=0.61"),
+                new LogLine(TimeSpan.FromMinutes(5), "Traceback (most recent call last):", Host: 2),
+                new LogLine(TimeSpan.FromMinutes(5), "  File \"train.py\", line 88, in <module>", Host: 2),
+                new LogLine(TimeSpan.FromMinutes(5), "RuntimeError: CUDA error: an illegal memory access was encountered (password=hunter2secret)", Host: 2),
+                new LogLine(TimeSpan.FromMinutes(7), "RuntimeError: [Rank 0] Watchdog caught collective operation timeout", Host: 1),
+            ],
+        });
+        await h.ApplyAsync(SageMakerOperatorHarness.Job("crashed", s => s.Resources!.Replicas = 2));
+
+        var failed = await h.ReconcileUntilAsync("crashed", j => Phase(j, TrainingJobPhase.Failed), TimeSpan.FromSeconds(15));
+
+        var smName = await h.SageMakerNameAsync("crashed", 1);
+        var record = Assert.Single(failed!.Status!.AttemptFailures!);
+        Assert.Equal((1, 1, smName, "algo-2", "Training", reason), (record.Attempt, record.Replica, record.Pod, record.Node, record.Cause, record.Message));
+        Assert.Null(record.ExitCode);
+        Assert.Null(record.FailedAfter);
+        // Host 2 erred first; host 1 only timed out waiting for it.
+        Assert.Contains("RuntimeError: CUDA error: an illegal memory access was encountered (password=***)", record.LogTail, StringComparison.Ordinal);
+        Assert.StartsWith("epoch=1 step=100 train_loss=0.61\nTraceback (most recent call last):", record.LogTail, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2secret", record.LogTail, StringComparison.Ordinal);
+        Assert.DoesNotContain("Watchdog", record.LogTail, StringComparison.Ordinal);
+        var link = System.Text.RegularExpressions.Regex.Match(record.Logs!,
+            "^https://eu-west-1\\.console\\.aws\\.amazon\\.com/cloudwatch/home\\?region=eu-west-1#logsV2:log-groups/log-group/\\$252Faws\\$252Fsagemaker\\$252FTrainingJobs/log-events/(?<stream>.+)$");
+        Assert.True(link.Success, record.Logs);
+        var stream = link.Groups["stream"].Value.Replace("$252F", "/", StringComparison.Ordinal);
+        Assert.Matches($"^{smName}/algo-2-[0-9]+$", stream);
+        var events = h.SageMaker.Jobs.GetLogEvents(new System.Text.Json.Nodes.JsonObject { ["logGroupName"] = "/aws/sagemaker/TrainingJobs", ["logStreamName"] = stream });
+        Assert.Equal(4, events["events"]!.AsArray().Count); // the link opens the failing host's own stream
+        Assert.Equal(reason, failed.Status.FailureReason);
+
+        // kubectl describe prints a custom resource's fields in alphabetical order: in Status, the post-mortem comes
+        // before the conditions and the failure reason.
+        var (code, describe) = await h.KubectlAsync("describe", "-n", SageMakerOperatorHarness.Namespace, "tj", "crashed");
+        Assert.True(code == 0, describe);
+        var status = describe.IndexOf("\nStatus:", StringComparison.Ordinal);
+        var postMortem = describe.IndexOf("Attempt Failures:", StringComparison.Ordinal);
+        Assert.True(status >= 0 && postMortem > status, describe);
+        Assert.True(postMortem < describe.IndexOf("Conditions:", status, StringComparison.Ordinal), describe);
+        Assert.True(postMortem < describe.IndexOf("Failure Reason:", status, StringComparison.Ordinal), describe);
+        Assert.Contains("algo-2", describe[postMortem..], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_failed_attempt_with_retries_left_runs_the_next_attempt_as_a_new_job_from_the_checkpoint()
     {
         await using var h = await SageMakerOperatorHarness.StartAsync();

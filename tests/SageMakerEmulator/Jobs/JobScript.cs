@@ -10,8 +10,11 @@ public enum JobOutcome
 /// <summary>A spot interruption: after <see cref="AfterTraining"/> of training the instances are reclaimed for <see cref="Wait"/>.</summary>
 public sealed record SpotInterruption(TimeSpan AfterTraining, TimeSpan Wait);
 
-/// <summary>A line the training container prints <see cref="AfterTraining"/> into training (on every instance).</summary>
-public sealed record LogLine(TimeSpan AfterTraining, string Message);
+/// <summary>
+/// A line the training container prints <see cref="AfterTraining"/> into training: on every instance, or only on
+/// instance <see cref="Host"/> (<c>algo-&lt;Host&gt;</c>, from 1) when set.
+/// </summary>
+public sealed record LogLine(TimeSpan AfterTraining, string Message, int? Host = null);
 
 /// <summary>What a simulated job does: how long each secondary status lasts, how it ends, and its final metrics.</summary>
 public sealed record JobScript

@@ -352,13 +352,14 @@ public sealed class SimulatedTrainingJobs(TimeProvider time, string region, stri
             ? job.Created + visible[^1].At
             : now;
         var events = job.LogLines
-            .Select(l => (Time: started + l.AfterTraining, l.Message))
+            .Select(l => (Time: started + l.AfterTraining, l.Message, l.Host))
             .Where(e => e.Time <= now && e.Time <= ended)
             .ToList();
         var instances = (int?)job.Request["ResourceConfig"]?["InstanceCount"] ?? 1;
         for (var i = 1; i <= instances; i++)
         {
-            yield return ($"{job.Name}/algo-{i}-{started.ToUnixTimeSeconds()}", started, events);
+            var host = i;
+            yield return ($"{job.Name}/algo-{i}-{started.ToUnixTimeSeconds()}", started, [.. events.Where(e => e.Host is null || e.Host == host).Select(e => (e.Time, e.Message))]);
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Ferry.Crds.V1Alpha1;
+using Ferry.Operator.Agent;
 using Ferry.Operator.Reconciliation;
 using Ferry.Operator.SageMaker;
 using Ferry.Operator.Storage;
@@ -269,6 +270,16 @@ public sealed class SageMakerBackend(
         }
 
         var observation = SageMakerStatusMapping.Map(response, attempt, RegionOf(job));
+        if (observation.State == ReplicaState.Failed && SageMakerPostMortem.Applies(response))
+        {
+            // Read once: a terminal job is never described again while this operator runs.
+            var redaction = new SecretRedaction(job.Spec.Env ?? new Dictionary<string, string>());
+            observation = observation with
+            {
+                FailureDetails = await SageMakerPostMortem.ReadAsync(response, RegionOf(job), clients.LogsFor(RegionOf(job)), redaction, _logger, cancellationToken),
+            };
+        }
+
         var stateSince = response.SecondaryStatusTransitions is { Count: > 0 } transitions
             ? transitions[^1].StartTime
             : response.LastModifiedTime ?? response.CreationTime;

@@ -27,7 +27,8 @@ public static class PostMortemPolicy
         {
             Attempt = c.Attempt,
             Time = c.Now,
-            Replica = failure.Index,
+            // A remote job is one unit; the host that failed (algo-N) gives the rank.
+            Replica = c.Input.Traits.RemoteJob && RankOfHost(first?.Node) is { } rank ? rank : failure.Index,
             Pod = first?.Name,
             Node = first?.Node,
             ExitCode = first?.State == ReplicaState.Failed ? first.ExitCode : null,
@@ -38,7 +39,10 @@ public static class PostMortemPolicy
             // A remote job links its failing host's log stream; replicas copy their logs into one folder per attempt.
             Logs = c.Input.Traits.RemoteJob ? first?.LogUri : LogsOf(units),
         };
-        AddLaterFailures(record, units);
+        if (!c.Input.Traits.RemoteJob)
+        {
+            AddLaterFailures(record, units);
+        }
 
         var kept = (c.Status.AttemptFailures ?? []).Where(f => f.Attempt != c.Attempt).Append(record).ToList();
         c.Status.AttemptFailures = [.. kept.Skip(Math.Max(0, kept.Count - AttemptFailure.Kept))];
@@ -58,9 +62,9 @@ public static class PostMortemPolicy
         foreach (var record in records)
         {
             var units = c.Units.Where(r => r.Attempt == record.Attempt).ToList();
-            if (units.Count == 0)
+            if (units.Count == 0 || c.Input.Traits.RemoteJob)
             {
-                continue;
+                continue; // a remote job's record is complete when it is made
             }
 
             AddLaterFailures(record, units);
@@ -167,6 +171,13 @@ public static class PostMortemPolicy
         return first?.State == ReplicaState.Failed ? "Error" : "Vanished";
     }
 
+    /// <summary>The rank of a remote job's host (`algo-2` → 1), or null.</summary>
+    private static int? RankOfHost(string? host) =>
+        host is { Length: > 5 } && host.StartsWith("algo-", StringComparison.Ordinal)
+            && int.TryParse(host.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= 1
+            ? n - 1
+            : null;
+
     private static void AddLaterFailures(AttemptFailure record, IReadOnlyList<ReplicaObservation> units)
     {
         var listed = (record.FailedAfter ?? []).Select(f => f.Replica).ToHashSet();
@@ -195,8 +206,8 @@ public static class PostMortemPolicy
 
 /// <summary>
 /// The post-mortem details a remote-job backend (SageMaker) knows about a failed job, beyond its failure reason: the
-/// status transition that failed (e.g. `Training` or `Downloading`), a link to the failing host's log stream, and the
-/// last lines of that stream. Set on <see cref="RemoteJobObservation.FailureDetails"/>; the status function records them
-/// in `status.attemptFailures` as it does for replicas (cause, logs, logTail).
+/// status transition that failed (e.g. `Training` or `Downloading`), the host that failed (`algo-2`), a link to that
+/// host's log stream, and the last lines of that stream (masked). Set on <see cref="RemoteJobObservation.FailureDetails"/>;
+/// the status function records them in `status.attemptFailures` as it does for replicas (cause, node, logs, logTail).
 /// </summary>
-public sealed record RemoteFailureDetails(string? FailedTransition = null, string? LogUri = null, string? LogTail = null);
+public sealed record RemoteFailureDetails(string? FailedTransition = null, string? LogUri = null, string? LogTail = null, string? Host = null);
