@@ -103,7 +103,7 @@ public sealed class SageMakerLifecycleTests
                 new LogLine(TimeSpan.FromMinutes(1), "epoch=1 step=100 train_loss=0.61"),
                 new LogLine(TimeSpan.FromMinutes(5), "Traceback (most recent call last):", Host: 2),
                 new LogLine(TimeSpan.FromMinutes(5), "  File \"train.py\", line 88, in <module>", Host: 2),
-                new LogLine(TimeSpan.FromMinutes(5), "RuntimeError: CUDA error: an illegal memory access was encountered (password=hunter2secret)", Host: 2),
+                new LogLine(TimeSpan.FromMinutes(5), "RuntimeError: CUDA error: an illegal memory access was encountered, password=hunter2secret", Host: 2),
                 new LogLine(TimeSpan.FromMinutes(7), "RuntimeError: [Rank 0] Watchdog caught collective operation timeout", Host: 1),
             ],
         });
@@ -117,7 +117,7 @@ public sealed class SageMakerLifecycleTests
         Assert.Null(record.ExitCode);
         Assert.Null(record.FailedAfter);
         // Host 2 erred first; host 1 only timed out waiting for it.
-        Assert.Contains("RuntimeError: CUDA error: an illegal memory access was encountered (password=***)", record.LogTail, StringComparison.Ordinal);
+        Assert.Contains("RuntimeError: CUDA error: an illegal memory access was encountered, password=***", record.LogTail, StringComparison.Ordinal);
         Assert.StartsWith("epoch=1 step=100 train_loss=0.61\nTraceback (most recent call last):", record.LogTail, StringComparison.Ordinal);
         Assert.DoesNotContain("hunter2secret", record.LogTail, StringComparison.Ordinal);
         Assert.DoesNotContain("Watchdog", record.LogTail, StringComparison.Ordinal);

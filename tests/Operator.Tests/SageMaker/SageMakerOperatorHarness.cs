@@ -93,6 +93,7 @@ public sealed class SageMakerOperatorHarness : IAsyncDisposable
         var sageMaker = await SageMakerApiEmulator.StartAsync(new SageMakerApiEmulatorOptions { TimeProvider = time, Region = Region });
         // The client signs with the real clock; the jobs live on the fake one.
         sageMaker.Signatures.CheckClockSkew = false;
+        sageMaker.LogsSignatures.CheckClockSkew = false;
         sageMaker.Scripts.Default = Script;
         var harness = new SageMakerOperatorHarness(api, sageMaker, time, options ?? new SageMakerBackendOptions
         {
