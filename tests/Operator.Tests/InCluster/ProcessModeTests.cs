@@ -101,9 +101,13 @@ public sealed class ProcessModeTests(MotoS3 moto, Xunit.Abstractions.ITestOutput
     public async Task A_crash_of_rank_1_leaves_a_post_mortem_and_the_logs_of_both_replicas_after_the_pods_are_gone()
     {
         var bucket = await moto.CreateBucketAsync();
+        // Rank 1 fails only once rank 0 runs its training process, so both replicas have output to copy however slow the machine.
+        var started = Path.Combine(Path.GetTempPath(), $"ferry-pm-rank0-{Guid.NewGuid():N}");
         var script = await TrainScriptAsync("""
             echo "rank $RANK: epoch=1 step=100 train_loss=0.61"
+            if [ "$RANK" = "0" ]; then touch "RANK0_STARTED"; fi
             if [ "$RANK" = "1" ]; then
+              while [ ! -e "RANK0_STARTED" ]; do sleep 0.1; done
               echo "Traceback (most recent call last):" >&2
               echo '  File "train.py", line 88, in <module>' >&2
               echo "    loss = model(batch)" >&2
@@ -111,7 +115,7 @@ public sealed class ProcessModeTests(MotoS3 moto, Xunit.Abstractions.ITestOutput
               exit 1
             fi
             while true; do sleep 0.2; done
-            """);
+            """.Replace("RANK0_STARTED", started, StringComparison.Ordinal));
         await using var harness = await StartAsync();
         await harness.ApplyAsync(Job("pm").WithReplicas(2).WithCleanPodPolicy(CleanPodPolicy.All).With(j =>
         {
