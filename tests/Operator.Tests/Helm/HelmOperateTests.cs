@@ -66,6 +66,33 @@ public sealed class HelmOperateTests
         Assert.Equal(["ferry-system", "team-a", "team-b"], policies.Select(p => p.Map("metadata").Str("namespace")).Order());
     }
 
+    [Fact]
+    public void Network_policies_let_the_operator_poll_rank_0_for_live_metrics_on_the_configured_port()
+    {
+        var docs = HelmChart.Render("--set", "networkPolicy.enabled=true", "--set", "networkPolicy.trainingPods.enabled=true",
+            "--set", "watchNamespaces={team-a}", "--set", "inCluster.liveMetricsPort=9555");
+        var policies = docs.OfKind("NetworkPolicy").ToList();
+        static IEnumerable<string> Ports(Dictionary<object, object> policy, string direction) =>
+            policy.Map("spec").Seq(direction).Cast<Dictionary<object, object>>()
+                .SelectMany(rule => rule.TryGetValue("ports", out var ports) ? ((List<object>)ports).Cast<Dictionary<object, object>>() : [])
+                .Select(port => port.Str("port"));
+
+        var operatorPolicy = policies.Single(p => p.Map("metadata").Str("namespace") == "ferry-system");
+        Assert.Contains("9555", Ports(operatorPolicy, "egress"));
+
+        // The training pods admit the operator's pods (from the release namespace) on that port.
+        var training = policies.Single(p => p.Map("metadata").Str("namespace") == "team-a");
+        var rule = training.Map("spec").Seq("ingress").Cast<Dictionary<object, object>>()
+            .Single(r => r.TryGetValue("ports", out var ports) && ((List<object>)ports).Cast<Dictionary<object, object>>().Any(p => p.Str("port") == "9555"));
+        var from = (Dictionary<object, object>)Assert.Single(rule.Seq("from"));
+        Assert.Equal("ferry-system", from.Map("namespaceSelector").Map("matchLabels").Str("kubernetes.io/metadata.name"));
+        Assert.Equal("ferry", from.Map("podSelector").Map("matchLabels").Str("app.kubernetes.io/name"));
+
+        // The operator polls the port the policies open.
+        var config = docs.Single("ConfigMap").Map("data").Str("operator.json");
+        Assert.Equal(9555, System.Text.Json.Nodes.JsonNode.Parse(config)!["InCluster"]!["LiveMetricsPort"]!.GetValue<int>());
+    }
+
     [Theory]
     [InlineData("logFormt=json", "additional properties 'logFormt' not allowed")]
     [InlineData("replicaCount=two", "/replicaCount")]
