@@ -33,8 +33,7 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         var metrics = new MetricScanner(job.MetricDefinitions);
         // The channels' listing from `agent init`, taken before the training process starts (it is not SageMaker's).
         var inputs = InputReport.Take(root);
-        // Rank 0 keeps every value for the training report.
-        var recorder = settings.ReplicaIndex == 0 ? new MetricRecorder(job.MetricDefinitions) : null;
+        // Every value with its step and epoch: served live by rank 0, and what rank 0's training report plots.
         var live = new Insight.LiveMetricRecorder(job.MetricDefinitions);
         await using var server = await StartMetricsServerAsync(settings, live);
         var arguments = command.Count == 0 ? [ContainerContract.DefaultCommand] : command;
@@ -64,8 +63,8 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         {
             process.StartInfo.Environment[name] = value;
         }
-        process.OutputDataReceived += (_, e) => Forward(e.Data, stdout, metrics, live, log, recorder);
-        process.ErrorDataReceived += (_, e) => Forward(e.Data, stderr, metrics, live, log, recorder);
+        process.OutputDataReceived += (_, e) => Forward(e.Data, stdout, metrics, live, log);
+        process.ErrorDataReceived += (_, e) => Forward(e.Data, stderr, metrics, live, log);
 
         try
         {
@@ -125,7 +124,7 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
 
         var logs = await CopyLogAsync(job, settings, log);
         string? report = null;
-        if (recorder is not null)
+        if (settings.ReplicaIndex == 0)
         {
             var outcome = exitCode == 0 ? "Succeeded"
                 : stopRequested.IsCancellationRequested ? $"Stopped (exit code {exitCode})"
@@ -133,7 +132,7 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
             report = await WriteReportAsync(job, new TrainingReport(
                 job.JobName, settings.Attempt, job.Replicas, job.Report ?? new AgentReportContext("unknown"), job.HyperParameters, inputs,
                 modelUri is not null && modelDigest is not null ? (modelUri, modelDigest) : null,
-                recorder.Snapshot(), trainingStarted, trainingEnded, outcome));
+                live.Snapshot(), trainingStarted, trainingEnded, outcome));
         }
 
         await WriteTerminationMessageAsync(settings, new TerminationMessage(exitCode, failure, metrics.Latest(), modelUri)
@@ -187,7 +186,7 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         }
     }
 
-    private void Forward(string? line, TextWriter writer, MetricScanner metrics, Insight.LiveMetricRecorder live, ReplicaLog log, MetricRecorder? recorder)
+    private void Forward(string? line, TextWriter writer, MetricScanner metrics, Insight.LiveMetricRecorder live, ReplicaLog log)
     {
         if (line is null)
         {
@@ -204,7 +203,6 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         var now = time.GetUtcNow();
         metrics.Observe(line, now);
         live.Observe(line, now);
-        recorder?.Observe(line, now);
     }
 
     private async Task StopAsync(Process process, TimeSpan grace)

@@ -171,6 +171,18 @@ public sealed partial class LiveMetricRecorder
         }
     }
 
+    /// <summary>Every value still held, by metric name, as the training report plots them.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<Report.ReportPoint>> Snapshot()
+    {
+        lock (_gate)
+        {
+            return _series.ToDictionary(
+                s => s.Key,
+                s => (IReadOnlyList<Report.ReportPoint>)[.. s.Value.Select(p => new Report.ReportPoint(p.Value, p.Time, p.Step, p.Epoch is { } e ? (int)Math.Min(e, int.MaxValue) : null))],
+                StringComparer.Ordinal);
+        }
+    }
+
     /// <summary>The latest progress line, or null.</summary>
     public LiveProgress? Progress
     {

@@ -17,7 +17,7 @@ public sealed partial class TrainingReportTests
     /// <summary>Three epochs as the trainer prints them: two loss lines per epoch, the validation metrics at its end.</summary>
     internal static TrainingReport Sample(IReadOnlyList<TrainingRule>? rules = null)
     {
-        var recorder = new MetricRecorder(MetricDefinition.Defaults.Select(d => new AgentMetricDefinition(d.Name, d.Regex)));
+        var recorder = new LiveMetricRecorder(MetricDefinition.Defaults.Select(d => new AgentMetricDefinition(d.Name, d.Regex)));
         string[] lines =
         [
             "epoch=1 step=100 train_loss=0.9000",
