@@ -22,15 +22,7 @@ public sealed class OperatorHostEndToEndTests
         using var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(api.KubeconfigPath));
         var jobs = new KubernetesResourceClient<TrainingJob>(client);
         var app = OperatorHost.Build(
-            new Dictionary<string, string?>
-            {
-                ["Operator:Kubeconfig"] = api.KubeconfigPath,
-                ["Operator:Port"] = "0",
-                ["Operator:Namespaces:0"] = "default",
-                ["Operator:LeaderElection:Enabled"] = "false",
-                ["Operator:ShutdownTimeoutSeconds"] = "5",
-                ["InCluster:AgentImage"] = "registry.local/ferry:test",
-            },
+            HostedOperator.Settings(api.KubeconfigPath),
             setups: [new TrainingJobControllerSetup()]);
         await app.StartAsync();
         try
@@ -39,13 +31,7 @@ public sealed class OperatorHostEndToEndTests
             job.Metadata = new V1ObjectMeta { Name = "hosted", NamespaceProperty = "default" };
             await jobs.CreateAsync(job);
 
-            var deadline = DateTime.UtcNow.AddSeconds(90);
-            TrainingJob? current;
-            while ((current = await jobs.GetAsync("default", "hosted"))?.Status?.Phase != TrainingJobPhase.Succeeded)
-            {
-                Assert.True(DateTime.UtcNow < deadline, $"job did not complete; phase {current?.Status?.Phase}");
-                await Task.Delay(100);
-            }
+            var current = await HostedOperator.WaitForPhaseAsync(jobs, "default", "hosted", TrainingJobPhase.Succeeded);
 
             Assert.Equal("True", ConditionList.Find(current!.Status!.Conditions, "Complete")!.Status);
             Assert.Equal(1, current.Status.Attempt);

@@ -23,15 +23,7 @@ public sealed class KubectlDescribeTests
         using var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(api.KubeconfigPath));
         var jobs = new KubernetesResourceClient<TrainingJob>(client);
         var app = OperatorHost.Build(
-            new Dictionary<string, string?>
-            {
-                ["Operator:Kubeconfig"] = api.KubeconfigPath,
-                ["Operator:Port"] = "0",
-                ["Operator:Namespaces:0"] = "default",
-                ["Operator:LeaderElection:Enabled"] = "false",
-                ["Operator:ShutdownTimeoutSeconds"] = "5",
-                ["InCluster:AgentImage"] = "registry.local/ferry:test",
-            },
+            HostedOperator.Settings(api.KubeconfigPath),
             setups: [new TrainingJobControllerSetup()]);
         await app.StartAsync();
         try
@@ -39,12 +31,7 @@ public sealed class KubectlDescribeTests
             var job = Job("story").WithReplicas(2).Build();
             job.Metadata = new V1ObjectMeta { Name = "story", NamespaceProperty = "default" };
             await jobs.CreateAsync(job);
-            var deadline = DateTime.UtcNow.AddSeconds(90);
-            while ((await jobs.GetAsync("default", "story"))?.Status?.Phase != TrainingJobPhase.Succeeded)
-            {
-                Assert.True(DateTime.UtcNow < deadline, "job did not complete");
-                await Task.Delay(100);
-            }
+            await HostedOperator.WaitForPhaseAsync(jobs, "default", "story", TrainingJobPhase.Succeeded);
         }
         finally
         {

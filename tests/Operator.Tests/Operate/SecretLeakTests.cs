@@ -36,16 +36,7 @@ public sealed class SecretLeakTests
         var jobs = new KubernetesResourceClient<TrainingJob>(client);
         var logs = new List<string>();
         var app = OperatorHost.Build(
-            new Dictionary<string, string?>
-            {
-                ["Operator:Kubeconfig"] = api.KubeconfigPath,
-                ["Operator:Port"] = "0",
-                ["Operator:Namespaces:0"] = "default",
-                ["Operator:LeaderElection:Enabled"] = "false",
-                ["Operator:ShutdownTimeoutSeconds"] = "5",
-                ["InCluster:AgentImage"] = "registry.local/ferry:test",
-                ["Lifecycle:RestartBackoffSeconds"] = "0",
-            },
+            HostedOperator.Settings(api.KubeconfigPath, extra: new Dictionary<string, string?> { ["Lifecycle:RestartBackoffSeconds"] = "0" }),
             setups: [new TrainingJobControllerSetup()],
             configureServices: services => services.AddLogging(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(new TextCapture(logs))));
         await app.StartAsync();
@@ -65,12 +56,7 @@ public sealed class SecretLeakTests
             }).Build();
             job.Metadata = new V1ObjectMeta { Name = "leak", NamespaceProperty = "default" };
             await jobs.CreateAsync(job);
-            var deadline = DateTime.UtcNow.AddSeconds(90);
-            while ((await jobs.GetAsync("default", "leak"))?.Status?.Phase != TrainingJobPhase.Failed)
-            {
-                Assert.True(DateTime.UtcNow < deadline, "job did not fail");
-                await Task.Delay(100);
-            }
+            await HostedOperator.WaitForPhaseAsync(jobs, "default", "leak", TrainingJobPhase.Failed);
 
             using var http = new HttpClient { BaseAddress = OperatorHost.ListeningAddress(app) };
             metrics = await http.GetStringAsync("/metrics");

@@ -43,16 +43,7 @@ public sealed class PrometheusScrapeTests(MotoS3 moto)
         var jobs = new KubernetesResourceClient<TrainingJob>(client);
         await new KubernetesResourceClient<V1Namespace>(client).CreateAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = Namespace } });
         var app = OperatorHost.Build(
-            new Dictionary<string, string?>
-            {
-                ["Operator:Kubeconfig"] = api.KubeconfigPath,
-                ["Operator:Port"] = "0",
-                ["Operator:Namespaces:0"] = Namespace,
-                ["Operator:LeaderElection:Enabled"] = "false",
-                ["Operator:ShutdownTimeoutSeconds"] = "5",
-                ["InCluster:AgentImage"] = "registry.local/ferry:test",
-                ["Lifecycle:RestartBackoffSeconds"] = "0",
-            },
+            HostedOperator.Settings(api.KubeconfigPath, Namespace, new Dictionary<string, string?> { ["Lifecycle:RestartBackoffSeconds"] = "0" }),
             setups: [new TrainingJobControllerSetup()]);
         await app.StartAsync();
         var work = Directory.CreateTempSubdirectory("ferry-prometheus-");
