@@ -102,7 +102,7 @@ public sealed class ProcessModeTests(MotoS3 moto, Xunit.Abstractions.ITestOutput
     {
         var bucket = await moto.CreateBucketAsync();
         // Rank 1 fails only once rank 0 runs its training process, so both replicas have output to copy however slow the machine.
-        var started = Path.Combine(Path.GetTempPath(), $"ferry-pm-rank0-{Guid.NewGuid():N}");
+        var started = Path.Combine(_work, "rank0-started");
         var script = await TrainScriptAsync("""
             echo "rank $RANK: epoch=1 step=100 train_loss=0.61"
             if [ "$RANK" = "0" ]; then touch "RANK0_STARTED"; fi
