@@ -24,7 +24,10 @@ public sealed class SimulatedKubelet : IAsyncDisposable
     // Runs of deleted pods still inside their grace period: stopping the kubelet waits for them too, as a node drains.
     private readonly ConcurrentDictionary<Task, byte> _terminating = new();
     private CancellationTokenSource? _stop;
-    private int _nextIp = 1;
+    // Pod IPs are unique across every emulator in this process (tests run several side by side) and start at a random
+    // point, so emulators in other test processes on the machine hand out other addresses: two pods that share an
+    // address would share rank 0's metrics port, and one of them would lose its live metrics.
+    private static int _nextIp = Random.Shared.Next(0, 10_000_000);
 
     internal SimulatedKubelet(KubeApiEmulator api, TimeProvider time)
     {
@@ -129,7 +132,7 @@ public sealed class SimulatedKubelet : IAsyncDisposable
         var mains = (pod["spec"]?["containers"] as JsonArray ?? []).OfType<JsonObject>().ToList();
         // A distinct loopback address per pod (Linux routes all of 127.0.0.0/8 to lo), so a process-mode pod can bind
         // its own IP and be reached there, as a pod IP is; the runtime sees it as the pod's status.podIP.
-        var n = Interlocked.Increment(ref _nextIp);
+        var n = Interlocked.Increment(ref _nextIp) & int.MaxValue;
         var podIp = $"127.{n / 62500 % 250 + 1}.{n / 250 % 250}.{n % 250 + 1}";
         pod["status"] ??= new JsonObject();
         pod["status"]!["podIP"] = podIp;
