@@ -1,7 +1,10 @@
+using System.Text.Json.Nodes;
 using Ferry.Crds.V1Alpha1;
 using Ferry.KubeEmulator;
 using Ferry.KubeEmulator.Authorization;
 using Ferry.KubeEmulator.Diagnostics;
+using Ferry.KubeEmulator.Faults;
+using Ferry.KubeEmulator.Kubelet;
 using Ferry.Operator.Hosting;
 using Ferry.Operator.Reconciliation;
 using Ferry.Operator.Runtime.Resources;
@@ -29,6 +32,7 @@ public sealed class OperatorRbacTests
 
         Assert.True(run.Completed, run.Describe());
         Assert.Empty(run.Forbidden);
+        Assert.True(run.Requests.Any(e => e is { Verb: "patch", Resource: "events", StatusCode: 200 }), "No repeated Event was counted up: " + run.Describe());
     }
 
     [Fact]
@@ -41,6 +45,7 @@ public sealed class OperatorRbacTests
 
         Assert.True(run.Completed, run.Describe());
         Assert.Empty(run.Forbidden);
+        Assert.True(run.Requests.Any(e => e is { Verb: "patch", Resource: "events", StatusCode: 200 }), "No repeated Event was counted up: " + run.Describe());
     }
 
     [Fact]
@@ -76,7 +81,8 @@ public sealed class OperatorRbacTests
     /// <summary>
     /// One job's life through the operator host as the chart's ServiceAccount, leader election on: created with the
     /// clean-up finalizer, `cleanPodPolicy: All` and `ttlSecondsAfterFinished: 0`, it runs, succeeds (status, Event,
-    /// pods deleted), is deleted by its TTL, cleaned up (Service) and released. Done when the job is gone and the
+    /// pods deleted), is deleted by its TTL, cleaned up (Service) and released. The status write that records its success
+    /// fails once (a 500), so the retry repeats the Succeeded Event, which counts up the Event already recorded. Done when the job is gone and the
     /// leader renewed its Lease, or (<paramref name="stopAtFirstRefusal"/>) when a request was refused.
     /// </summary>
     private static async Task<LifeRun> RunLifeAsync(ChartRbac rbac, string[] namespaces, bool stopAtFirstRefusal)
@@ -92,7 +98,7 @@ public sealed class OperatorRbacTests
         try
         {
             await api.ApplyManifestsAsync(rbacFile);
-            api.Kubelet.Script.When("rbac-life-*", TimeSpan.FromMilliseconds(200), 0, containerName: "train");
+            api.Kubelet.Runtime = new SucceedsWithRefusedStatusWrite(api);
             api.Kubelet.Start();
             using var admin = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(api.KubeconfigPath));
             var jobs = new KubernetesResourceClient<TrainingJob>(admin);
@@ -160,6 +166,31 @@ public sealed class OperatorRbacTests
         {
             File.Delete(rbacFile);
             File.Delete(kubeconfig);
+        }
+    }
+
+    /// <summary>
+    /// The training container runs until the job's status says Running, then arms a one-time 500 on TrainingJob status
+    /// writes and exits 0: the next status write, the one that records the success, is refused.
+    /// </summary>
+    private sealed class SucceedsWithRefusedStatusWrite(KubeApiEmulator api) : IPodRuntime
+    {
+        public async Task<ContainerOutcome> RunContainerAsync(JsonObject pod, JsonObject container, bool isInit, CancellationToken cancellationToken)
+        {
+            if (isInit)
+            {
+                return new ContainerOutcome(0);
+            }
+
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while ((string?)api.GetObject(TrainingJob.GroupVersion, TrainingJob.KubeKind, "default", "rbac-life")?["status"]?["phase"] != "Running"
+                && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20, cancellationToken);
+            }
+
+            api.Faults.Add(new FaultRule { Verb = "update", Resource = "trainingjobs", Subresource = "status", StatusCode = 500, Times = 1 });
+            return new ContainerOutcome(0);
         }
     }
 
