@@ -130,22 +130,25 @@ public sealed class TrainingJobReconciler(
                 }
                 catch (TrainingJobRefusedException refused)
                 {
-                    // Terminal: recorded as a refused spec; what was started is stopped in the next pass.
-                    _logger.LogWarning("TrainingJob {Namespace}/{Name} cannot run: {Reason}", ns, name, refused.Message);
+                    // Terminal: recorded as a refused spec; what was started is stopped in the next pass. A remote API
+                    // may quote the refused env or hyperparameter value: it never reaches the log, the Events or the status.
+                    var refusedMessage = SpecValueRedaction.Redact(job.Spec, refused.Message);
+                    _logger.LogWarning("TrainingJob {Namespace}/{Name} cannot run: {Reason}", ns, name, refusedMessage);
                     var after = await backend.ObserveAsync(job, cancellationToken);
                     decision = TrainingJobStatusCalculator.Compute(input with
                     {
                         Replicas = after.Replicas,
                         RemoteJobs = after.RemoteJobs ?? [],
-                        InvalidSpec = refused.Message,
+                        InvalidSpec = refusedMessage,
                         InvalidSpecReason = refused.Reason,
                     });
                 }
                 catch (StartBlockedException blocked)
                 {
                     // Not terminal (a quota may free up): shown in status, retried, bounded by the start-up deadline.
-                    _logger.LogWarning("TrainingJob {Namespace}/{Name} cannot start yet: {Reason}", ns, name, blocked.Message);
-                    var retry = TrainingJobStatusCalculator.Compute(input with { StartBlocked = blocked.Message });
+                    var blockedMessage = SpecValueRedaction.Redact(job.Spec, blocked.Message);
+                    _logger.LogWarning("TrainingJob {Namespace}/{Name} cannot start yet: {Reason}", ns, name, blockedMessage);
+                    var retry = TrainingJobStatusCalculator.Compute(input with { StartBlocked = blockedMessage });
                     decision = retry with { Start = null, RequeueAfter = Shortest(retry.RequeueAfter, TimeSpan.FromSeconds(10)) };
                 }
             }
