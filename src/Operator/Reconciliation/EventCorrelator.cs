@@ -5,7 +5,7 @@ namespace Ferry.Operator.Reconciliation;
 /// <summary>
 /// Folds repeats of one Event into the Event already recorded, as client-go's EventCorrelator does: the same source,
 /// involved object, type, reason and message (client-go's <c>getEventKey</c>) seen again within <see cref="Window"/>
-/// of its last occurrence is a repeat (count + 1, new lastTimestamp), not a new Event. A bounded LRU cache remembers
+/// of its last occurrence is a repeat (count + 1, new last observed time), not a new Event. A bounded LRU cache remembers
 /// the recent Events (client-go keeps 4096).
 /// </summary>
 public sealed class EventCorrelator(TimeProvider time, int capacity = EventCorrelator.DefaultCapacity, TimeSpan? window = null)
@@ -72,7 +72,7 @@ public sealed class EventCorrelator(TimeProvider time, int capacity = EventCorre
     public void Remember(string key, Corev1Event stored)
     {
         var now = time.GetUtcNow().UtcDateTime;
-        var seen = new Observation(stored.Metadata.NamespaceProperty, stored.Metadata.Name, stored.Count ?? 1, stored.FirstTimestamp ?? now, now);
+        var seen = new Observation(stored.Metadata.NamespaceProperty, stored.Metadata.Name, stored.Series?.Count ?? stored.Count ?? 1, stored.EventTime ?? stored.FirstTimestamp ?? now, now);
         lock (_lock)
         {
             if (_entries.TryGetValue(key, out var node))

@@ -9,8 +9,8 @@ namespace Ferry.Operator.Reconciliation;
 
 /// <summary>
 /// Records transitions as core/v1 Events on the TrainingJob, so `kubectl describe tj` shows them. A repeat of a recent
-/// Event (a retried reconcile deciding the same transition again) patches that Event's <c>count</c> and
-/// <c>lastTimestamp</c> instead of creating another, as client-go's recorder does (<see cref="EventCorrelator"/>).
+/// Event (a retried reconcile deciding the same transition again) patches that Event's <c>series</c> (count and last
+/// observed time) instead of creating another, as client-go's recorder does (<see cref="EventCorrelator"/>).
 /// </summary>
 public sealed class KubernetesEventSink(IResourceClient<Corev1Event> client, TimeProvider time, ILogger<KubernetesEventSink>? logger = null,
     EventCorrelator? correlator = null) : ITrainingJobEventSink
@@ -21,10 +21,19 @@ public sealed class KubernetesEventSink(IResourceClient<Corev1Event> client, Tim
     private readonly ILogger _logger = logger ?? (ILogger)NullLogger.Instance;
     private readonly EventCorrelator _correlator = correlator ?? new EventCorrelator(time);
 
+    /// <summary>The longest message an Event with an eventTime may carry (the API server's limit for the note).</summary>
+    public const int MessageLimit = 1024;
+
+    /// <summary>What an Event says the operator was doing (the API server requires an action on Events with an eventTime).</summary>
+    public const string Action = "Reconcile";
+
     /// <inheritdoc />
     public async Task RecordAsync(TrainingJob job, TrainingJobEvent trainingEvent, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow().UtcDateTime;
+        // Events carry eventTime (a MicroTime) and a series for repeats, as client-go's events.k8s.io recorder writes
+        // them, rather than firstTimestamp/lastTimestamp: those are whole seconds, so the transitions of one quick
+        // reconcile would tie and `kubectl describe` (which sorts by them) could print them out of order.
+        var now = Microseconds(time.GetUtcNow().UtcDateTime);
         var record = new Corev1Event
         {
             Metadata = new V1ObjectMeta
@@ -43,13 +52,12 @@ public sealed class KubernetesEventSink(IResourceClient<Corev1Event> client, Tim
             },
             Type = trainingEvent.Type,
             Reason = trainingEvent.Reason,
-            Message = trainingEvent.Message,
+            Message = trainingEvent.Message.Length <= MessageLimit ? trainingEvent.Message : trainingEvent.Message[..(MessageLimit - 1)] + "\u2026",
             Source = new V1EventSource { Component = Component },
             ReportingComponent = "ferry.dev/operator",
-            ReportingInstance = Environment.MachineName,
-            FirstTimestamp = now,
-            LastTimestamp = now,
-            Count = 1,
+            ReportingInstance = ReportingInstance,
+            Action = Action,
+            EventTime = now,
         };
         var key = EventCorrelator.KeyOf(record);
         try
@@ -77,7 +85,20 @@ public sealed class KubernetesEventSink(IResourceClient<Corev1Event> client, Tim
         }
     }
 
-    /// <summary>The merge patch that counts a repeat, as client-go's recorder sends it (count and lastTimestamp).</summary>
+    /// <summary>The instance named on Events: the host, cut to the API server's 128-character limit.</summary>
+    private static string ReportingInstance { get; } = Environment.MachineName.Length <= 128 ? Environment.MachineName : Environment.MachineName[..128];
+
+    /// <summary>
+    /// A time at the precision the API server keeps a MicroTime. The API server requires all six fractional digits,
+    /// and the client library writes a whole second without them, so a whole second moves on by one microsecond.
+    /// </summary>
+    private static DateTime Microseconds(DateTime time)
+    {
+        time = time.AddTicks(-(time.Ticks % 10));
+        return time.Ticks % TimeSpan.TicksPerSecond == 0 ? time.AddTicks(10) : time;
+    }
+
+    /// <summary>The merge patch that counts a repeat: the Event's series (count and last observed time).</summary>
     private static V1Patch RepeatPatch(EventCorrelator.Observation repeat) => new(string.Create(CultureInfo.InvariantCulture,
-        $"{{\"count\":{repeat.Count},\"lastTimestamp\":\"{repeat.LastTimestamp:yyyy-MM-dd'T'HH:mm:ss'Z'}\"}}"), V1Patch.PatchType.MergePatch);
+        $"{{\"series\":{{\"count\":{repeat.Count},\"lastObservedTime\":\"{Microseconds(repeat.LastTimestamp):yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'}\"}}}}"), V1Patch.PatchType.MergePatch);
 }

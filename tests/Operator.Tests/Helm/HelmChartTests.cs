@@ -69,7 +69,7 @@ public sealed class HelmChartTests
         {
             "trainingjobs:list", "trainingjobs:watch", "trainingjobs:patch", "trainingjobs:delete", "trainingjobs/status:update",
             "trainingjobs/finalizers:update", "pods:list", "pods:watch", "pods:create", "pods:delete",
-            "services:get", "services:list", "services:watch", "services:create", "services:delete", "events:create",
+            "services:get", "services:list", "services:watch", "services:create", "services:delete", "events:create", "events:patch",
         }, granted);
 
         var binding = docs.Single("ClusterRoleBinding");

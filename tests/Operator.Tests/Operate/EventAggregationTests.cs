@@ -37,10 +37,34 @@ public sealed class EventAggregationTests
         var running = (await harness.Events.ListAsync(OperatorHarness.Namespace)).Items
             .Where(e => e.InvolvedObject?.Name == "repeat" && e.Reason == "Running").ToList();
         var single = Assert.Single(running);
-        Assert.Equal(2, single.Count);
-        Assert.Equal(T0.UtcDateTime, single.FirstTimestamp!.Value.ToUniversalTime());
-        Assert.Equal(T0.UtcDateTime.AddSeconds(5), single.LastTimestamp!.Value.ToUniversalTime());
+        Assert.Equal(2, single.Series!.Count);
+        // T0 is a whole second: the client library would write it without the six fractional digits a MicroTime needs.
+        Assert.Equal(T0.UtcDateTime.AddTicks(10), single.EventTime!.Value.ToUniversalTime());
+        Assert.Equal(T0.UtcDateTime.AddSeconds(5).AddTicks(10), single.Series.LastObservedTime!.Value.ToUniversalTime());
         harness.AssertNothingForbidden();
+    }
+
+    [Fact]
+    public async Task A_repeat_in_the_same_second_keeps_its_order_at_microsecond_precision()
+    {
+        // kubectl describe sorts Events by their last occurrence and prints "(xN over <since the first>)": both must keep
+        // sub-second precision, or the transitions of one quick reconcile tie and print out of order.
+        await using var harness = await OperatorHarness.StartAsync();
+        var time = new FakeTimeProvider(T0.AddMilliseconds(300));
+        var sink = new KubernetesEventSink(harness.Events, time);
+        var job = Job("same-second").WithReplicas(1).Build();
+        job.Metadata.Uid = "same-second-uid";
+        job.Metadata.NamespaceProperty = OperatorHarness.Namespace;
+        var running = new TrainingJobEvent("Normal", "Running", "All 1 replicas of attempt 1 are running.");
+
+        await sink.RecordAsync(job, running, CancellationToken.None);
+        time.Advance(TimeSpan.FromMilliseconds(500));
+        await sink.RecordAsync(job, running, CancellationToken.None);
+
+        var stored = Assert.Single((await harness.Events.ListAsync(OperatorHarness.Namespace)).Items, e => e.InvolvedObject?.Name == "same-second");
+        Assert.Equal(2, stored.Series!.Count);
+        Assert.Equal(T0.UtcDateTime.AddMilliseconds(300), stored.EventTime!.Value.ToUniversalTime());
+        Assert.Equal(T0.UtcDateTime.AddMilliseconds(800), stored.Series.LastObservedTime!.Value.ToUniversalTime());
     }
 
     [Fact]

@@ -34,7 +34,9 @@ public static class LineageRecorder
             Backend = spec.Backend,
             Image = spec.Image,
             ImageDigest = current.Select(r => r.ImageDigest).FirstOrDefault(d => d is not null) ?? previous?.ImageDigest,
-            HyperParameters = spec.HyperParameters is { Count: > 0 } hp ? new Dictionary<string, string>(hp, StringComparer.Ordinal) : null,
+            HyperParameters = spec.HyperParameters is { Count: > 0 } hp
+                ? hp.ToDictionary(p => p.Key, p => CredentialMask.HyperParameter(p.Key, p.Value), StringComparer.Ordinal)
+                : null,
             Inputs = inputs,
             Model = model,
             Attempts = attempt > 0 ? attempt : null,
