@@ -245,8 +245,9 @@ echo
 kshow get pods -l "ferry.dev/job-name=$NAME"
 kshow get services -l "ferry.dev/job-name=$NAME"
 # The emulator's event table has only NAME and AGE; these are the columns `kubectl get events` shows on a cluster.
-kshow get events --sort-by=.lastTimestamp \
-  -o custom-columns='LAST SEEN:.lastTimestamp,TYPE:.type,REASON:.reason,OBJECT:.involvedObject.name,MESSAGE:.message'
+# The operator's Events carry eventTime (microseconds); a repeat counts up series.count.
+kshow get events --sort-by=.eventTime \
+  -o custom-columns='TIME:.eventTime,TYPE:.type,REASON:.reason,OBJECT:.involvedObject.name,MESSAGE:.message'
 
 PHASE=$(k get "$JOB" -o jsonpath='{.status.phase}')
 [ "$PHASE" = Succeeded ] || fail "$JOB is Complete but its phase is '$PHASE', expected Succeeded."
