@@ -1,0 +1,168 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.Net;
+using System.Net.Sockets;
+using Ferry.Crds.V1Alpha1;
+using Ferry.Operator.Backends.InCluster;
+using Ferry.Operator.Reconciliation;
+using Ferry.Operator.Tests.Fixtures;
+using static Ferry.Operator.Tests.Fixtures.Build;
+
+namespace Ferry.Operator.Tests.InCluster;
+
+/// <summary>
+/// The InCluster path with the trainer this repository builds (src/TrainerImage) in both ranks: pods in the emulator,
+/// run as local processes by the kubelet (the real agent around the real trainer), a Fashion-MNIST slice in moto's S3.
+/// Rank 0's trainer is SIGKILLed in the middle of epoch 2; attempt 2 must resume from the checkpoint the status
+/// recorded and end with the accuracy of the same job run without interruption.
+/// </summary>
+[Collection(MotoCollection.Name)]
+public sealed class RealTrainerResumeTests(MotoS3 moto, Xunit.Abstractions.ITestOutputHelper output) : IDisposable
+{
+    private const string Dataset = "/usr/share/datasets/fashion-mnist";
+    private readonly string _work = Directory.CreateTempSubdirectory("ferry-real-trainer-").FullName;
+
+    public void Dispose() => Directory.Delete(_work, true);
+
+    [Fact]
+    public async Task Killing_rank_0_mid_epoch_resumes_from_the_recorded_checkpoint_and_ends_with_the_uninterrupted_accuracy()
+    {
+        var trainer = Path.Combine(Path.GetDirectoryName(Backends.Local.LocalPrograms.Trainer().LeadingArguments[0])!, "train");
+        Assert.True(File.Exists(trainer), $"the trainer's executable {trainer} is not built: dotnet build -c Release src/TrainerImage");
+        var bucket = await moto.CreateBucketAsync();
+        await UploadSliceAsync(bucket, "train", 4096);
+        await UploadSliceAsync(bucket, "t10k", 512);
+
+        var baseline = await RunAsync(trainer, bucket, "straight", killRank0InEpoch: null);
+        var resumed = await RunAsync(trainer, bucket, "killed", killRank0InEpoch: 2);
+
+        var status = resumed.Status!;
+        Assert.Equal(1, baseline.Status!.Attempt);
+        Assert.Equal(2, status.Attempt);
+        var failure = Assert.Single(status.AttemptFailures!);
+        Assert.Equal((0, 137, "SIGKILL"), (failure.Replica!.Value, failure.ExitCode!.Value, failure.Signal));
+        // Killed in epoch 2, so the newest checkpoint attempt 1 left is epoch 1's; attempt 2 starts there and says so.
+        var created = ConditionList.Find(status.Conditions, "Created")!.Message;
+        Assert.Contains($"Resuming from epoch 1 (s3://{bucket}/ckpt/killed/", created, StringComparison.Ordinal);
+        var rank0 = System.Text.Encoding.UTF8.GetString(await moto.GetBytesAsync(bucket, "out/killed/attempt-2/algo-1.log"));
+        Assert.Contains("resumed from checkpoint epoch 1", rank0, StringComparison.Ordinal);
+        Assert.Equal(3, status.Checkpoint!.Epoch);
+
+        var straight = Accuracy(baseline);
+        var afterKill = Accuracy(resumed);
+        output.WriteLine($"val_accuracy uninterrupted {straight}, killed and resumed {afterKill}");
+        // Same seed, same data order per epoch and a bit-identical resume: equal up to the noise of float reductions.
+        Assert.InRange(afterKill, straight - 0.02, straight + 0.02);
+        Assert.InRange(straight, 0.5, 1.0);
+    }
+
+    private async Task<TrainingJob> RunAsync(string trainer, string bucket, string name, int? killRank0InEpoch)
+    {
+        // The ranks meet on the loopback: the headless Service's DNS names exist only in a cluster.
+        var environment = new Dictionary<string, string>(moto.ProcessEnvironment)
+        {
+            ["MASTER_ADDR"] = "127.0.0.1",
+            ["MASTER_PORT"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        var runtime = new ProcessPodRuntime(_work, new Dictionary<string, string> { ["train"] = trainer }, environment);
+        await using var harness = await OperatorHarness.StartAsync(runtime, new InClusterOptions { StopGracePeriod = TimeSpan.FromSeconds(5) });
+        await harness.ApplyAsync(Job(name).WithReplicas(2).WithMaxRetries(1).With(j =>
+        {
+            j.Spec.Command = ["train"];
+            j.Spec.Inputs = [new InputChannel { Name = "train", Uri = $"s3://{bucket}/data" }];
+            j.Spec.Output = new OutputSpec { Uri = $"s3://{bucket}/out" };
+            j.Spec.Checkpoint = new CheckpointSpec { Uri = $"s3://{bucket}/ckpt/{name}" };
+            j.Spec.HyperParameters = new Dictionary<string, string>
+            {
+                ["model"] = "mlp",
+                ["hidden_units"] = "64",
+                ["epochs"] = "3",
+                ["batch_size"] = "16",
+                ["learning_rate"] = "0.05",
+                ["log_interval"] = "8",
+                ["seed"] = "11",
+            };
+        }));
+
+        var killed = killRank0InEpoch is null;
+        var done = await harness.ReconcileUntilAsync(name, (job, _) =>
+        {
+            if (!killed && runtime.Logs.Any(l => l.StartsWith($"{name}-0/train: epoch={killRank0InEpoch} step=", StringComparison.Ordinal)))
+            {
+                killed = KillTrainerOf(Path.Combine(_work), $"{name}-0-");
+            }
+
+            return job?.Status?.Phase is TrainingJobPhase.Succeeded or TrainingJobPhase.Failed;
+        }, step: TimeSpan.FromMilliseconds(500), timeoutSeconds: 600);
+
+        Assert.True(done!.Status!.Phase == TrainingJobPhase.Succeeded, done.Status.FailureReason + "\n" + string.Join('\n', runtime.Logs.TakeLast(60)));
+        Assert.True(killed, "rank 0 was never seen in the epoch it was to be killed in");
+        return done;
+    }
+
+    private static double Accuracy(TrainingJob job) => job.Status!.Metrics!.Single(m => m.Name == "val_accuracy").Value;
+
+    /// <summary>
+    /// SIGKILLs the trainer process (not its agent) of the pod whose work directory starts with
+    /// <paramref name="podPrefix"/>: found by its executable and the pod's /opt/ml in its environment.
+    /// </summary>
+    private static bool KillTrainerOf(string work, string podPrefix)
+    {
+        var marker = "FERRY_OPT_ML=" + Path.Combine(work, podPrefix);
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                var executable = new FileInfo(Path.Combine(directory, "exe")).LinkTarget;
+                if (Path.GetFileName(executable) != "train")
+                {
+                    continue;
+                }
+
+                var environ = File.ReadAllText(Path.Combine(directory, "environ")).Split('\0');
+                if (environ.Any(v => v.StartsWith(marker, StringComparison.Ordinal)))
+                {
+                    System.Diagnostics.Process.GetProcessById(pid).Kill();
+                    return true;
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
+            {
+                // The process ended while it was being read.
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The first <paramref name="count"/> records of a Fashion-MNIST split, as uncompressed IDX files under data/.</summary>
+    private async Task UploadSliceAsync(string bucket, string split, int count)
+    {
+        using var client = moto.CreateClient();
+        foreach (var (kind, header, record) in new[] { ("images-idx3-ubyte", 16, 28 * 28), ("labels-idx1-ubyte", 8, 1) })
+        {
+            await using var source = new GZipStream(File.OpenRead(Path.Combine(Dataset, $"{split}-{kind}.gz")), CompressionMode.Decompress);
+            var bytes = new byte[header + (count * record)];
+            await source.ReadExactlyAsync(bytes);
+            BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(4), count);
+            await client.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest
+            {
+                BucketName = bucket,
+                Key = $"data/{split}-{kind}",
+                InputStream = new MemoryStream(bytes),
+            });
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
