@@ -42,76 +42,8 @@ public sealed class LiveMetricsTests(Xunit.Abstractions.ITestOutputHelper output
         return path;
     }
 
-    private sealed class Operator(OperatorHarness harness, LiveMetricsPoller poller, TrainingJobReconciler reconciler)
-    {
-        public OperatorHarness Harness => harness;
-
-        public LiveMetricsPoller Poller => poller;
-
-        public TrainingJobReconciler Reconciler => reconciler;
-
-        /// <summary>A fresh operator process on the same cluster: new poller and backend state, nothing in memory.</summary>
-        public static Operator Start(OperatorHarness harness)
-        {
-            var poller = new LiveMetricsPoller(new HttpClient(), harness.Time, Options);
-            var reconciler = new TrainingJobReconciler(
-                new KubernetesTrainingJobStore(new KubernetesResourceClient<TrainingJob>(harness.OperatorClient), harness.JobInformer.Cache),
-                [new InClusterBackend(
-                    new KubernetesResourceClient<V1Pod>(harness.OperatorClient),
-                    new KubernetesResourceClient<V1Service>(harness.OperatorClient),
-                    harness.PodInformer.Cache, Options, null, poller)],
-                new KubernetesEventSink(new KubernetesResourceClient<Corev1Event>(harness.OperatorClient), harness.Time),
-                harness.Time);
-            return new Operator(harness, poller, reconciler);
-        }
-
-        /// <summary>Reconciles until <paramref name="done"/>, advancing the fake clock by <paramref name="step"/> per pass.</summary>
-        public async Task<TrainingJob> UntilAsync(string name, Func<TrainingJob, bool> done, TimeSpan step, int timeoutSeconds = 120)
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
-            while (true)
-            {
-                try
-                {
-                    await reconciler.ReconcileAsync(OperatorHarness.Namespace, name, CancellationToken.None);
-                }
-                catch (KubernetesApiException e) when (e.IsConflict)
-                {
-                    // The cache was behind: the next pass reads fresh state.
-                }
-                catch (KubernetesApiException e)
-                {
-                    throw new InvalidOperationException(e.Message + ": " + string.Join("; ", harness.Api.RequestLog.Entries.Where(r => r.StatusCode >= 500).Select(r => $"{r.Verb} {r.Path}")), e);
-                }
-
-                harness.AssertNothingForbidden();
-                var job = (await harness.GetAsync(name))!;
-                if (done(job))
-                {
-                    return job;
-                }
-
-                if (DateTime.UtcNow > deadline)
-                {
-                    throw new TimeoutException($"TrainingJob {name}: phase {job.Status?.Phase}, metrics [{string.Join(", ", job.Status?.Metrics?.Select(m => $"{m.Name}={m.Value}") ?? [])}], " +
-                        $"conditions [{string.Join("; ", job.Status?.Conditions?.Select(c => $"{c.Type}={c.Status} {c.Reason}: {c.Message}") ?? [])}]\n"
-                        + string.Join('\n', ((ProcessPodRuntime)harness.Api.Kubelet.Runtime).Logs.TakeLast(30)));
-                }
-
-                // The clock moves only while the job runs: starting real processes takes real time, which a fake
-                // clock racing ahead would turn into a missed start-up deadline.
-                if (job.Status?.Phase is TrainingJobPhase.Running or TrainingJobPhase.Stopped)
-                {
-                    harness.Time.Advance(step);
-                }
-
-                await Task.Delay(50);
-            }
-        }
-    }
-
-    private async Task<Operator> StartAsync() =>
-        Operator.Start(await OperatorHarness.StartAsync(new ProcessPodRuntime(_work, new Dictionary<string, string> { ["train"] = "/bin/sh" }, new Dictionary<string, string>()), Options));
+    private async Task<LiveOperator> StartAsync() =>
+        LiveOperator.Start(await OperatorHarness.StartAsync(new ProcessPodRuntime(_work, new Dictionary<string, string> { ["train"] = "/bin/sh" }, new Dictionary<string, string>()), Options), Options);
 
     private static TrainingJobBuilder LiveJob(string name, string script, params TrainingRule[] rules) =>
         Job(name).WithReplicas(2).With(j =>
@@ -209,7 +141,7 @@ public sealed class LiveMetricsTests(Xunit.Abstractions.ITestOutputHelper output
         var published = MetricHistoryCodec.Decode(before.Status!.MetricHistory).Of("train_loss").ToList();
 
         // A new operator (a restart, or another replica taking the lease) with nothing in memory.
-        var successor = Operator.Start(harness);
+        var successor = LiveOperator.Start(harness, Options);
         var after = await successor.UntilAsync("restart", j => HistoryLength(j, "train_loss") > published.Count + 2, TimeSpan.FromSeconds(10));
 
         var history = MetricHistoryCodec.Decode(after.Status!.MetricHistory).Of("train_loss").ToList();
@@ -296,4 +228,73 @@ public sealed class LiveMetricsTests(Xunit.Abstractions.ITestOutputHelper output
 public sealed class LiveMetricsCollection
 {
     public const string Name = "Live metrics processes";
+}
+
+/// <summary>An operator with live metrics on a harness: the poller and the InCluster backend around a reconciler, driven pass by pass.</summary>
+internal sealed class LiveOperator(OperatorHarness harness, LiveMetricsPoller poller, TrainingJobReconciler reconciler)
+{
+    public OperatorHarness Harness => harness;
+
+    public LiveMetricsPoller Poller => poller;
+
+    public TrainingJobReconciler Reconciler => reconciler;
+
+    /// <summary>A fresh operator process on the same cluster: new poller and backend state, nothing in memory.</summary>
+    public static LiveOperator Start(OperatorHarness harness, InClusterOptions options)
+    {
+        var poller = new LiveMetricsPoller(new HttpClient(), harness.Time, options);
+        var reconciler = new TrainingJobReconciler(
+            new KubernetesTrainingJobStore(new KubernetesResourceClient<TrainingJob>(harness.OperatorClient), harness.JobInformer.Cache),
+            [new InClusterBackend(
+                new KubernetesResourceClient<V1Pod>(harness.OperatorClient),
+                new KubernetesResourceClient<V1Service>(harness.OperatorClient),
+                harness.PodInformer.Cache, options, null, poller)],
+            new KubernetesEventSink(new KubernetesResourceClient<Corev1Event>(harness.OperatorClient), harness.Time),
+            harness.Time);
+        return new LiveOperator(harness, poller, reconciler);
+    }
+
+    /// <summary>Reconciles until <paramref name="done"/>, advancing the fake clock by <paramref name="step"/> per pass.</summary>
+    public async Task<TrainingJob> UntilAsync(string name, Func<TrainingJob, bool> done, TimeSpan step, int timeoutSeconds = 120)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
+        while (true)
+        {
+            try
+            {
+                await reconciler.ReconcileAsync(OperatorHarness.Namespace, name, CancellationToken.None);
+            }
+            catch (KubernetesApiException e) when (e.IsConflict)
+            {
+                // The cache was behind: the next pass reads fresh state.
+            }
+            catch (KubernetesApiException e)
+            {
+                throw new InvalidOperationException(e.Message + ": " + string.Join("; ", harness.Api.RequestLog.Entries.Where(r => r.StatusCode >= 500).Select(r => $"{r.Verb} {r.Path}")), e);
+            }
+
+            harness.AssertNothingForbidden();
+            var job = (await harness.GetAsync(name))!;
+            if (done(job))
+            {
+                return job;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"TrainingJob {name}: phase {job.Status?.Phase}, metrics [{string.Join(", ", job.Status?.Metrics?.Select(m => $"{m.Name}={m.Value}") ?? [])}], " +
+                    $"conditions [{string.Join("; ", job.Status?.Conditions?.Select(c => $"{c.Type}={c.Status} {c.Reason}: {c.Message}") ?? [])}]\n"
+                    + string.Join('\n', ((ProcessPodRuntime)harness.Api.Kubelet.Runtime).Logs.TakeLast(30)));
+            }
+
+            // The clock moves only while the job runs: starting real processes takes real time, which a fake
+            // clock racing ahead would turn into a missed start-up deadline.
+            if (job.Status?.Phase is TrainingJobPhase.Running or TrainingJobPhase.Stopped)
+            {
+                harness.Time.Advance(step);
+            }
+
+            await Task.Delay(50);
+        }
+    }
 }

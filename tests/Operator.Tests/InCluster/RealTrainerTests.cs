@@ -13,22 +13,23 @@ namespace Ferry.Operator.Tests.InCluster;
 /// <summary>
 /// The InCluster path with the trainer this repository builds (src/TrainerImage) in both ranks: pods in the emulator,
 /// run as local processes by the kubelet (the real agent around the real trainer), a Fashion-MNIST slice in moto's S3.
-/// Rank 0's trainer is SIGKILLed in the middle of epoch 2; attempt 2 must resume from the checkpoint the status
-/// recorded and end with the accuracy of the same job run without interruption.
 /// </summary>
 [Collection(MotoCollection.Name)]
-public sealed class RealTrainerResumeTests(MotoS3 moto, Xunit.Abstractions.ITestOutputHelper output) : IDisposable
+public sealed class RealTrainerTests(MotoS3 moto, Xunit.Abstractions.ITestOutputHelper output) : IDisposable
 {
     private const string Dataset = "/usr/share/datasets/fashion-mnist";
     private readonly string _work = Directory.CreateTempSubdirectory("ferry-real-trainer-").FullName;
 
     public void Dispose() => Directory.Delete(_work, true);
 
+    /// <summary>
+    /// Rank 0's trainer is SIGKILLed in the middle of epoch 2; attempt 2 must resume from the checkpoint the status
+    /// recorded and end with the accuracy of the same job run without interruption.
+    /// </summary>
     [Fact]
     public async Task Killing_rank_0_mid_epoch_resumes_from_the_recorded_checkpoint_and_ends_with_the_uninterrupted_accuracy()
     {
-        var trainer = Path.Combine(Path.GetDirectoryName(Backends.Local.LocalPrograms.Trainer().LeadingArguments[0])!, "train");
-        Assert.True(File.Exists(trainer), $"the trainer's executable {trainer} is not built: dotnet build -c Release src/TrainerImage");
+        var trainer = TrainerExecutable();
         var bucket = await moto.CreateBucketAsync();
         await UploadSliceAsync(bucket, "train", 4096);
         await UploadSliceAsync(bucket, "t10k", 512);
@@ -56,33 +57,59 @@ public sealed class RealTrainerResumeTests(MotoS3 moto, Xunit.Abstractions.ITest
         Assert.InRange(straight, 0.5, 1.0);
     }
 
+    /// <summary>
+    /// A MetricThreshold rule on the validation accuracy rank 0 reports live: once the trainer passes it, the operator
+    /// stops the job (SIGTERM to both ranks), the job ends Stopped with the rule as the reason, and the checkpoints the
+    /// trainer wrote before the stop are in S3.
+    /// </summary>
+    [Fact]
+    public async Task A_threshold_rule_on_live_accuracy_stops_the_trainer_and_its_checkpoints_are_kept()
+    {
+        var trainer = TrainerExecutable();
+        var bucket = await moto.CreateBucketAsync();
+        await UploadSliceAsync(bucket, "train", 4096);
+        await UploadSliceAsync(bucket, "t10k", 512);
+        var options = new InClusterOptions { StopGracePeriod = TimeSpan.FromSeconds(10) };
+        var runtime = new ProcessPodRuntime(_work, new Dictionary<string, string> { ["train"] = trainer }, RankEnvironment());
+        var op = LiveOperator.Start(await OperatorHarness.StartAsync(runtime, options), options);
+        await using var harness = op.Harness;
+        var rule = new TrainingRule { Name = "good-enough", Type = TrainingRuleType.MetricThreshold, Metric = "val_accuracy", Value = 0.5, Comparison = RuleComparison.GreaterThan, Action = RuleAction.Stop };
+        // Far more epochs than it needs: only the rule ends this job.
+        await harness.ApplyAsync(TrainerJob("enough", bucket, epochs: 200).With(j => j.Spec.Rules = [rule]));
+
+        var stopped = await op.UntilAsync("enough", j => j.Status?.Phase == TrainingJobPhase.Stopped, TimeSpan.FromSeconds(10), timeoutSeconds: 600);
+
+        var triggered = ConditionList.Find(stopped.Status!.Conditions, TrainingJobConditions.RuleTriggered)!;
+        Assert.Equal(("True", Ferry.Operator.Reconciliation.Policies.RulePolicy.ReasonOf("good-enough")), (triggered.Status, triggered.Reason));
+        Assert.Contains("val_accuracy", triggered.Message, StringComparison.Ordinal);
+        Assert.Equal("good-enough", Assert.Single(stopped.Status.RuleFirings!).Rule);
+        var accuracy = Assert.Single(stopped.Status.Metrics!, m => m.Name == "val_accuracy");
+        Assert.True(accuracy.Value > 0.5, $"val_accuracy {accuracy.Value}");
+        Assert.NotNull(accuracy.Epoch);
+        var progress = stopped.Status.Progress!;
+        Assert.Equal(200, progress.Epochs);
+        Assert.True(progress.Epoch < 200, $"stopped at epoch {progress.Epoch} of 200");
+
+        // Rank 0's agent, given its grace period, uploads what the trainer saved before SIGTERM: the newest epoch
+        // checkpoint, nothing half-written. (Real time: the agent runs outside the fake clock; the deadline only guards.)
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        IReadOnlyList<string> checkpoints;
+        while ((checkpoints = await moto.KeysAsync(bucket, "ckpt/enough/")).Count == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "no checkpoint reached S3 after the stop:\n" + string.Join('\n', runtime.Logs.Where(l => l.StartsWith("enough-0", StringComparison.Ordinal)).TakeLast(20)));
+            await Task.Delay(200);
+        }
+
+        var saved = Assert.Single(checkpoints);
+        Assert.Matches(@"^ckpt/enough/epoch-\d{4}\.ckpt$", saved);
+        Assert.Equal(TrainingJobPhase.Stopped, (await harness.GetAsync("enough"))!.Status!.Phase);
+    }
+
     private async Task<TrainingJob> RunAsync(string trainer, string bucket, string name, int? killRank0InEpoch)
     {
-        // The ranks meet on the loopback: the headless Service's DNS names exist only in a cluster.
-        var environment = new Dictionary<string, string>(moto.ProcessEnvironment)
-        {
-            ["MASTER_ADDR"] = "127.0.0.1",
-            ["MASTER_PORT"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-        };
-        var runtime = new ProcessPodRuntime(_work, new Dictionary<string, string> { ["train"] = trainer }, environment);
+        var runtime = new ProcessPodRuntime(_work, new Dictionary<string, string> { ["train"] = trainer }, RankEnvironment());
         await using var harness = await OperatorHarness.StartAsync(runtime, new InClusterOptions { StopGracePeriod = TimeSpan.FromSeconds(5) });
-        await harness.ApplyAsync(Job(name).WithReplicas(2).WithMaxRetries(1).With(j =>
-        {
-            j.Spec.Command = ["train"];
-            j.Spec.Inputs = [new InputChannel { Name = "train", Uri = $"s3://{bucket}/data" }];
-            j.Spec.Output = new OutputSpec { Uri = $"s3://{bucket}/out" };
-            j.Spec.Checkpoint = new CheckpointSpec { Uri = $"s3://{bucket}/ckpt/{name}" };
-            j.Spec.HyperParameters = new Dictionary<string, string>
-            {
-                ["model"] = "mlp",
-                ["hidden_units"] = "64",
-                ["epochs"] = "3",
-                ["batch_size"] = "16",
-                ["learning_rate"] = "0.05",
-                ["log_interval"] = "8",
-                ["seed"] = "11",
-            };
-        }));
+        await harness.ApplyAsync(TrainerJob(name, bucket, epochs: 3).WithMaxRetries(1));
 
         var killed = killRank0InEpoch is null;
         var done = await harness.ReconcileUntilAsync(name, (job, _) =>
@@ -99,6 +126,40 @@ public sealed class RealTrainerResumeTests(MotoS3 moto, Xunit.Abstractions.ITest
         Assert.True(killed, "rank 0 was never seen in the epoch it was to be killed in");
         return done;
     }
+
+    /// <summary>The trainer's executable (its apphost), built with the solution.</summary>
+    private static string TrainerExecutable()
+    {
+        var trainer = Path.Combine(Path.GetDirectoryName(Backends.Local.LocalPrograms.Trainer().LeadingArguments[0])!, "train");
+        Assert.True(File.Exists(trainer), $"the trainer's executable {trainer} is not built: dotnet build -c Release src/TrainerImage");
+        return trainer;
+    }
+
+    /// <summary>moto's endpoint, and the loopback for the ranks to meet on: the headless Service's DNS names exist only in a cluster.</summary>
+    private Dictionary<string, string> RankEnvironment() => new(moto.ProcessEnvironment)
+    {
+        ["MASTER_ADDR"] = "127.0.0.1",
+        ["MASTER_PORT"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>Two ranks of the built trainer on the uploaded slice, a small MLP, checkpoints and output in the bucket.</summary>
+    private static TrainingJobBuilder TrainerJob(string name, string bucket, int epochs) => Job(name).WithReplicas(2).With(j =>
+    {
+        j.Spec.Command = ["train"];
+        j.Spec.Inputs = [new InputChannel { Name = "train", Uri = $"s3://{bucket}/data" }];
+        j.Spec.Output = new OutputSpec { Uri = $"s3://{bucket}/out" };
+        j.Spec.Checkpoint = new CheckpointSpec { Uri = $"s3://{bucket}/ckpt/{name}" };
+        j.Spec.HyperParameters = new Dictionary<string, string>
+        {
+            ["model"] = "mlp",
+            ["hidden_units"] = "64",
+            ["epochs"] = epochs.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["batch_size"] = "16",
+            ["learning_rate"] = "0.05",
+            ["log_interval"] = "8",
+            ["seed"] = "11",
+        };
+    });
 
     private static double Accuracy(TrainingJob job) => job.Status!.Metrics!.Single(m => m.Name == "val_accuracy").Value;
 
