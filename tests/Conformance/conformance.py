@@ -5,9 +5,7 @@ shows up here.
 
 usage: conformance.py --kubeconfig PATH GROUP...   (groups: see CHECKS; exit status 1 when any check failed)
 
-The groups `fields` (unknown fields and fieldValidation) and `apply` (server-side apply ownership) record differences the
-emulator still has (see tests/KubeEmulator/README.md, "What it does not do"); they are not yet run by the xunit wrapper
-(Independent/PythonClientConformanceTests) and most of their checks fail against the emulator today.
+Every group runs in `make test` through the xunit wrapper tests/KubeEmulator.Tests/Independent/PythonClientConformanceTests.
 """
 import argparse
 import base64
