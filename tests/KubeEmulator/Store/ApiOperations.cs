@@ -139,6 +139,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
         Decode(r, body);
         CheckMetadata(r, body);
+        CheckSpec(r, body, null);
         ResetStatusOnCreate(r, body);
         ApplyBuiltInDefaults(r, body, null);
         if (r.IsCustom)
@@ -514,6 +515,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
             Decode(r, next);
             CheckMetadata(r, next);
+            CheckSpec(r, next, old);
         }
 
         if (oldMeta["deletionTimestamp"] is not null)
@@ -538,7 +540,9 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
         // https://kubernetes.io/docs/reference/using-api/api-concepts/ : metadata.generation changes only when the desired state (outside metadata and status) changes.
         var ignore = r.HasStatusSubresource ? new[] { "metadata", "status" } : ["metadata"];
-        if (HasGeneration(r) && !StatusOnlyChange(r, subresource) && !SameIgnoring(old, next, ignore))
+        // A Deployment's annotations also count (they are copied to its ReplicaSets: apps deployment strategy PrepareForUpdate).
+        var annotationsChanged = (r.Group, r.Plural) is ("apps", "deployments") && !JsonNode.DeepEquals(oldMeta["annotations"], next["metadata"]?["annotations"]);
+        if (HasGeneration(r) && !StatusOnlyChange(r, subresource) && (annotationsChanged || !SameIgnoring(old, next, ignore)))
         {
             next["metadata"]!["generation"] = (oldMeta["generation"].AsLong() ?? 0) + 1;
         }
@@ -914,6 +918,15 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         }
     }
 
+    /// <summary>The essential spec validation of Deployments, PodDisruptionBudgets and NetworkPolicies.</summary>
+    private static void CheckSpec(ApiResource r, JsonObject obj, JsonObject? old)
+    {
+        if (!r.IsCustom && WorkloadValidation.Check(r.Group, r.Plural, obj, old) is { Count: > 0 } errors)
+        {
+            throw ApiException.Invalid(r.Group, r.Kind, (string?)obj["metadata"]?["name"] ?? "", errors);
+        }
+    }
+
     /// <summary>ObjectMeta validation, which applies to every kind (custom resources included).</summary>
     private static void CheckMetadata(ApiResource r, JsonObject obj)
     {
@@ -925,9 +938,10 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         }
     }
 
-    /// <summary>Only custom resources and CustomResourceDefinitions among the served kinds have generation semantics; the
-    /// other kinds' strategies never set <c>metadata.generation</c>.</summary>
-    private static bool HasGeneration(ApiResource r) => r.IsCustom || r.Plural == "customresourcedefinitions";
+    /// <summary>Custom resources, CustomResourceDefinitions, Deployments, PodDisruptionBudgets and NetworkPolicies have generation
+    /// semantics; the other served kinds' strategies never set <c>metadata.generation</c>.</summary>
+    private static bool HasGeneration(ApiResource r) => r.IsCustom || r.Plural == "customresourcedefinitions"
+        || (r.Group, r.Plural) is ("apps", "deployments") or ("policy", "poddisruptionbudgets") or ("networking.k8s.io", "networkpolicies");
 
     /// <summary>Conversion-time rules of built-in kinds: Secret stringData is merged into data (base64) and dropped;
     /// MicroTime fields take exactly six fractional digits (metav1.MicroTime's RFC3339Micro).</summary>
@@ -1003,7 +1017,12 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         }
 
         body.Remove("status");
-        if (r.Group.Length == 0)
+        if ((r.Group, r.Plural) is ("policy", "poddisruptionbudgets"))
+        {
+            // The v1 form of an empty PodDisruptionBudgetStatus (these four counts are not omitempty).
+            body["status"] = new JsonObject { ["currentHealthy"] = 0, ["desiredHealthy"] = 0, ["disruptionsAllowed"] = 0, ["expectedPods"] = 0 };
+        }
+        else if (r.Group.Length == 0)
         {
             switch (r.Plural)
             {
@@ -1025,7 +1044,60 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
     /// <remarks>https://kubernetes.io/docs/concepts/services-networking/service/ and https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/</remarks>
     private void ApplyBuiltInDefaults(ApiResource r, JsonObject obj, JsonObject? old)
     {
-        if (r.Group.Length != 0 || obj["spec"] is not JsonObject spec)
+        if (obj["spec"] is not JsonObject spec)
+        {
+            return;
+        }
+
+        switch (r.Group, r.Plural)
+        {
+            case ("apps", "deployments"):
+                // SetDefaults_Deployment (pkg/apis/apps/v1/defaults.go) and the pod defaults of its template.
+                spec["replicas"] ??= 1;
+                if (spec["strategy"] is not JsonObject strategy)
+                {
+                    spec["strategy"] = strategy = [];
+                }
+
+                strategy["type"] ??= "RollingUpdate";
+                if ((string?)strategy["type"] == "RollingUpdate")
+                {
+                    if (strategy["rollingUpdate"] is not JsonObject rolling)
+                    {
+                        strategy["rollingUpdate"] = rolling = [];
+                    }
+
+                    rolling["maxUnavailable"] ??= "25%";
+                    rolling["maxSurge"] ??= "25%";
+                }
+
+                spec["revisionHistoryLimit"] ??= 10;
+                spec["progressDeadlineSeconds"] ??= 600;
+                if (spec["template"]?["spec"] is JsonObject templateSpec)
+                {
+                    DefaultPodSpec(templateSpec);
+                }
+
+                return;
+            case ("networking.k8s.io", "networkpolicies"):
+                // SetDefaults_NetworkPolicy: policyTypes from the rules given; ports default to TCP.
+                if (spec["policyTypes"] is not JsonArray { Count: > 0 })
+                {
+                    spec["policyTypes"] = spec["egress"] is JsonArray { Count: > 0 } ? new JsonArray("Ingress", "Egress") : new JsonArray("Ingress");
+                }
+
+                foreach (var rule in new[] { "ingress", "egress" }.SelectMany(d => (spec[d] as JsonArray ?? []).OfType<JsonObject>()))
+                {
+                    foreach (var port in (rule["ports"] as JsonArray ?? []).OfType<JsonObject>())
+                    {
+                        port["protocol"] ??= "TCP";
+                    }
+                }
+
+                return;
+        }
+
+        if (r.Group.Length != 0)
         {
             return;
         }
@@ -1049,24 +1121,29 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         }
         else if (r.Plural == "pods")
         {
-            spec["restartPolicy"] ??= "Always";
-            spec["dnsPolicy"] ??= "ClusterFirst";
-            spec["schedulerName"] ??= "default-scheduler";
-            spec["terminationGracePeriodSeconds"] ??= 30;
-            spec["securityContext"] ??= new JsonObject();
-            foreach (var list in new[] { "containers", "initContainers" })
+            DefaultPodSpec(spec);
+        }
+    }
+
+    private static void DefaultPodSpec(JsonObject spec)
+    {
+        spec["restartPolicy"] ??= "Always";
+        spec["dnsPolicy"] ??= "ClusterFirst";
+        spec["schedulerName"] ??= "default-scheduler";
+        spec["terminationGracePeriodSeconds"] ??= 30;
+        spec["securityContext"] ??= new JsonObject();
+        foreach (var list in new[] { "containers", "initContainers" })
+        {
+            foreach (var c in (spec[list] as JsonArray ?? []).OfType<JsonObject>())
             {
-                foreach (var c in (spec[list] as JsonArray ?? []).OfType<JsonObject>())
+                c["terminationMessagePath"] ??= "/dev/termination-log";
+                c["terminationMessagePolicy"] ??= "File";
+                var image = (string?)c["image"] ?? "";
+                c["imagePullPolicy"] ??= image.Contains(':') && !image.EndsWith(":latest", StringComparison.Ordinal) ? "IfNotPresent" : "Always";
+                c["resources"] ??= new JsonObject();
+                foreach (var port in (c["ports"] as JsonArray ?? []).OfType<JsonObject>())
                 {
-                    c["terminationMessagePath"] ??= "/dev/termination-log";
-                    c["terminationMessagePolicy"] ??= "File";
-                    var image = (string?)c["image"] ?? "";
-                    c["imagePullPolicy"] ??= image.Contains(':') && !image.EndsWith(":latest", StringComparison.Ordinal) ? "IfNotPresent" : "Always";
-                    c["resources"] ??= new JsonObject();
-                    foreach (var port in (c["ports"] as JsonArray ?? []).OfType<JsonObject>())
-                    {
-                        port["protocol"] ??= "TCP";
-                    }
+                    port["protocol"] ??= "TCP";
                 }
             }
         }
