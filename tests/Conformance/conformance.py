@@ -130,6 +130,41 @@ def deleting_a_configmap_answers_a_success_status(core, custom, events):
 
 
 @check("crud")
+def a_create_that_carries_a_resource_version_is_refused(core, custom, events):
+    # The storage refuses it (storage.ErrResourceVersionSetOnCreate), a plain error the apiserver answers as a 500.
+    ns = new_namespace(core)
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "rv", "resourceVersion": "5"}}
+    status, _, body = raw("POST", f"/api/v1/namespaces/{ns}/configmaps", cm)
+    expect(status == 500 and body.get("message") == "resourceVersion should not be set on objects to be created", f"{status} {body}")
+    expect_status(lambda: core.read_namespaced_config_map("rv", ns), 404, "NotFound")
+
+
+@check("crud")
+def write_options_are_validated(core, custom, events):
+    # ValidateCreateOptions / ValidatePatchOptions: dryRun takes only "All"; fieldManager at most 128 printable characters.
+    ns = new_namespace(core)
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "opts"}}
+    status, _, body = raw("POST", f"/api/v1/namespaces/{ns}/configmaps", cm, query=[("dryRun", "foo")])
+    expect(status == 422 and body.get("reason") == "Invalid"
+           and body.get("message") == 'CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"foo"}: supported values: "All"',
+           f"an unknown dryRun value: {status} {body}")
+    expect_status(lambda: core.read_namespaced_config_map("opts", ns), 404, "NotFound")
+    status, _, body = raw("POST", f"/api/v1/namespaces/{ns}/configmaps", cm, query=[("fieldManager", "m" * 129)])
+    expect(status == 422 and "fieldManager: Too long: must have at most 128 bytes" in body.get("message", ""), f"a long fieldManager: {status} {body}")
+    core.create_namespaced_config_map(ns, configmap("opts"))
+    status, _, body = raw("PATCH", f"/api/v1/namespaces/{ns}/configmaps/opts", {"data": {"k": "w"}}, query=[("dryRun", "Some")],
+                          content_type="application/merge-patch+json")
+    expect(status == 422 and body.get("message", "").startswith('PatchOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value'), f"patch: {status} {body}")
+
+
+@check("crud")
+def an_object_whose_fields_nobody_set_has_no_managed_fields(core, custom, events):
+    ns = new_namespace(core)
+    status, _, body = raw("POST", f"/api/v1/namespaces/{ns}/configmaps", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bare"}})
+    expect(status == 201 and "managedFields" not in body["metadata"], f"no empty managedFields list: {body['metadata']}")
+
+
+@check("crud")
 def a_delete_held_by_a_finalizer_answers_200_with_the_object(core, custom, events):
     ns = new_namespace(core)
     core.create_namespaced_config_map(ns, configmap("f", finalizers=["ferry.dev/hold"]))

@@ -354,7 +354,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
 
                 var body = await ReadObjectAsync(ctx);
                 Admit(ctx, r, ns ?? throw ApiException.MethodNotAllowed(), body, null);
-                var created = await ops.CreateAsync(r, ns, body, WriteOptionsOf(ctx, apply: false), ct);
+                var created = await ops.CreateAsync(r, ns, body, WriteOptionsOf(ctx, "CreateOptions", apply: false), ct);
                 await WriteResultAsync(ctx, r, created, 201);
                 return;
             case "update":
@@ -364,7 +364,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
                     Admit(ctx, r, ns!, replacement, current.ToJsonObject());
                 }
 
-                var updated = await ops.UpdateAsync(r, ns!, req.Name!, replacement, req.Subresource, WriteOptionsOf(ctx, apply: false), ct);
+                var updated = await ops.UpdateAsync(r, ns!, req.Name!, replacement, req.Subresource, WriteOptionsOf(ctx, "UpdateOptions", apply: false), ct);
                 await WriteResultAsync(ctx, r, updated, 200);
                 return;
             case "patch":
@@ -377,7 +377,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
 
                 var patchBody = await ReadBodyAsync(ctx);
                 var patch = isApply ? YamlJson.Parse(patchBody) : JsonNode.Parse(patchBody);
-                var patched = await ops.PatchAsync(r, ns!, req.Name!, req.Subresource, contentType, patch, WriteOptionsOf(ctx, isApply), ct);
+                var patched = await ops.PatchAsync(r, ns!, req.Name!, req.Subresource, contentType, patch, WriteOptionsOf(ctx, "PatchOptions", isApply), ct);
                 await WriteResultAsync(ctx, r, patched, patched.Created ? 201 : 200);
                 return;
             case "delete":
@@ -695,10 +695,47 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
 
     // ---------------------------------------------------------------- request/response helpers
 
-    private WriteOptions WriteOptionsOf(HttpContext ctx, bool apply)
+    /// <param name="optionsKind">CreateOptions, UpdateOptions or PatchOptions (named in the 422 of an invalid option).</param>
+    private WriteOptions WriteOptionsOf(HttpContext ctx, string optionsKind, bool apply)
     {
         var q = ctx.Request.Query;
         var manager = (string?)q["fieldManager"];
+
+        // ValidateCreateOptions / ValidateUpdateOptions / ValidatePatchOptions: dryRun takes only "All"; a fieldManager has at
+        // most 128 bytes, all printable.
+        var invalid = new List<string>();
+        if (manager is { Length: > 0 })
+        {
+            if (System.Text.Encoding.UTF8.GetByteCount(manager) > 128)
+            {
+                invalid.Add("fieldManager: Too long: must have at most 128 bytes");
+            }
+
+            var position = 0;
+            foreach (var rune in manager.EnumerateRunes())
+            {
+                if (System.Text.Rune.IsControl(rune) || System.Text.Rune.GetUnicodeCategory(rune) is System.Globalization.UnicodeCategory.Format
+                    or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator)
+                {
+                    invalid.Add($"fieldManager: Invalid value: \"{manager}\": invalid character U+{rune.Value:X4} (at position {position})");
+                }
+
+                position += rune.Utf8SequenceLength;
+            }
+        }
+
+        var dryRun = q["dryRun"].Where(v => v is not null).Select(v => v!).ToList();
+        if (dryRun.Any(v => v != "All"))
+        {
+            invalid.Add($"dryRun: Unsupported value: []string{{{string.Join(", ", dryRun.Select(v => $"\"{v}\""))}}}: supported values: \"All\"");
+        }
+
+        if (invalid.Count > 0)
+        {
+            var detail = invalid.Count == 1 ? invalid[0] : "[" + string.Join(", ", invalid) + "]";
+            throw new ApiException(422, "Invalid", $"{optionsKind}.meta.k8s.io \"\" is invalid: {detail}");
+        }
+
         if (string.IsNullOrEmpty(manager))
         {
             if (apply)
@@ -718,7 +755,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
             var v when v.Equals("Ignore", StringComparison.OrdinalIgnoreCase) => FieldValidationMode.Ignore,
             var v => throw ApiException.BadRequest($"fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got \"{v}\""),
         };
-        return new WriteOptions(manager, validation, q["dryRun"].Count > 0 && q["dryRun"] == "All", IsTrue(q["force"]));
+        return new WriteOptions(manager, validation, dryRun.Count > 0, IsTrue(q["force"]));
     }
 
     private static async Task<DeleteOptions> DeleteOptionsOfAsync(HttpContext ctx)

@@ -428,7 +428,16 @@ public static class ManagedFields
             index.Add(new IndexedEntry(e.Manager, e.Operation, e.ApiVersion, e.Subresource, time, written, array.Count - 1));
         }
 
-        meta["managedFields"] = array;
+        if (array.Count > 0)
+        {
+            meta["managedFields"] = array;
+        }
+        else
+        {
+            // No manager owns anything: the apiserver writes no managedFields at all.
+            meta.Remove("managedFields");
+        }
+
         return new ManagedFieldsIndex(index);
     }
 

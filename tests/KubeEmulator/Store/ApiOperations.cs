@@ -119,6 +119,17 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         }
 
         CheckName(r, name);
+        if (!recordManagedFields)
+        {
+            // A server-side apply that creates: its resourceVersion was a precondition on an object that does not exist.
+            meta.Remove("resourceVersion");
+        }
+        else if ((string?)meta["resourceVersion"] is { Length: > 0 })
+        {
+            // The storage refuses it (storage.ErrResourceVersionSetOnCreate), a plain error answered as a 500 without a reason.
+            throw new ApiException(500, "", "resourceVersion should not be set on objects to be created");
+        }
+
         foreach (var field in new[] { "uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink" })
         {
             meta.Remove(field);
