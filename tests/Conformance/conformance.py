@@ -158,6 +158,22 @@ def write_options_are_validated(core, custom, events):
 
 
 @check("crud")
+def delete_options_are_validated(core, custom, events):
+    # ValidateDeleteOptions: a 422 naming DeleteOptions, and nothing is deleted.
+    ns = new_namespace(core)
+    core.create_namespaced_config_map(ns, configmap("del"))
+    base = f"/api/v1/namespaces/{ns}/configmaps/del"
+    status, _, body = raw("DELETE", base, query=[("dryRun", "foo")])
+    expect(status == 422 and body.get("message") == 'DeleteOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"foo"}: supported values: "All"',
+           f"dryRun: {status} {body}")
+    status, _, body = raw("DELETE", base, query=[("propagationPolicy", "Foo")])
+    expect(status == 422 and body.get("reason") == "Invalid" and "propagationPolicy: Unsupported value: \"Foo\"" in body.get("message", ""), f"policy: {status} {body}")
+    status, _, body = raw("DELETE", base, {"orphanDependents": True, "propagationPolicy": "Background"})
+    expect(status == 422 and "orphanDependents and deletionPropagation cannot be both set" in body.get("message", ""), f"both: {status} {body}")
+    core.read_namespaced_config_map("del", ns)
+
+
+@check("crud")
 def an_object_whose_fields_nobody_set_has_no_managed_fields(core, custom, events):
     ns = new_namespace(core)
     status, _, body = raw("POST", f"/api/v1/namespaces/{ns}/configmaps", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bare"}})

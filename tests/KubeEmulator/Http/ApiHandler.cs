@@ -768,18 +768,42 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
             body = JsonNode.Parse(text) as JsonObject;
         }
 
+        // ValidateDeleteOptions; its errors are a 422 Invalid naming DeleteOptions.
+        var invalid = new List<string>();
         var policyText = (string?)body?["propagationPolicy"] ?? (string?)q["propagationPolicy"];
+        var orphanSet = body?["orphanDependents"] is not null || q["orphanDependents"].Count > 0;
+        if (orphanSet && !string.IsNullOrEmpty(policyText))
+        {
+            invalid.Add($"propagationPolicy: Invalid value: \"{policyText}\": orphanDependents and deletionPropagation cannot be both set");
+        }
+
         PropagationPolicy? policy = policyText switch
         {
             null or "" => body?["orphanDependents"]?.GetValue<bool>() == true || IsTrue(q["orphanDependents"]) ? PropagationPolicy.Orphan : null,
             "Background" => PropagationPolicy.Background,
             "Foreground" => PropagationPolicy.Foreground,
             "Orphan" => PropagationPolicy.Orphan,
-            _ => throw ApiException.BadRequest($"DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{policyText}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""),
+            _ => null,
         };
+        if (policy is null && !string.IsNullOrEmpty(policyText))
+        {
+            invalid.Add($"propagationPolicy: Unsupported value: \"{policyText}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"");
+        }
+
+        var dryRunValues = (body?["dryRun"] as JsonArray ?? []).Select(v => (string?)v ?? "").Concat(q["dryRun"].Select(v => v ?? "")).ToList();
+        if (dryRunValues.Any(v => v != "All"))
+        {
+            invalid.Add($"dryRun: Unsupported value: []string{{{string.Join(", ", dryRunValues.Select(v => $"\"{v}\""))}}}: supported values: \"All\"");
+        }
+
+        if (invalid.Count > 0)
+        {
+            throw new ApiException(422, "Invalid", "DeleteOptions.meta.k8s.io \"\" is invalid: " + (invalid.Count == 1 ? invalid[0] : "[" + string.Join(", ", invalid) + "]"));
+        }
+
         long? grace = body?["gracePeriodSeconds"].AsLong()
             ?? (long.TryParse(q["gracePeriodSeconds"], CultureInfo.InvariantCulture, out var g) ? g : null);
-        var dryRun = q["dryRun"] == "All" || body?["dryRun"] is JsonArray { Count: > 0 };
+        var dryRun = dryRunValues.Count > 0;
         return new DeleteOptions(policy, grace, (string?)body?["preconditions"]?["uid"], (string?)body?["preconditions"]?["resourceVersion"], dryRun);
     }
 
