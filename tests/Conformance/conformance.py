@@ -174,6 +174,20 @@ def delete_options_are_validated(core, custom, events):
 
 
 @check("crud")
+def a_put_creates_only_the_kinds_that_allow_create_on_update(core, custom, events):
+    # The registry store's AllowCreateOnUpdate: true for Services, ServiceAccounts, Events, Leases and RBAC kinds.
+    ns = new_namespace(core)
+    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "put"}, "spec": {"holderIdentity": "a"}}
+    status, _, body = raw("PUT", f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/put", lease)
+    expect(status == 201 and body["spec"]["holderIdentity"] == "a", f"a Lease is created by PUT: {status} {body}")
+    status, _, body = raw("PUT", f"/api/v1/namespaces/{ns}/configmaps/put", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "put"}})
+    expect(status == 404 and body.get("reason") == "NotFound", f"a ConfigMap is not: {status} {body}")
+    job = training_job("put")
+    status, _, body = raw("PUT", f"/apis/ferry.dev/v1alpha1/namespaces/{ns}/trainingjobs/put", job)
+    expect(status == 404 and body.get("reason") == "NotFound", f"nor a custom resource: {status} {body}")
+
+
+@check("crud")
 def an_object_whose_fields_nobody_set_has_no_managed_fields(core, custom, events):
     ns = new_namespace(core)
     status, _, body = raw("POST", f"/api/v1/namespaces/{ns}/configmaps", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bare"}})

@@ -363,9 +363,23 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
                 {
                     Admit(ctx, r, ns!, replacement, current.ToJsonObject());
                 }
+                else if (req.Subresource is null && ApiOperations.AllowsCreateOnUpdate(r))
+                {
+                    // An update that creates is also authorized as a create (the apiserver's update handler does so).
+                    if (options.Authorization == AuthorizationMode.Rbac && ctx.Items[typeof(UserInfo)] is UserInfo user)
+                    {
+                        var attributes = RequestAttributes.ForResource("create", r.Group, r.Plural, null, ns, req.Name);
+                        if (authorizer.Authorize(user, attributes) is { Allowed: false } decision)
+                        {
+                            throw Forbidden(user, attributes, decision.Reason);
+                        }
+                    }
+
+                    Admit(ctx, r, ns!, replacement, null);
+                }
 
                 var updated = await ops.UpdateAsync(r, ns!, req.Name!, replacement, req.Subresource, WriteOptionsOf(ctx, "UpdateOptions", apply: false), ct);
-                await WriteResultAsync(ctx, r, updated, 200);
+                await WriteResultAsync(ctx, r, updated, updated.Created ? 201 : 200);
                 return;
             case "patch":
                 var contentType = ctx.Request.ContentType ?? "";

@@ -206,9 +206,29 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             throw ApiException.BadRequest($"the name of the object ({bodyName}) does not match the name on the URL ({name})");
         }
 
+        // A PUT to a name that does not exist creates the object for the kinds whose strategy allows create on update (the
+        // store then ignores the body's resourceVersion), and is 404 for the others.
+        var bodyRv = (string?)body["metadata"]?["resourceVersion"];
+        if (subresource is null && r.Collection.Get(ns, name) is null)
+        {
+            if (!AllowsCreateOnUpdate(r))
+            {
+                throw ApiException.NotFound(r.Group, r.Plural, name);
+            }
+
+            var created = body.DeepClone().AsObject();
+            if (created["metadata"] is not JsonObject createdMeta)
+            {
+                created["metadata"] = createdMeta = [];
+            }
+
+            createdMeta["name"] = name;
+            createdMeta.Remove("resourceVersion");
+            return CreateAsync(r, ns, created, options, ct);
+        }
+
         // The generic registry store refuses an update without metadata.resourceVersion for kinds whose strategy disallows
         // unconditional updates: custom resources and CustomResourceDefinitions (store.go Update, "must be specified for an update").
-        var bodyRv = (string?)body["metadata"]?["resourceVersion"];
         if (string.IsNullOrEmpty(bodyRv) && (r.IsCustom || r.Plural == "customresourcedefinitions"))
         {
             throw ApiException.Invalid(r.Group, r.Plural, name, [("FieldValueInvalid", "metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")]);
@@ -634,6 +654,12 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             return new WriteResult(ReturnsDeletedObject(r) ? Render(r, removed) : DeletedStatus(r, removed), removed, []);
         }
     }
+
+    /// <summary>The served kinds whose strategy's AllowCreateOnUpdate is true: Services, ServiceAccounts, Events, Leases and
+    /// the RBAC kinds.</summary>
+    internal static bool AllowsCreateOnUpdate(ApiResource r) => (BuiltInResources.StorageGroup(r.Group, r.Plural), r.Plural) is
+        ("", "services") or ("", "serviceaccounts") or ("", "events") or ("coordination.k8s.io", "leases")
+        or ("rbac.authorization.k8s.io", "roles" or "rolebindings" or "clusterroles" or "clusterrolebindings");
 
     /// <summary>Kinds whose storage sets <c>ReturnDeletedObject</c> (pods, services, namespaces) answer a finished delete with
     /// the object; the others with a Success <c>Status</c> naming it (registry store finalizeDelete).</summary>
