@@ -4,11 +4,15 @@ API-server behaviour. Independent of the project's C# code: a misunderstanding s
 shows up here.
 
 usage: conformance.py --kubeconfig PATH GROUP...   (groups: see CHECKS; exit status 1 when any check failed)
+
+Every group runs in `make test` through the xunit wrapper tests/KubeEmulator.Tests/Independent/PythonClientConformanceTests.
 """
 import argparse
 import base64
 import datetime
 import json
+import re
+import subprocess
 import sys
 import threading
 import traceback
@@ -46,6 +50,38 @@ def expect_status(call, code, reason=None, contains=None):
             expect(contains in body.get("message", ""), f"expected message containing {contains!r}, got {body.get('message')!r}")
         return body
     raise AssertionError(f"expected HTTP {code}, the call succeeded")
+
+
+def raw(method, path, body=None, query=None, content_type="application/json"):
+    """One request through the client's connection pool; returns (status, headers, parsed body) whatever the status."""
+    api = client.ApiClient()
+    headers = {"Content-Type": content_type, "Accept": "application/json"}
+    api.update_params_for_auth(headers, None, ["BearerToken"])
+    try:
+        r = api.rest_client.request(method, api.configuration.host + path, query_params=query or [], headers=headers, body=body,
+                                    _preload_content=False)
+        return r.status, r.getheaders(), json.loads(r.data)
+    except ApiException as e:
+        return e.status, e.headers, json.loads(e.body)
+
+
+def warnings_of(headers):
+    """The texts of the response's `Warning: 299 - "..."` headers."""
+    texts = []
+    for m in re.findall(r'299 - "((?:[^"\\]|\\.)*)"', (headers or {}).get("Warning") or ""):
+        texts.append(json.loads('"' + m + '"'))
+    return texts
+
+
+def kubectl(*args, stdin=None):
+    """Runs /usr/bin/kubectl against the kubeconfig under test; returns (exit code, stdout + stderr)."""
+    p = subprocess.run(["/usr/bin/kubectl", "--kubeconfig", KUBECONFIG, *args], input=stdin, capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout + p.stderr
+
+
+def managers(obj):
+    """(manager, operation, subresource) -> owned fieldsV1 of an object's managedFields."""
+    return {(e["manager"], e["operation"], e.get("subresource", "")): e.get("fieldsV1", {}) for e in obj["metadata"].get("managedFields", [])}
 
 
 def new_namespace(core):
@@ -91,6 +127,71 @@ def deleting_a_configmap_answers_a_success_status(core, custom, events):
     expect(raw.status == 200, f"DELETE answers 200, got {raw.status}")
     expect(body.get("kind") == "Status" and body.get("status") == "Success", f"DELETE of a ConfigMap answers a Success Status: {body}")
     expect_status(lambda: core.read_namespaced_config_map("d", ns), 404, "NotFound", 'configmaps "d" not found')
+
+
+@check("crud")
+def a_create_that_carries_a_resource_version_is_refused(core, custom, events):
+    # The storage refuses it (storage.ErrResourceVersionSetOnCreate), a plain error the apiserver answers as a 500.
+    ns = new_namespace(core)
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "rv", "resourceVersion": "5"}}
+    status, _, body = raw("POST", f"/api/v1/namespaces/{ns}/configmaps", cm)
+    expect(status == 500 and body.get("message") == "resourceVersion should not be set on objects to be created", f"{status} {body}")
+    expect_status(lambda: core.read_namespaced_config_map("rv", ns), 404, "NotFound")
+
+
+@check("crud")
+def write_options_are_validated(core, custom, events):
+    # ValidateCreateOptions / ValidatePatchOptions: dryRun takes only "All"; fieldManager at most 128 printable characters.
+    ns = new_namespace(core)
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "opts"}}
+    status, _, body = raw("POST", f"/api/v1/namespaces/{ns}/configmaps", cm, query=[("dryRun", "foo")])
+    expect(status == 422 and body.get("reason") == "Invalid"
+           and body.get("message") == 'CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"foo"}: supported values: "All"',
+           f"an unknown dryRun value: {status} {body}")
+    expect_status(lambda: core.read_namespaced_config_map("opts", ns), 404, "NotFound")
+    status, _, body = raw("POST", f"/api/v1/namespaces/{ns}/configmaps", cm, query=[("fieldManager", "m" * 129)])
+    expect(status == 422 and "fieldManager: Too long: must have at most 128 bytes" in body.get("message", ""), f"a long fieldManager: {status} {body}")
+    core.create_namespaced_config_map(ns, configmap("opts"))
+    status, _, body = raw("PATCH", f"/api/v1/namespaces/{ns}/configmaps/opts", {"data": {"k": "w"}}, query=[("dryRun", "Some")],
+                          content_type="application/merge-patch+json")
+    expect(status == 422 and body.get("message", "").startswith('PatchOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value'), f"patch: {status} {body}")
+
+
+@check("crud")
+def delete_options_are_validated(core, custom, events):
+    # ValidateDeleteOptions: a 422 naming DeleteOptions, and nothing is deleted.
+    ns = new_namespace(core)
+    core.create_namespaced_config_map(ns, configmap("del"))
+    base = f"/api/v1/namespaces/{ns}/configmaps/del"
+    status, _, body = raw("DELETE", base, query=[("dryRun", "foo")])
+    expect(status == 422 and body.get("message") == 'DeleteOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"foo"}: supported values: "All"',
+           f"dryRun: {status} {body}")
+    status, _, body = raw("DELETE", base, query=[("propagationPolicy", "Foo")])
+    expect(status == 422 and body.get("reason") == "Invalid" and "propagationPolicy: Unsupported value: \"Foo\"" in body.get("message", ""), f"policy: {status} {body}")
+    status, _, body = raw("DELETE", base, {"orphanDependents": True, "propagationPolicy": "Background"})
+    expect(status == 422 and "orphanDependents and deletionPropagation cannot be both set" in body.get("message", ""), f"both: {status} {body}")
+    core.read_namespaced_config_map("del", ns)
+
+
+@check("crud")
+def a_put_creates_only_the_kinds_that_allow_create_on_update(core, custom, events):
+    # The registry store's AllowCreateOnUpdate: true for Services, ServiceAccounts, Events, Leases and RBAC kinds.
+    ns = new_namespace(core)
+    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "put"}, "spec": {"holderIdentity": "a"}}
+    status, _, body = raw("PUT", f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/put", lease)
+    expect(status == 201 and body["spec"]["holderIdentity"] == "a", f"a Lease is created by PUT: {status} {body}")
+    status, _, body = raw("PUT", f"/api/v1/namespaces/{ns}/configmaps/put", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "put"}})
+    expect(status == 404 and body.get("reason") == "NotFound", f"a ConfigMap is not: {status} {body}")
+    job = training_job("put")
+    status, _, body = raw("PUT", f"/apis/ferry.dev/v1alpha1/namespaces/{ns}/trainingjobs/put", job)
+    expect(status == 404 and body.get("reason") == "NotFound", f"nor a custom resource: {status} {body}")
+
+
+@check("crud")
+def an_object_whose_fields_nobody_set_has_no_managed_fields(core, custom, events):
+    ns = new_namespace(core)
+    status, _, body = raw("POST", f"/api/v1/namespaces/{ns}/configmaps", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bare"}})
+    expect(status == 201 and "managedFields" not in body["metadata"], f"no empty managedFields list: {body['metadata']}")
 
 
 @check("crud")
@@ -243,9 +344,166 @@ def a_watch_from_a_resource_version_sees_later_changes_only(core, custom, events
     expect(seen == [("ADDED", "after"), ("MODIFIED", "after")], f"events after {rv}: {seen}")
 
 
+# ------------------------------------------------------------------------------------------------ unknown fields
+
+def pod(name, **spec_extra):
+    spec = {"containers": [{"name": "c", "image": "busybox:1", "bar": 1}]}
+    spec.update(spec_extra)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "unknownMeta": "x"}, "spec": spec}
+
+
+@check("fields")
+def unknown_fields_of_built_in_kinds_are_dropped_with_a_warning_by_default(core, custom, events):
+    # https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation : Warn is the default; the field is
+    # dropped and each is named in a Warning header.
+    ns = new_namespace(core)
+    status, headers, body = raw("POST", f"/api/v1/namespaces/{ns}/pods", pod("w", foo="x"))
+    expect(status == 201, f"created: {status} {body}")
+    expect(warnings_of(headers) == ['unknown field "metadata.unknownMeta"', 'unknown field "spec.containers[0].bar"', 'unknown field "spec.foo"'],
+           f"one warning per unknown field: {warnings_of(headers)}")
+    stored = core.read_namespaced_pod("w", ns, _preload_content=False)
+    stored = json.loads(stored.data)
+    expect("foo" not in stored["spec"] and "bar" not in stored["spec"]["containers"][0] and "unknownMeta" not in stored["metadata"],
+           f"unknown fields are not stored: {stored['spec']}")
+    status, headers, body = raw("PATCH", f"/api/v1/namespaces/{ns}/pods/w", {"spec": {"foo": "y"}}, content_type="application/merge-patch+json")
+    expect(status == 200 and warnings_of(headers) == ['unknown field "spec.foo"'] and "foo" not in body["spec"],
+           f"a merge patch's unknown field is dropped with a warning: {status} {warnings_of(headers)}")
+
+
+@check("fields")
+def strict_field_validation_refuses_unknown_fields_of_built_in_kinds(core, custom, events):
+    ns = new_namespace(core)
+    status, _, body = raw("POST", f"/api/v1/namespaces/{ns}/pods", pod("s", foo="x"), query=[("fieldValidation", "Strict")])
+    expect(status == 400 and body.get("reason") == "BadRequest", f"Strict refuses: {status} {body}")
+    expect(body["message"] == 'Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "metadata.unknownMeta", '
+           'unknown field "spec.containers[0].bar", unknown field "spec.foo"', f"the decoder's message: {body['message']}")
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}}
+    status, headers, _ = raw("POST", f"/api/v1/namespaces/{ns}/configmaps", cm, query=[("fieldValidation", "Strict")])
+    expect(status == 201 and not warnings_of(headers), f"a known body passes Strict without warnings: {status}")
+    status, _, body = raw("PUT", f"/api/v1/namespaces/{ns}/configmaps/c", dict(cm, extra=1), query=[("fieldValidation", "Strict")])
+    expect(status == 400 and 'strict decoding error: unknown field "extra"' in body.get("message", ""), f"Strict on update: {status} {body}")
+
+
+@check("fields")
+def ignore_field_validation_drops_unknown_fields_silently(core, custom, events):
+    ns = new_namespace(core)
+    status, headers, body = raw("POST", f"/api/v1/namespaces/{ns}/pods", pod("i", foo="x"), query=[("fieldValidation", "Ignore")])
+    expect(status == 201 and not warnings_of(headers) and "foo" not in body["spec"], f"Ignore: {status} {warnings_of(headers)} {body.get('spec')}")
+
+
+@check("fields")
+def custom_resources_prune_unknown_fields_in_all_three_modes(core, custom, events):
+    # https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#field-pruning
+    ns = new_namespace(core)
+    path = f"/apis/ferry.dev/v1alpha1/namespaces/{ns}/trainingjobs"
+    job = training_job("w")
+    job["spec"]["foo"] = "x"
+    job["metadata"]["unknownMeta"] = "x"
+    status, headers, body = raw("POST", path, job)
+    expect(status == 201 and warnings_of(headers) == ['unknown field "metadata.unknownMeta"', 'unknown field "spec.foo"'],
+           f"Warn: {status} {warnings_of(headers)}")
+    expect("foo" not in body["spec"] and "unknownMeta" not in body["metadata"], f"pruned: {body['spec']}")
+    job["metadata"]["name"] = "s"
+    status, _, body = raw("POST", path, job, query=[("fieldValidation", "Strict")])
+    expect(status == 400 and body.get("reason") == "BadRequest" and body["message"] == 'TrainingJob in version "v1alpha1" cannot be handled as a '
+           'TrainingJob: strict decoding error: unknown field "metadata.unknownMeta", unknown field "spec.foo"',
+           f"Strict: {status} {body}")
+    job["metadata"]["name"] = "i"
+    status, headers, body = raw("POST", path, job, query=[("fieldValidation", "Ignore")])
+    expect(status == 201 and not warnings_of(headers) and "foo" not in body["spec"], f"Ignore: {status} {warnings_of(headers)}")
+
+
+@check("fields")
+def an_apply_with_an_unknown_field_is_refused(core, custom, events):
+    # Server-side apply types the applied configuration; a field the schema does not declare fails whatever fieldValidation
+    # says (an internal error in 1.32: kubernetes/kubernetes#122480).
+    ns = new_namespace(core)
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}, "foo": "x"}
+    status, _, body = raw("PATCH", f"/api/v1/namespaces/{ns}/configmaps/a", json.dumps(cm), query=[("fieldManager", "m")],
+                          content_type="application/apply-patch+yaml")
+    expect(status == 500 and body.get("message") == f"failed to create typed patch object ({ns}/a; /v1, Kind=ConfigMap): .foo: field not declared in schema",
+           f"apply of an unknown field: {status} {body}")
+
+
+# ------------------------------------------------------------------------------------------------ server-side apply
+
+def apply(path, obj, manager, force=False):
+    query = [("fieldManager", manager)] + ([("force", "true")] if force else [])
+    return raw("PATCH", path, json.dumps(obj), query=query, content_type="application/apply-patch+yaml")
+
+
+@check("apply")
+def a_second_manager_applying_the_same_value_becomes_a_co_owner(core, custom, events):
+    # https://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts : applying the same value is not a
+    # conflict and shares ownership, so the field stays when one of the owners stops applying it.
+    ns = new_namespace(core)
+    path = f"/api/v1/namespaces/{ns}/configmaps/co"
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "co"}, "data": {"shared": "v", "a": "1"}}
+    status, _, body = apply(path, cm, "a")
+    expect(status == 201, f"created by apply: {status} {body}")
+    status, _, body = apply(path, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "co"}, "data": {"shared": "v"}}, "b")
+    expect(status == 200, f"the same value applied by another manager is no conflict: {status} {body}")
+    owners = managers(body)
+    expect("f:shared" in owners[("a", "Apply", "")].get("f:data", {}) and "f:shared" in owners[("b", "Apply", "")].get("f:data", {}),
+           f"both own data.shared: {owners}")
+    status, _, body = apply(path, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "co"}, "data": {"a": "1"}}, "a")
+    expect(status == 200 and body["data"] == {"shared": "v", "a": "1"}, f"a co-owned field stays when one owner withdraws it: {body.get('data')}")
+
+
+@check("apply")
+def kubectl_server_side_apply_takes_over_from_client_side_apply(core, custom, events):
+    # https://kubernetes.io/docs/reference/using-api/server-side-apply/#upgrading-from-client-side-apply-to-server-side-apply
+    ns = new_namespace(core)
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: up\n  namespace: {ns}\ndata:\n  k: {v}\n"
+    code, out = kubectl("apply", "-f", "-", stdin=manifest.format(ns=ns, v="one"))
+    expect(code == 0, f"client-side apply: {out}")
+    code, out = kubectl("apply", "--server-side", "-f", "-", stdin=manifest.format(ns=ns, v="two"))
+    expect(code == 0, f"kubectl apply --server-side after kubectl apply changes a value without a conflict: {out}")
+    live = json.loads(core.read_namespaced_config_map("up", ns, _preload_content=False).data)
+    expect(live["data"] == {"k": "two"}, f"the new value: {live['data']}")
+    owners = managers(live)
+    expect("f:k" in owners.get(("kubectl", "Apply", ""), {}).get("f:data", {}), f"kubectl owns data.k: {owners}")
+    csa = owners.get(("kubectl-client-side-apply", "Update", ""), {})
+    expect("f:k" not in csa.get("f:data", {}), f"client-side apply no longer owns data.k: {owners}")
+    last = json.loads(live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"])
+    expect(last["data"] == {"k": "two"}, f"the last-applied annotation follows the server-side apply: {last}")
+
+
+@check("apply")
+def managed_fields_of_one_empty_entry_clear_them(core, custom, events):
+    # https://kubernetes.io/docs/reference/using-api/server-side-apply/#clearing-managedfields
+    ns = new_namespace(core)
+    core.create_namespaced_config_map(ns, configmap("mf"))
+    status, _, body = raw("PATCH", f"/api/v1/namespaces/{ns}/configmaps/mf", [{"op": "replace", "path": "/metadata/managedFields", "value": [{}]}],
+                          content_type="application/json-patch+json")
+    expect(status == 200 and not body["metadata"].get("managedFields"), f"cleared: {status} {body['metadata'].get('managedFields')}")
+    status, _, body = raw("PATCH", f"/api/v1/namespaces/{ns}/configmaps/mf", {"metadata": {"managedFields": []}}, content_type="application/merge-patch+json")
+    expect(status == 200, f"an empty list is accepted: {status}")
+
+
+@check("apply")
+def apply_on_status_records_its_manager_and_removes_a_withdrawn_condition(core, custom, events):
+    ns = new_namespace(core)
+    custom.create_namespaced_custom_object("ferry.dev", "v1alpha1", ns, "trainingjobs", training_job("st"))
+    path = f"/apis/ferry.dev/v1alpha1/namespaces/{ns}/trainingjobs/st/status"
+
+    def condition(t):
+        return {"type": t, "status": "True", "reason": "R", "message": "m", "lastTransitionTime": "2026-01-02T03:04:05Z"}
+
+    status_of = lambda conditions: {"apiVersion": "ferry.dev/v1alpha1", "kind": "TrainingJob", "metadata": {"name": "st"}, "status": {"conditions": conditions}}
+    status, _, body = apply(path, status_of([condition("Ready"), condition("Running")]), "status-writer")
+    expect(status == 200, f"apply on /status: {status} {body}")
+    owners = managers(body)
+    expect(("status-writer", "Apply", "status") in owners, f"the apply is recorded under its manager with subresource status: {list(owners)}")
+    status, _, body = apply(path, status_of([condition("Ready")]), "status-writer")
+    types = [c["type"] for c in body.get("status", {}).get("conditions", [])]
+    expect(status == 200 and types == ["Ready"], f"the condition the manager no longer applies is removed: {types}")
+
+
 # ------------------------------------------------------------------------------------------------ rbac (RBAC mode only)
 
 SA_KUBECONFIG = None
+KUBECONFIG = None
 
 
 @check("rbac")
@@ -283,8 +541,9 @@ def main():
     parser.add_argument("groups", nargs="*")
     args = parser.parse_args()
     config.load_kube_config(config_file=args.kubeconfig)
-    global SA_KUBECONFIG
+    global SA_KUBECONFIG, KUBECONFIG
     SA_KUBECONFIG = args.sa_kubeconfig
+    KUBECONFIG = args.kubeconfig
     apis = (client.CoreV1Api(), client.CustomObjectsApi(), client.EventsV1Api())
     groups = args.groups or sorted(g for g in CHECKS if g != "rbac" or SA_KUBECONFIG)
     failed = 0

@@ -200,7 +200,7 @@ public sealed class DeletionTests(EmulatorHost host) : IClassFixture<EmulatorHos
             Metadata = new V1ObjectMeta
             {
                 Name = "unknown-owner",
-                OwnerReferences = [new V1OwnerReference { ApiVersion = "apps/v1", Kind = "Deployment", Name = "d", Uid = "11111111-2222-3333-4444-555555555555" }],
+                OwnerReferences = [new V1OwnerReference { ApiVersion = "apps/v1", Kind = "StatefulSet", Name = "d", Uid = "11111111-2222-3333-4444-555555555555" }],
             },
         }, ns);
         Assert.NotNull(host.Api.GetObject("v1", "Secret", ns, "unknown-owner"));

@@ -64,9 +64,11 @@ public sealed class PythonClientConformanceTests(PythonClientEnvironment env) : 
     private static string Script => Path.Combine(KubectlEnvironment.RepoRoot, "tests", "Conformance", "conformance.py");
 
     [Theory]
+    [InlineData("apply")]
     [InlineData("crud")]
     [InlineData("concurrency")]
     [InlineData("events")]
+    [InlineData("fields")]
     [InlineData("gc")]
     [InlineData("metadata")]
     [InlineData("watch")]
@@ -75,6 +77,17 @@ public sealed class PythonClientConformanceTests(PythonClientEnvironment env) : 
         var (code, output) = await RunAsync("--kubeconfig", env.Api.KubeconfigPath, group);
         Assert.True(code == 0, $"conformance.py {group} exited {code}:\n{output}");
         Assert.Contains("PASS ", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Every_check_group_of_the_script_runs_here()
+    {
+        var inScript = System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(Script), @"^@check\(""(\w+)""\)", System.Text.RegularExpressions.RegexOptions.Multiline)
+            .Select(m => m.Groups[1].Value).Where(g => g != "rbac").Distinct().Order(StringComparer.Ordinal);
+        var here = typeof(PythonClientConformanceTests).GetMethod(nameof(Check_group_passes_against_the_emulator))!
+            .GetCustomAttributes(typeof(InlineDataAttribute), false).Cast<InlineDataAttribute>()
+            .Select(a => (string)a.GetData(null!).Single()[0]).Order(StringComparer.Ordinal);
+        Assert.Equal(inScript, here);
     }
 
     internal static async Task<(int Code, string Output)> RunAsync(params string[] args)

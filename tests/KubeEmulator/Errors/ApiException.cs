@@ -28,8 +28,13 @@ public sealed class ApiException(int code, string reason, string message, JsonOb
             ["metadata"] = new JsonObject(),
             ["status"] = "Failure",
             ["message"] = Message,
-            ["reason"] = Reason,
         };
+        if (Reason.Length > 0)
+        {
+            // An error the apiserver does not classify (StatusReasonUnknown) has no reason.
+            status["reason"] = Reason;
+        }
+
         var details = Details?.DeepClone().AsObject();
         if (RetryAfterSeconds is { } retry)
         {

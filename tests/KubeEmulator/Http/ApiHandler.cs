@@ -354,7 +354,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
 
                 var body = await ReadObjectAsync(ctx);
                 Admit(ctx, r, ns ?? throw ApiException.MethodNotAllowed(), body, null);
-                var created = await ops.CreateAsync(r, ns, body, WriteOptionsOf(ctx, apply: false), ct);
+                var created = await ops.CreateAsync(r, ns, body, WriteOptionsOf(ctx, "CreateOptions", apply: false), ct);
                 await WriteResultAsync(ctx, r, created, 201);
                 return;
             case "update":
@@ -363,9 +363,23 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
                 {
                     Admit(ctx, r, ns!, replacement, current.ToJsonObject());
                 }
+                else if (req.Subresource is null && ApiOperations.AllowsCreateOnUpdate(r))
+                {
+                    // An update that creates is also authorized as a create (the apiserver's update handler does so).
+                    if (options.Authorization == AuthorizationMode.Rbac && ctx.Items[typeof(UserInfo)] is UserInfo user)
+                    {
+                        var attributes = RequestAttributes.ForResource("create", r.Group, r.Plural, null, ns, req.Name);
+                        if (authorizer.Authorize(user, attributes) is { Allowed: false } decision)
+                        {
+                            throw Forbidden(user, attributes, decision.Reason);
+                        }
+                    }
 
-                var updated = await ops.UpdateAsync(r, ns!, req.Name!, replacement, req.Subresource, WriteOptionsOf(ctx, apply: false), ct);
-                await WriteResultAsync(ctx, r, updated, 200);
+                    Admit(ctx, r, ns!, replacement, null);
+                }
+
+                var updated = await ops.UpdateAsync(r, ns!, req.Name!, replacement, req.Subresource, WriteOptionsOf(ctx, "UpdateOptions", apply: false), ct);
+                await WriteResultAsync(ctx, r, updated, updated.Created ? 201 : 200);
                 return;
             case "patch":
                 var contentType = ctx.Request.ContentType ?? "";
@@ -377,7 +391,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
 
                 var patchBody = await ReadBodyAsync(ctx);
                 var patch = isApply ? YamlJson.Parse(patchBody) : JsonNode.Parse(patchBody);
-                var patched = await ops.PatchAsync(r, ns!, req.Name!, req.Subresource, contentType, patch, WriteOptionsOf(ctx, isApply), ct);
+                var patched = await ops.PatchAsync(r, ns!, req.Name!, req.Subresource, contentType, patch, WriteOptionsOf(ctx, "PatchOptions", isApply), ct);
                 await WriteResultAsync(ctx, r, patched, patched.Created ? 201 : 200);
                 return;
             case "delete":
@@ -695,10 +709,47 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
 
     // ---------------------------------------------------------------- request/response helpers
 
-    private WriteOptions WriteOptionsOf(HttpContext ctx, bool apply)
+    /// <param name="optionsKind">CreateOptions, UpdateOptions or PatchOptions (named in the 422 of an invalid option).</param>
+    private WriteOptions WriteOptionsOf(HttpContext ctx, string optionsKind, bool apply)
     {
         var q = ctx.Request.Query;
         var manager = (string?)q["fieldManager"];
+
+        // ValidateCreateOptions / ValidateUpdateOptions / ValidatePatchOptions: dryRun takes only "All"; a fieldManager has at
+        // most 128 bytes, all printable.
+        var invalid = new List<string>();
+        if (manager is { Length: > 0 })
+        {
+            if (System.Text.Encoding.UTF8.GetByteCount(manager) > 128)
+            {
+                invalid.Add("fieldManager: Too long: must have at most 128 bytes");
+            }
+
+            var position = 0;
+            foreach (var rune in manager.EnumerateRunes())
+            {
+                if (System.Text.Rune.IsControl(rune) || System.Text.Rune.GetUnicodeCategory(rune) is System.Globalization.UnicodeCategory.Format
+                    or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator)
+                {
+                    invalid.Add($"fieldManager: Invalid value: \"{manager}\": invalid character U+{rune.Value:X4} (at position {position})");
+                }
+
+                position += rune.Utf8SequenceLength;
+            }
+        }
+
+        var dryRun = q["dryRun"].Where(v => v is not null).Select(v => v!).ToList();
+        if (dryRun.Any(v => v != "All"))
+        {
+            invalid.Add($"dryRun: Unsupported value: []string{{{string.Join(", ", dryRun.Select(v => $"\"{v}\""))}}}: supported values: \"All\"");
+        }
+
+        if (invalid.Count > 0)
+        {
+            var detail = invalid.Count == 1 ? invalid[0] : "[" + string.Join(", ", invalid) + "]";
+            throw new ApiException(422, "Invalid", $"{optionsKind}.meta.k8s.io \"\" is invalid: {detail}");
+        }
+
         if (string.IsNullOrEmpty(manager))
         {
             if (apply)
@@ -718,7 +769,7 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
             var v when v.Equals("Ignore", StringComparison.OrdinalIgnoreCase) => FieldValidationMode.Ignore,
             var v => throw ApiException.BadRequest($"fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got \"{v}\""),
         };
-        return new WriteOptions(manager, validation, q["dryRun"].Count > 0 && q["dryRun"] == "All", IsTrue(q["force"]));
+        return new WriteOptions(manager, validation, dryRun.Count > 0, IsTrue(q["force"]));
     }
 
     private static async Task<DeleteOptions> DeleteOptionsOfAsync(HttpContext ctx)
@@ -731,18 +782,42 @@ internal sealed class ApiHandler(ApiOperations ops, RequestLog log, FaultInjecto
             body = JsonNode.Parse(text) as JsonObject;
         }
 
+        // ValidateDeleteOptions; its errors are a 422 Invalid naming DeleteOptions.
+        var invalid = new List<string>();
         var policyText = (string?)body?["propagationPolicy"] ?? (string?)q["propagationPolicy"];
+        var orphanSet = body?["orphanDependents"] is not null || q["orphanDependents"].Count > 0;
+        if (orphanSet && !string.IsNullOrEmpty(policyText))
+        {
+            invalid.Add($"propagationPolicy: Invalid value: \"{policyText}\": orphanDependents and deletionPropagation cannot be both set");
+        }
+
         PropagationPolicy? policy = policyText switch
         {
             null or "" => body?["orphanDependents"]?.GetValue<bool>() == true || IsTrue(q["orphanDependents"]) ? PropagationPolicy.Orphan : null,
             "Background" => PropagationPolicy.Background,
             "Foreground" => PropagationPolicy.Foreground,
             "Orphan" => PropagationPolicy.Orphan,
-            _ => throw ApiException.BadRequest($"DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{policyText}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""),
+            _ => null,
         };
+        if (policy is null && !string.IsNullOrEmpty(policyText))
+        {
+            invalid.Add($"propagationPolicy: Unsupported value: \"{policyText}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"");
+        }
+
+        var dryRunValues = (body?["dryRun"] as JsonArray ?? []).Select(v => (string?)v ?? "").Concat(q["dryRun"].Select(v => v ?? "")).ToList();
+        if (dryRunValues.Any(v => v != "All"))
+        {
+            invalid.Add($"dryRun: Unsupported value: []string{{{string.Join(", ", dryRunValues.Select(v => $"\"{v}\""))}}}: supported values: \"All\"");
+        }
+
+        if (invalid.Count > 0)
+        {
+            throw new ApiException(422, "Invalid", "DeleteOptions.meta.k8s.io \"\" is invalid: " + (invalid.Count == 1 ? invalid[0] : "[" + string.Join(", ", invalid) + "]"));
+        }
+
         long? grace = body?["gracePeriodSeconds"].AsLong()
             ?? (long.TryParse(q["gracePeriodSeconds"], CultureInfo.InvariantCulture, out var g) ? g : null);
-        var dryRun = q["dryRun"] == "All" || body?["dryRun"] is JsonArray { Count: > 0 };
+        var dryRun = dryRunValues.Count > 0;
         return new DeleteOptions(policy, grace, (string?)body?["preconditions"]?["uid"], (string?)body?["preconditions"]?["resourceVersion"], dryRun);
     }
 

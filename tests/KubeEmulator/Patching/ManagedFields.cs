@@ -15,69 +15,143 @@ public static class ManagedFields
     private const char Separator = '\u0001';
 
     /// <summary>Applies <paramref name="applied"/> as <paramref name="manager"/> onto <paramref name="live"/> (null on create).</summary>
+    /// <param name="subresource">"status" for an apply to the status subresource (recorded in the manager's entry), else null.</param>
     public static JsonObject Apply(JsonObject? live, JsonObject applied, string manager, bool force, Func<string, string?> listKey,
-        string apiVersion, DateTimeOffset now, string group, string plural, string name)
+        string apiVersion, DateTimeOffset now, string group, string plural, string name, string? subresource = null)
     {
         var result = live?.DeepClone().AsObject() ?? [];
         var entries = Entries(result);
         var appliedLeaves = Leaves(applied, listKey).Where(p => !IsIdentity(p.Path)).ToDictionary(p => p.Path, p => p.Value);
+        bool IsMine(Entry e) => e.Manager == manager && e.Operation == "Apply" && e.Subresource == subresource;
 
-        var conflicts = new List<(string Manager, string Path)>();
-        foreach (var entry in entries.Where(e => e.Manager != manager || e.Operation != "Apply"))
+        var conflicts = new List<(Entry Entry, string Path)>();
+        foreach (var entry in entries.Where(e => !IsMine(e)))
         {
-            foreach (var path in entry.Paths.ToList())
+            foreach (var path in entry.Paths)
             {
                 if (appliedLeaves.TryGetValue(path, out var value) && !JsonNode.DeepEquals(Get(result, path), value))
                 {
-                    if (force)
-                    {
-                        entry.Paths.Remove(path);
-                    }
-                    else
-                    {
-                        conflicts.Add((entry.Manager, path));
-                    }
+                    conflicts.Add((entry, path));
                 }
             }
         }
 
+        // kubectl's server-side apply takes over, without a conflict, the fields that client-side apply recorded in the
+        // last-applied-configuration annotation and that still hold the values recorded there (the apiserver's
+        // lastAppliedManager): the upgrade path from client-side to server-side apply.
+        // https://kubernetes.io/docs/reference/using-api/server-side-apply/#upgrading-from-client-side-apply-to-server-side-apply
+        if (!force && conflicts.Count > 0 && manager == "kubectl" && LastApplied(result) is { } lastApplied)
+        {
+            var allowed = Leaves(lastApplied, listKey).Where(p => JsonNode.DeepEquals(Get(result, p.Path), p.Value)).Select(p => p.Path).ToHashSet();
+            force = conflicts.All(c => allowed.Contains(c.Path));
+        }
+
+        if (force)
+        {
+            foreach (var (entry, path) in conflicts)
+            {
+                entry.Unshare().Remove(path);
+            }
+
+            conflicts.Clear();
+        }
+
         if (conflicts.Count > 0)
         {
-            var lines = conflicts.Select(c => $"conflict with \"{c.Manager}\" using {apiVersion}: {Human(c.Path)}").ToList();
+            var lines = conflicts.Select(c => $"conflict with \"{c.Entry.Manager}\" using {apiVersion}: {Human(c.Path)}").ToList();
             var message = conflicts.Count == 1
                 ? $"Apply failed with 1 conflict: {lines[0]}"
                 : $"Apply failed with {conflicts.Count} conflicts: " + string.Join("\n", lines);
             var causes = new JsonArray(conflicts.Select(c => (JsonNode)new JsonObject
             {
                 ["reason"] = "FieldManagerConflict",
-                ["message"] = $"conflict with \"{c.Manager}\" using {apiVersion}",
+                ["message"] = $"conflict with \"{c.Entry.Manager}\" using {apiVersion}",
                 ["field"] = Human(c.Path),
             }).ToArray());
             throw new ApiException(409, "Conflict", message, new JsonObject { ["name"] = name, ["group"] = group, ["kind"] = plural, ["causes"] = causes });
         }
 
-        var mine = entries.FirstOrDefault(e => e.Manager == manager && e.Operation == "Apply");
+        var mine = entries.FirstOrDefault(IsMine);
         if (mine is not null)
         {
-            var ownedByOthers = entries.Where(e => e != mine).SelectMany(e => e.Paths).ToHashSet();
-            foreach (var path in mine.Paths.Where(p => !appliedLeaves.ContainsKey(p) && !ownedByOthers.Contains(p)).ToList())
+            // A field the manager no longer applies is removed unless another manager also owns it; a list item left with
+            // nothing owned in it (a withdrawn condition) goes with it.
+            var stillOwned = entries.Where(e => e != mine).SelectMany(e => e.Paths).Concat(appliedLeaves.Keys).ToHashSet();
+            var withdrawn = mine.Paths.Where(p => !stillOwned.Contains(p)).ToList();
+            foreach (var path in withdrawn)
             {
                 Remove(result, path);
+            }
+
+            foreach (var item in withdrawn.Select(ItemOf).OfType<string>().Distinct().OrderByDescending(p => p.Length))
+            {
+                if (!stillOwned.Any(p => p.StartsWith(item + Separator, StringComparison.Ordinal)))
+                {
+                    Remove(result, item);
+                }
             }
         }
 
         MergeInto(result, applied, "", listKey);
         if (mine is null)
         {
-            mine = new Entry(manager, "Apply", apiVersion, null, []);
+            mine = new Entry(manager, "Apply", apiVersion, subresource, []);
             entries.Add(mine);
         }
 
-        mine.Paths.Clear();
+        mine.Unshare().Clear();
         mine.Paths.UnionWith(appliedLeaves.Keys);
         mine.Time = now;
         _ = Write(result, entries, null);
+
+        // kubectl's server-side apply keeps an existing last-applied-configuration annotation in step with what it applied
+        // (the apiserver's lastAppliedUpdater), so a later client-side apply computes its patch from it.
+        if (manager == "kubectl" && LastApplied(result) is not null)
+        {
+            var config = applied.DeepClone().AsObject();
+            if (config["metadata"]?["annotations"] is JsonObject configAnnotations)
+            {
+                configAnnotations.Remove(LastAppliedAnnotation);
+            }
+
+            result["metadata"]!["annotations"]![LastAppliedAnnotation] = config.ToJsonString();
+        }
+
         return result;
+    }
+
+    private const string LastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration";
+
+    private static JsonObject? LastApplied(JsonObject obj)
+    {
+        if ((string?)obj["metadata"]?["annotations"]?[LastAppliedAnnotation] is not { Length: > 0 } text)
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonNode.Parse(text) as JsonObject;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The path of the innermost keyed list item a leaf path lies in, or null.</summary>
+    private static string? ItemOf(string path)
+    {
+        var segs = path.Split(Separator);
+        for (var i = segs.Length - 2; i >= 0; i--)
+        {
+            if (segs[i].StartsWith("k:", StringComparison.Ordinal))
+            {
+                return string.Join(Separator, segs[..(i + 1)]);
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Records a non-apply write: the leaves that changed now belong to <paramref name="manager"/>.</summary>
@@ -354,7 +428,16 @@ public static class ManagedFields
             index.Add(new IndexedEntry(e.Manager, e.Operation, e.ApiVersion, e.Subresource, time, written, array.Count - 1));
         }
 
-        meta["managedFields"] = array;
+        if (array.Count > 0)
+        {
+            meta["managedFields"] = array;
+        }
+        else
+        {
+            // No manager owns anything: the apiserver writes no managedFields at all.
+            meta.Remove("managedFields");
+        }
+
         return new ManagedFieldsIndex(index);
     }
 

@@ -30,6 +30,7 @@ public static class StrategicMergePatch
             "containers" or "initContainers" or "ephemeralContainers" or "imagePullSecrets" or "volumes" or "env" or "resourceClaims" => "name",
             "volumeMounts" => "mountPath",
             "volumeDevices" => "devicePath",
+            "ports" when parts.Any(p => p is "ingress" or "egress") => null,
             "ports" => parts.Any(p => p is "containers" or "initContainers" or "ephemeralContainers") ? "containerPort" : "port",
             "conditions" => "type",
             "ownerReferences" when path == "metadata.ownerReferences" => "uid",

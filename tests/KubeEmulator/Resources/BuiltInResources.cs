@@ -21,6 +21,11 @@ internal static class BuiltInResources
         yield return ("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false, false, [], []);
         yield return ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false, false, [], []);
         yield return ("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", false, false, [], []);
+
+        // Stored, defaulted and validated; no controller acts on them (a Deployment creates no ReplicaSets or Pods).
+        yield return ("apps", "v1", "Deployment", "deployments", true, true, ["deploy"], ["all"]);
+        yield return ("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true, true, ["pdb"], []);
+        yield return ("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true, false, ["netpol"], []);
     }
 
     /// <summary>The field selector labels a built-in kind accepts (the field label conversions of pkg/apis/core/v1/conversion.go

@@ -68,6 +68,12 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
         body["apiVersion"] = r.GroupVersion;
         body["kind"] = r.Kind;
+        var unknownFields = DropUnknownFields(r, body);
+        if (!r.IsCustom)
+        {
+            ReportUnknownFields(r, unknownFields, options, warnings, decodedBody: true);
+        }
+
         if (body["metadata"] is not JsonObject meta)
         {
             body["metadata"] = meta = [];
@@ -113,6 +119,17 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         }
 
         CheckName(r, name);
+        if (!recordManagedFields)
+        {
+            // A server-side apply that creates: its resourceVersion was a precondition on an object that does not exist.
+            meta.Remove("resourceVersion");
+        }
+        else if ((string?)meta["resourceVersion"] is { Length: > 0 })
+        {
+            // The storage refuses it (storage.ErrResourceVersionSetOnCreate), a plain error answered as a 500 without a reason.
+            throw new ApiException(500, "", "resourceVersion should not be set on objects to be created");
+        }
+
         foreach (var field in new[] { "uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink" })
         {
             meta.Remove(field);
@@ -133,11 +150,12 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
         Decode(r, body);
         CheckMetadata(r, body);
+        CheckSpec(r, body, null);
         ResetStatusOnCreate(r, body);
         ApplyBuiltInDefaults(r, body, null);
         if (r.IsCustom)
         {
-            body = await ValidateCustomAsync(r, body, null, validateStatus: !r.HasStatusSubresource, options, warnings, ct);
+            body = await ValidateCustomAsync(r, body, null, validateStatus: !r.HasStatusSubresource, options, warnings, unknownFields, decodedBody: true, ct);
         }
         else if (r.Plural == "customresourcedefinitions")
         {
@@ -188,9 +206,29 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             throw ApiException.BadRequest($"the name of the object ({bodyName}) does not match the name on the URL ({name})");
         }
 
+        // A PUT to a name that does not exist creates the object for the kinds whose strategy allows create on update (the
+        // store then ignores the body's resourceVersion), and is 404 for the others.
+        var bodyRv = (string?)body["metadata"]?["resourceVersion"];
+        if (subresource is null && r.Collection.Get(ns, name) is null)
+        {
+            if (!AllowsCreateOnUpdate(r))
+            {
+                throw ApiException.NotFound(r.Group, r.Plural, name);
+            }
+
+            var created = body.DeepClone().AsObject();
+            if (created["metadata"] is not JsonObject createdMeta)
+            {
+                created["metadata"] = createdMeta = [];
+            }
+
+            createdMeta["name"] = name;
+            createdMeta.Remove("resourceVersion");
+            return CreateAsync(r, ns, created, options, ct);
+        }
+
         // The generic registry store refuses an update without metadata.resourceVersion for kinds whose strategy disallows
         // unconditional updates: custom resources and CustomResourceDefinitions (store.go Update, "must be specified for an update").
-        var bodyRv = (string?)body["metadata"]?["resourceVersion"];
         if (string.IsNullOrEmpty(bodyRv) && (r.IsCustom || r.Plural == "customresourcedefinitions"))
         {
             throw ApiException.Invalid(r.Group, r.Plural, name, [("FieldValueInvalid", "metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")]);
@@ -225,16 +263,16 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         switch (type)
         {
             case "application/merge-patch+json":
-                return await MutateAsync(r, ns, name, subresource, options, Served(current => (JsonMergePatch.Apply(current, patch) as JsonObject) ?? throw ApiException.BadRequest("a merge patch must be a JSON object")), ct);
+                return await MutateAsync(r, ns, name, subresource, options, Served(current => (JsonMergePatch.Apply(current, patch) as JsonObject) ?? throw ApiException.BadRequest("a merge patch must be a JSON object")), ct, patch: true);
             case "application/json-patch+json":
-                return await MutateAsync(r, ns, name, subresource, options, Served(current => JsonPatch.Apply(current, patch) as JsonObject ?? throw ApiException.BadRequest("the patched document is not an object")), ct);
+                return await MutateAsync(r, ns, name, subresource, options, Served(current => JsonPatch.Apply(current, patch) as JsonObject ?? throw ApiException.BadRequest("the patched document is not an object")), ct, patch: true);
             case "application/strategic-merge-patch+json":
                 if (!r.SupportsStrategicMergePatch)
                 {
                     throw new ApiException(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml");
                 }
 
-                return await MutateAsync(r, ns, name, subresource, options, Served(current => StrategicMergePatch.Apply(current, patch as JsonObject ?? throw ApiException.BadRequest("a strategic merge patch must be a JSON object"))), ct);
+                return await MutateAsync(r, ns, name, subresource, options, Served(current => StrategicMergePatch.Apply(current, patch as JsonObject ?? throw ApiException.BadRequest("a strategic merge patch must be a JSON object"))), ct, patch: true);
             case "application/apply-patch+yaml" or "application/apply-patch+cbor":
                 var applied = patch as JsonObject ?? throw ApiException.BadRequest("an apply patch must be an object");
                 return await ApplyAsync(r, ns, name, subresource, r.ToStored is { } toStoredForm ? toStoredForm(applied) : applied, options, ct);
@@ -263,6 +301,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         }
 
         var listKey = ListKeyFor(r);
+        RefuseUndeclaredFields(r, ns, name, applied, listKey);
         if (r.Collection.Get(ns, name) is null && subresource is null)
         {
             var created = ManagedFields.Apply(null, applied, options.FieldManager, options.Force, listKey, r.GroupVersion, time.GetUtcNow(), r.Group, r.Plural, name);
@@ -270,14 +309,92 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             return await CreateAsync(r, ns, created, options, recordManagedFields: false, ct);
         }
 
+        // The fields a subresource resets are not applied (the apiserver's ResetFieldsStrategy): an apply to /status applies
+        // only status, one to the main resource of a kind with a status subresource everything but status.
+        if (subresource == "status")
+        {
+            applied = new JsonObject
+            {
+                ["apiVersion"] = applied["apiVersion"]?.DeepClone(),
+                ["kind"] = applied["kind"]?.DeepClone(),
+                ["metadata"] = new JsonObject { ["name"] = name },
+                ["status"] = applied["status"]?.DeepClone(),
+            };
+        }
+        else if (r.HasStatusSubresource)
+        {
+            applied = applied.DeepClone().AsObject();
+            applied.Remove("status");
+        }
+
         return await MutateAsync(r, ns, name, subresource, options,
-            current => ManagedFields.Apply(current, applied, options.FieldManager, options.Force, listKey, r.GroupVersion, time.GetUtcNow(), r.Group, r.Plural, name),
+            current => ManagedFields.Apply(current, applied, options.FieldManager, options.Force, listKey, r.GroupVersion, time.GetUtcNow(), r.Group, r.Plural, name, subresource),
             ct, recordManagedFields: false);
     }
 
+    /// <summary>
+    /// Server-side apply types the applied configuration with the kind's schema first: a field the schema does not declare
+    /// fails whatever fieldValidation says, with the structured-merge-diff error the apiserver answers (500, no reason).
+    /// </summary>
+    private static void RefuseUndeclaredFields(ApiResource r, string ns, string name, JsonObject applied, Func<string, string?> listKey)
+    {
+        var copy = applied.DeepClone().AsObject();
+        var unknown = DropUnknownFields(r, copy);
+        if (r.IsCustom && r.Schema is not null)
+        {
+            unknown.AddRange(Pruning.PruneRoot(copy, StructuralSchema.Of(r.Schema)));
+        }
+
+        if (unknown.Count == 0)
+        {
+            return;
+        }
+
+        var errors = unknown.Select(p => $"{TypedPath(applied, p, listKey)}: field not declared in schema").ToList();
+        var gvk = $"{r.Group}/{r.Version}, Kind={r.Kind}";
+        var reference = ns.Length == 0 ? name : $"{ns}/{name}";
+        throw new ApiException(500, "", $"failed to create typed patch object ({reference}; {gvk}): "
+            + (errors.Count == 1 ? errors[0] : "errors:\n  " + string.Join("\n  ", errors)));
+    }
+
+    /// <summary>A pruned path (<c>spec.containers[0].bar</c>) as structured-merge-diff prints it (<c>.spec.containers[name="c"].bar</c>).</summary>
+    private static string TypedPath(JsonObject applied, string path, Func<string, string?> listKey)
+    {
+        var sb = new System.Text.StringBuilder();
+        var dotted = "";
+        JsonNode? node = applied;
+        foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(path, @"([^.\[]+)|\[(\d+)\]"))
+        {
+            if (m.Groups[1].Success)
+            {
+                var field = m.Groups[1].Value;
+                sb.Append('.').Append(field);
+                dotted = dotted.Length == 0 ? field : dotted + "." + field;
+                node = (node as JsonObject)?[field];
+                continue;
+            }
+
+            var index = int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+            var item = node is JsonArray a && index < a.Count ? a[index] : null;
+            if (listKey(dotted) is { } key && item is JsonObject io && io[key] is { } keyValue)
+            {
+                sb.Append('[').Append(key).Append('=').Append(keyValue.ToJsonString()).Append(']');
+            }
+            else
+            {
+                sb.Append('[').Append(index).Append(']');
+            }
+
+            node = item;
+        }
+
+        return sb.ToString();
+    }
+
     /// <summary>Reads, transforms and conditionally commits an object, retrying when another write got in between.</summary>
+    /// <param name="patch">True for a patch (a strict decoding error then names no kind, as the apiserver's patcher reports it).</param>
     public async Task<WriteResult> MutateAsync(ApiResource r, string ns, string name, string? subresource, WriteOptions options,
-        Func<JsonObject, JsonObject> transform, CancellationToken ct, bool recordManagedFields = true)
+        Func<JsonObject, JsonObject> transform, CancellationToken ct, bool recordManagedFields = true, bool patch = false)
     {
         while (true)
         {
@@ -285,25 +402,39 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             var current = Get(r, ns, name);
             var old = current.ToJsonObject();
             var updated = transform(current.ToJsonObject());
+            var warnings = new List<string>();
+            var unknownFields = DropUnknownFields(r, updated);
+            if (!r.IsCustom)
+            {
+                ReportUnknownFields(r, unknownFields, options, warnings, decodedBody: !patch);
+            }
+
             var requestedRv = (string?)updated["metadata"]?["resourceVersion"];
             if (!string.IsNullOrEmpty(requestedRv) && requestedRv != old["metadata"]!["resourceVersion"]!.GetValue<string>())
             {
                 throw ApiException.Conflict(r.Group, r.Plural, name);
             }
 
-            var warnings = new List<string>();
 
             // managedFields: [{}] clears the managed fields (an empty list keeps them, so unaware clients never strip them);
             // the write that resets them records no manager.
             // https://kubernetes.io/docs/reference/using-api/server-side-apply/#clearing-managedfields
             var resetManagedFields = subresource is null && updated["metadata"]?["managedFields"] is JsonArray { Count: 1 } requested && requested[0] is JsonObject { Count: 0 };
-            var next = await PrepareUpdateAsync(r, current, old, updated, subresource, options, warnings, ct);
+            var appliedManagedFields = recordManagedFields ? null : updated["metadata"]?["managedFields"]?.DeepClone();
+            var next = await PrepareUpdateAsync(r, current, old, updated, subresource, options, warnings, unknownFields, !patch, ct);
+            if (appliedManagedFields is not null && subresource == "status")
+            {
+                // An apply to /status records its manager (with subresource "status") although the rest of metadata is kept.
+                next["metadata"]!["managedFields"] = appliedManagedFields;
+            }
             if (resetManagedFields)
             {
                 next["metadata"]!.AsObject().Remove("managedFields");
             }
 
-            if (SameIgnoringVolatile(old, next, StatusOnlyChange(r, subresource)) && !(resetManagedFields && old["metadata"]?["managedFields"] is not null))
+            // A write that changes only field ownership (another manager applying values already there) is stored.
+            if (SameIgnoringVolatile(old, next, StatusOnlyChange(r, subresource)) && !(resetManagedFields && old["metadata"]?["managedFields"] is not null)
+                && (recordManagedFields || SameOwnership(old, next)))
             {
                 return new WriteResult(Render(r, current), current, warnings);
             }
@@ -351,7 +482,8 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
     /// <param name="current">The stored object <paramref name="old"/> was read from.</param>
     /// <param name="old">The stored object, parsed (not changed here).</param>
     /// <param name="updated">The requested object; its status is moved into the result for a /status write.</param>
-    private async Task<JsonObject> PrepareUpdateAsync(ApiResource r, StoredObject current, JsonObject old, JsonObject updated, string? subresource, WriteOptions options, List<string> warnings, CancellationToken ct)
+    private async Task<JsonObject> PrepareUpdateAsync(ApiResource r, StoredObject current, JsonObject old, JsonObject updated, string? subresource, WriteOptions options, List<string> warnings,
+        List<string> unknownFields, bool decodedBody, CancellationToken ct)
     {
         JsonObject next;
         var oldMeta = old["metadata"]!.AsObject();
@@ -414,6 +546,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
             Decode(r, next);
             CheckMetadata(r, next);
+            CheckSpec(r, next, old);
         }
 
         if (oldMeta["deletionTimestamp"] is not null)
@@ -429,7 +562,7 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
         if (r.IsCustom && (subresource is null or "status"))
         {
-            next = await ValidateCustomAsync(r, next, old, validateStatus: subresource == "status" || !r.HasStatusSubresource, options, warnings, ct);
+            next = await ValidateCustomAsync(r, next, old, validateStatus: subresource == "status" || !r.HasStatusSubresource, options, warnings, unknownFields, decodedBody, ct);
         }
         else if (r.Plural == "customresourcedefinitions" && subresource is null)
         {
@@ -438,7 +571,9 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
         // https://kubernetes.io/docs/reference/using-api/api-concepts/ : metadata.generation changes only when the desired state (outside metadata and status) changes.
         var ignore = r.HasStatusSubresource ? new[] { "metadata", "status" } : ["metadata"];
-        if (HasGeneration(r) && !StatusOnlyChange(r, subresource) && !SameIgnoring(old, next, ignore))
+        // A Deployment's annotations also count (they are copied to its ReplicaSets: apps deployment strategy PrepareForUpdate).
+        var annotationsChanged = (r.Group, r.Plural) is ("apps", "deployments") && !JsonNode.DeepEquals(oldMeta["annotations"], next["metadata"]?["annotations"]);
+        if (HasGeneration(r) && !StatusOnlyChange(r, subresource) && (annotationsChanged || !SameIgnoring(old, next, ignore)))
         {
             next["metadata"]!["generation"] = (oldMeta["generation"].AsLong() ?? 0) + 1;
         }
@@ -519,6 +654,12 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
             return new WriteResult(ReturnsDeletedObject(r) ? Render(r, removed) : DeletedStatus(r, removed), removed, []);
         }
     }
+
+    /// <summary>The served kinds whose strategy's AllowCreateOnUpdate is true: Services, ServiceAccounts, Events, Leases and
+    /// the RBAC kinds.</summary>
+    internal static bool AllowsCreateOnUpdate(ApiResource r) => (BuiltInResources.StorageGroup(r.Group, r.Plural), r.Plural) is
+        ("", "services") or ("", "serviceaccounts") or ("", "events") or ("coordination.k8s.io", "leases")
+        or ("rbac.authorization.k8s.io", "roles" or "rolebindings" or "clusterroles" or "clusterrolebindings");
 
     /// <summary>Kinds whose storage sets <c>ReturnDeletedObject</c> (pods, services, namespaces) answer a finished delete with
     /// the object; the others with a Success <c>Status</c> naming it (registry store finalizeDelete).</summary>
@@ -721,27 +862,20 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
 
     // ---------------------------------------------------------------- helpers
 
-    private async Task<JsonObject> ValidateCustomAsync(ApiResource r, JsonObject obj, JsonObject? old, bool validateStatus, WriteOptions options, List<string> warnings, CancellationToken ct)
+    /// <param name="unknownFields">Unknown metadata fields already dropped (reported together with those the schema prunes).</param>
+    /// <param name="decodedBody">True for a create or update body (see <see cref="ReportUnknownFields"/>).</param>
+    private async Task<JsonObject> ValidateCustomAsync(ApiResource r, JsonObject obj, JsonObject? old, bool validateStatus, WriteOptions options, List<string> warnings,
+        List<string> unknownFields, bool decodedBody, CancellationToken ct)
     {
         if (r.Schema is null)
         {
+            ReportUnknownFields(r, unknownFields, options, warnings, decodedBody);
             return obj;
         }
 
         var result = await validator.ValidateAsync(r.Schema, obj, old, validateStatus, ct);
         var name = (string?)obj["metadata"]?["name"] ?? "";
-        if (result.UnknownFields.Count > 0)
-        {
-            switch (options.FieldValidation)
-            {
-                case FieldValidationMode.Strict:
-                    throw ApiException.BadRequest($"{r.Kind} in version \"{r.Version}\" cannot be handled as a {r.Kind}: strict decoding error: "
-                        + string.Join(", ", result.UnknownFields.Select(f => $"unknown field \"{f}\"")));
-                case FieldValidationMode.Warn:
-                    warnings.AddRange(result.UnknownFields.Select(f => $"unknown field \"{f}\""));
-                    break;
-            }
-        }
+        ReportUnknownFields(r, [.. unknownFields, .. result.UnknownFields], options, warnings, decodedBody);
 
         if (result.Errors.Count > 0)
         {
@@ -749,6 +883,49 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         }
 
         return result.Object;
+    }
+
+    /// <summary>
+    /// Drops the fields the kind does not have, as the apiserver's decoder does: for built-in kinds every field their Go
+    /// type lacks, for custom resources the unknown fields of <c>metadata</c> (the rest is pruned by the CRD's schema).
+    /// Returns their paths in document order.
+    /// </summary>
+    /// <remarks>https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation</remarks>
+    private static List<string> DropUnknownFields(ApiResource r, JsonObject obj)
+    {
+        var unknown = new List<string>();
+        if (r.IsCustom)
+        {
+            BuiltInFields.ObjectMeta.Prune(obj["metadata"], "metadata", unknown);
+        }
+        else
+        {
+            BuiltInFields.ForKind(BuiltInResources.StorageGroup(r.Group, r.Plural), r.Version, r.Kind)?.Prune(obj, "", unknown);
+        }
+
+        return unknown;
+    }
+
+    /// <summary>
+    /// fieldValidation: Strict refuses unknown fields (400 BadRequest with the strict decoder's message; a create or update
+    /// body is named as the decoder names it, a patch is not), Warn (the default) names each in a warning, Ignore drops them silently.
+    /// </summary>
+    private static void ReportUnknownFields(ApiResource r, List<string> unknownFields, WriteOptions options, List<string> warnings, bool decodedBody)
+    {
+        if (unknownFields.Count == 0)
+        {
+            return;
+        }
+
+        switch (options.FieldValidation)
+        {
+            case FieldValidationMode.Strict:
+                var prefix = decodedBody ? $"{r.Kind} in version \"{r.Version}\" cannot be handled as a {r.Kind}: " : "";
+                throw ApiException.BadRequest(prefix + "strict decoding error: " + string.Join(", ", unknownFields.Select(f => $"unknown field \"{f}\"")));
+            case FieldValidationMode.Warn:
+                warnings.AddRange(unknownFields.Select(f => $"unknown field \"{f}\""));
+                break;
+        }
     }
 
     private static void CheckTypeMeta(ApiResource r, JsonObject body)
@@ -778,6 +955,15 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         }
     }
 
+    /// <summary>The essential spec validation of Deployments, PodDisruptionBudgets and NetworkPolicies.</summary>
+    private static void CheckSpec(ApiResource r, JsonObject obj, JsonObject? old)
+    {
+        if (!r.IsCustom && WorkloadValidation.Check(r.Group, r.Plural, obj, old) is { Count: > 0 } errors)
+        {
+            throw ApiException.Invalid(r.Group, r.Kind, (string?)obj["metadata"]?["name"] ?? "", errors);
+        }
+    }
+
     /// <summary>ObjectMeta validation, which applies to every kind (custom resources included).</summary>
     private static void CheckMetadata(ApiResource r, JsonObject obj)
     {
@@ -789,9 +975,10 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         }
     }
 
-    /// <summary>Only custom resources and CustomResourceDefinitions among the served kinds have generation semantics; the
-    /// other kinds' strategies never set <c>metadata.generation</c>.</summary>
-    private static bool HasGeneration(ApiResource r) => r.IsCustom || r.Plural == "customresourcedefinitions";
+    /// <summary>Custom resources, CustomResourceDefinitions, Deployments, PodDisruptionBudgets and NetworkPolicies have generation
+    /// semantics; the other served kinds' strategies never set <c>metadata.generation</c>.</summary>
+    private static bool HasGeneration(ApiResource r) => r.IsCustom || r.Plural == "customresourcedefinitions"
+        || (r.Group, r.Plural) is ("apps", "deployments") or ("policy", "poddisruptionbudgets") or ("networking.k8s.io", "networkpolicies");
 
     /// <summary>Conversion-time rules of built-in kinds: Secret stringData is merged into data (base64) and dropped;
     /// MicroTime fields take exactly six fractional digits (metav1.MicroTime's RFC3339Micro).</summary>
@@ -867,7 +1054,12 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         }
 
         body.Remove("status");
-        if (r.Group.Length == 0)
+        if ((r.Group, r.Plural) is ("policy", "poddisruptionbudgets"))
+        {
+            // The v1 form of an empty PodDisruptionBudgetStatus (these four counts are not omitempty).
+            body["status"] = new JsonObject { ["currentHealthy"] = 0, ["desiredHealthy"] = 0, ["disruptionsAllowed"] = 0, ["expectedPods"] = 0 };
+        }
+        else if (r.Group.Length == 0)
         {
             switch (r.Plural)
             {
@@ -889,7 +1081,60 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
     /// <remarks>https://kubernetes.io/docs/concepts/services-networking/service/ and https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/</remarks>
     private void ApplyBuiltInDefaults(ApiResource r, JsonObject obj, JsonObject? old)
     {
-        if (r.Group.Length != 0 || obj["spec"] is not JsonObject spec)
+        if (obj["spec"] is not JsonObject spec)
+        {
+            return;
+        }
+
+        switch (r.Group, r.Plural)
+        {
+            case ("apps", "deployments"):
+                // SetDefaults_Deployment (pkg/apis/apps/v1/defaults.go) and the pod defaults of its template.
+                spec["replicas"] ??= 1;
+                if (spec["strategy"] is not JsonObject strategy)
+                {
+                    spec["strategy"] = strategy = [];
+                }
+
+                strategy["type"] ??= "RollingUpdate";
+                if ((string?)strategy["type"] == "RollingUpdate")
+                {
+                    if (strategy["rollingUpdate"] is not JsonObject rolling)
+                    {
+                        strategy["rollingUpdate"] = rolling = [];
+                    }
+
+                    rolling["maxUnavailable"] ??= "25%";
+                    rolling["maxSurge"] ??= "25%";
+                }
+
+                spec["revisionHistoryLimit"] ??= 10;
+                spec["progressDeadlineSeconds"] ??= 600;
+                if (spec["template"]?["spec"] is JsonObject templateSpec)
+                {
+                    DefaultPodSpec(templateSpec);
+                }
+
+                return;
+            case ("networking.k8s.io", "networkpolicies"):
+                // SetDefaults_NetworkPolicy: policyTypes from the rules given; ports default to TCP.
+                if (spec["policyTypes"] is not JsonArray { Count: > 0 })
+                {
+                    spec["policyTypes"] = spec["egress"] is JsonArray { Count: > 0 } ? new JsonArray("Ingress", "Egress") : new JsonArray("Ingress");
+                }
+
+                foreach (var rule in new[] { "ingress", "egress" }.SelectMany(d => (spec[d] as JsonArray ?? []).OfType<JsonObject>()))
+                {
+                    foreach (var port in (rule["ports"] as JsonArray ?? []).OfType<JsonObject>())
+                    {
+                        port["protocol"] ??= "TCP";
+                    }
+                }
+
+                return;
+        }
+
+        if (r.Group.Length != 0)
         {
             return;
         }
@@ -913,24 +1158,29 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
         }
         else if (r.Plural == "pods")
         {
-            spec["restartPolicy"] ??= "Always";
-            spec["dnsPolicy"] ??= "ClusterFirst";
-            spec["schedulerName"] ??= "default-scheduler";
-            spec["terminationGracePeriodSeconds"] ??= 30;
-            spec["securityContext"] ??= new JsonObject();
-            foreach (var list in new[] { "containers", "initContainers" })
+            DefaultPodSpec(spec);
+        }
+    }
+
+    private static void DefaultPodSpec(JsonObject spec)
+    {
+        spec["restartPolicy"] ??= "Always";
+        spec["dnsPolicy"] ??= "ClusterFirst";
+        spec["schedulerName"] ??= "default-scheduler";
+        spec["terminationGracePeriodSeconds"] ??= 30;
+        spec["securityContext"] ??= new JsonObject();
+        foreach (var list in new[] { "containers", "initContainers" })
+        {
+            foreach (var c in (spec[list] as JsonArray ?? []).OfType<JsonObject>())
             {
-                foreach (var c in (spec[list] as JsonArray ?? []).OfType<JsonObject>())
+                c["terminationMessagePath"] ??= "/dev/termination-log";
+                c["terminationMessagePolicy"] ??= "File";
+                var image = (string?)c["image"] ?? "";
+                c["imagePullPolicy"] ??= image.Contains(':') && !image.EndsWith(":latest", StringComparison.Ordinal) ? "IfNotPresent" : "Always";
+                c["resources"] ??= new JsonObject();
+                foreach (var port in (c["ports"] as JsonArray ?? []).OfType<JsonObject>())
                 {
-                    c["terminationMessagePath"] ??= "/dev/termination-log";
-                    c["terminationMessagePolicy"] ??= "File";
-                    var image = (string?)c["image"] ?? "";
-                    c["imagePullPolicy"] ??= image.Contains(':') && !image.EndsWith(":latest", StringComparison.Ordinal) ? "IfNotPresent" : "Always";
-                    c["resources"] ??= new JsonObject();
-                    foreach (var port in (c["ports"] as JsonArray ?? []).OfType<JsonObject>())
-                    {
-                        port["protocol"] ??= "TCP";
-                    }
+                    port["protocol"] ??= "TCP";
                 }
             }
         }
@@ -983,6 +1233,18 @@ public sealed class ApiOperations(ObjectStore store, ResourceRegistry registry, 
     /// defaulting runs), so everything outside status and metadata is equal by construction and need not be compared.
     /// </summary>
     private static bool StatusOnlyChange(ApiResource r, string? subresource) => subresource == "status" && !r.IsCustom;
+
+    /// <summary>Whether two objects' managedFields name the same managers owning the same fields (times aside).</summary>
+    private static bool SameOwnership(JsonObject old, JsonObject next)
+    {
+        static IEnumerable<JsonNode?> WithoutTime(JsonObject o) => (o["metadata"]?["managedFields"] as JsonArray ?? []).Select(e =>
+        {
+            var copy = e?.DeepClone() as JsonObject;
+            copy?.Remove("time");
+            return (JsonNode?)copy;
+        });
+        return JsonNode.DeepEquals(new JsonArray([.. WithoutTime(old)]), new JsonArray([.. WithoutTime(next)]));
+    }
 
     private static bool SameIgnoringVolatile(JsonObject old, JsonObject next, bool statusOnly)
     {

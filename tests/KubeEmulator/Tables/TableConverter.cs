@@ -76,7 +76,69 @@ internal static class TableConverter
             ];
         }
 
+        // The columns of the apiserver's printers (pkg/printers/internalversion/printers.go) for the kinds served without a controller.
+        switch (r.Group, r.Plural)
+        {
+            case ("apps", "deployments"):
+                return
+                [
+                    name,
+                    new PrinterColumn("Ready", "string", null, "Number of the pod with ready state", "", 0),
+                    new PrinterColumn("Up-to-date", "string", null, "Total number of non-terminated pods targeted by this deployment that have the desired template spec.", "", 0),
+                    new PrinterColumn("Available", "string", null, "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.", "", 0),
+                    age,
+                ];
+            case ("policy", "poddisruptionbudgets"):
+                return
+                [
+                    name,
+                    new PrinterColumn("Min Available", "string", null, "The minimum number of pods that must be available simultaneously.  This can be either an integer or a string specifying a percentage, e.g. \"28%\".", "", 0),
+                    new PrinterColumn("Max Unavailable", "string", null, "The maximum number of pods that may be unavailable simultaneously.  This can be either an integer or a string specifying a percentage, e.g. \"28%\".", "", 0),
+                    new PrinterColumn("Allowed Disruptions", "integer", null, "Calculated number of pods that may be disrupted at this time.", "", 0),
+                    age,
+                ];
+            case ("networking.k8s.io", "networkpolicies"):
+                return [name, new PrinterColumn("Pod-Selector", "string", null, "Selects the pods to which this NetworkPolicy object applies.", "", 0), age];
+        }
+
         return [name, age];
+    }
+
+    /// <summary>A cell the apiserver's printer computes rather than reads at a path, or null for a path column.</summary>
+    private static JsonNode? ComputedCell(ApiResource r, PrinterColumn c, JsonObject o, out bool computed)
+    {
+        computed = true;
+        long Count(string field) => o["status"]?[field].AsLong() ?? 0;
+        string Text(JsonNode? n) => n switch { null => "N/A", JsonValue v when v.TryGetValue<string>(out var t) => t, _ => n.ToJsonString() };
+        switch (r.Group, r.Plural, c.Name)
+        {
+            case ("apps", "deployments", "Ready"):
+                return $"{Count("readyReplicas")}/{o["spec"]?["replicas"].AsLong() ?? 1}";
+            case ("apps", "deployments", "Up-to-date"):
+                return Count("updatedReplicas");
+            case ("apps", "deployments", "Available"):
+                return Count("availableReplicas");
+            case ("policy", "poddisruptionbudgets", "Min Available"):
+                return Text(o["spec"]?["minAvailable"]);
+            case ("policy", "poddisruptionbudgets", "Max Unavailable"):
+                return Text(o["spec"]?["maxUnavailable"]);
+            case ("policy", "poddisruptionbudgets", "Allowed Disruptions"):
+                return Count("disruptionsAllowed");
+            case ("networking.k8s.io", "networkpolicies", "Pod-Selector"):
+                var labels = o["spec"]?["podSelector"]?["matchLabels"] as JsonObject ?? [];
+                var expressions = o["spec"]?["podSelector"]?["matchExpressions"] as JsonArray ?? [];
+                var parts = labels.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={(string?)p.Value}")
+                    .Concat(expressions.OfType<JsonObject>().Select(e => (string?)e["operator"] switch
+                    {
+                        "Exists" => (string?)e["key"],
+                        "DoesNotExist" => "!" + (string?)e["key"],
+                        var op => $"{(string?)e["key"]} {op?.ToLowerInvariant()} ({string.Join(",", (e["values"] as JsonArray ?? []).Select(v => (string?)v))})",
+                    })).ToList();
+                return parts.Count == 0 ? "<none>" : string.Join(",", parts);
+        }
+
+        computed = false;
+        return null;
     }
 
     private static JsonObject Row(ApiResource r, JsonObject o, List<PrinterColumn> columns, IncludeObject include, DateTimeOffset now)
@@ -99,7 +161,8 @@ internal static class TableConverter
                 continue;
             }
 
-            cells.Add(Cell(c, JsonPath.Evaluate(o, c.JsonPath), now));
+            var cell = ComputedCell(r, c, o, out var computed);
+            cells.Add(computed ? cell : Cell(c, JsonPath.Evaluate(o, c.JsonPath), now));
         }
 
         var row = new JsonObject { ["cells"] = cells };
