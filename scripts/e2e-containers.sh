@@ -320,4 +320,4 @@ with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
     print("model.json:", json.load(archive.extractfile("model.json")).get("val_accuracy"), "val_accuracy")
 PY
 
-step "e2e-containers passed: $JOB Complete, phase $PHASE, the model in S3 ($((SECONDS - STARTED))s)"
+step "e2e-containers passed: $JOB Complete, phase $PHASE, the model in S3"
