@@ -429,7 +429,7 @@ public sealed class ContainerPodRuntime : IPodRuntime, IAsyncDisposable
     {
         var pods = _api.Store.Snapshot(_api.Registry.Find("", "v1", "pods")!.Collection, sandbox.Namespace).Items;
         var services = _api.Store.Snapshot(_api.Registry.Find("", "v1", "services")!.Collection, sandbox.Namespace).Items;
-        var text = HostsFile(sandbox, pods.Select(p => p.ToJsonObject()).ToList(), services.Select(s => s.ToJsonObject()).ToList());
+        var text = EtcHosts(sandbox.Pod, pods.Select(p => p.ToJsonObject()).ToList(), services.Select(s => s.ToJsonObject()).ToList(), _options.ClusterDomain);
         lock (_hostsLock)
         {
             if (sandbox.Removed || text == sandbox.Hosts)
@@ -444,37 +444,44 @@ public sealed class ContainerPodRuntime : IPodRuntime, IAsyncDisposable
     }
 
     /// <summary>
-    /// The /etc/hosts of a pod: localhost, the pod's own names, and the records of the headless Service named by its
-    /// subdomain (every pod of that subdomain with a hostname and an IP), each also under the shorter names the pod's DNS
-    /// search list (spec.dnsConfig.searches, then `ns.svc.domain`, `svc.domain`, `domain`) resolves.
+    /// The /etc/hosts of <paramref name="pod"/>: localhost, the pod's own names, and the records of the headless Service
+    /// named by its subdomain (every pod of that subdomain with a hostname and an IP), each also under the shorter names
+    /// the pod's DNS search list (spec.dnsConfig.searches, then `ns.svc.domain`, `svc.domain`, `domain`) resolves.
     /// </summary>
-    public string HostsFile(PodSandbox sandbox, IReadOnlyList<JsonObject> pods, IReadOnlyList<JsonObject> services)
+    /// <param name="pod">The pod whose file this is.</param>
+    /// <param name="pods">The pods of its namespace, as stored.</param>
+    /// <param name="services">The Services of its namespace, as stored.</param>
+    /// <param name="clusterDomain">The cluster's DNS domain.</param>
+    public static string EtcHosts(JsonObject pod, IReadOnlyList<JsonObject> pods, IReadOnlyList<JsonObject> services, string clusterDomain)
     {
+        var uid = (string?)pod["metadata"]?["uid"];
+        var ns = (string?)pod["metadata"]?["namespace"] ?? "default";
+        var ownHostname = (string?)pod["spec"]?["hostname"] ?? (string?)pod["metadata"]?["name"];
+        var ownSubdomain = (string?)pod["spec"]?["subdomain"];
+        var searches = (pod["spec"]?["dnsConfig"]?["searches"] as JsonArray ?? []).Select(s => (string?)s).OfType<string>()
+            .Concat([$"{ns}.svc.{clusterDomain}", $"svc.{clusterDomain}", clusterDomain]).ToList();
+        var headless = ownSubdomain is not null
+            && services.Any(s => (string?)s["metadata"]?["name"] == ownSubdomain && (string?)s["spec"]?["clusterIP"] == "None");
         var text = new StringBuilder("# Kubernetes-managed hosts file (the emulator's container kubelet).\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-        var domain = _options.ClusterDomain;
-        var searches = sandbox.Searches.Concat([$"{sandbox.Namespace}.svc.{domain}", $"svc.{domain}", domain]).ToList();
-        var headless = sandbox.Subdomain is { } sub
-            && services.Any(s => (string?)s["metadata"]?["name"] == sub && (string?)s["spec"]?["clusterIP"] == "None");
         var entries = new List<(string Ip, string Fqdn)>();
-        foreach (var pod in pods)
+        foreach (var other in pods)
         {
-            var ip = (string?)pod["status"]?["podIP"];
-            var hostname = (string?)pod["spec"]?["hostname"];
-            var subdomain = (string?)pod["spec"]?["subdomain"];
-            if (ip is null || pod["metadata"]?["deletionTimestamp"] is not null)
+            var ip = (string?)other["status"]?["podIP"];
+            var hostname = (string?)other["spec"]?["hostname"];
+            var subdomain = (string?)other["spec"]?["subdomain"];
+            if (ip is null || other["metadata"]?["deletionTimestamp"] is not null)
             {
                 continue;
             }
 
-            if ((string?)pod["metadata"]?["uid"] == sandbox.Uid)
+            if ((string?)other["metadata"]?["uid"] == uid)
             {
-                var own = subdomain is null ? sandbox.HostName : $"{sandbox.HostName}.{subdomain}.{sandbox.Namespace}.svc.{domain}";
-                text.Append(CultureInfo.InvariantCulture, $"{ip}\t{own}{(subdomain is null ? "" : "\t" + sandbox.HostName)}\n");
+                text.Append(subdomain is null ? $"{ip}\t{ownHostname}\n" : $"{ip}\t{ownHostname}.{subdomain}.{ns}.svc.{clusterDomain}\t{ownHostname}\n");
             }
 
-            if (headless && hostname is not null && subdomain == sandbox.Subdomain)
+            if (headless && hostname is not null && subdomain == ownSubdomain)
             {
-                entries.Add((ip, $"{hostname}.{subdomain}.{sandbox.Namespace}.svc.{domain}"));
+                entries.Add((ip, $"{hostname}.{subdomain}.{ns}.svc.{clusterDomain}"));
             }
         }
 
@@ -578,7 +585,7 @@ public sealed class ContainerPodRuntime : IPodRuntime, IAsyncDisposable
     }
 
     /// <summary>One pod's files on the node: its volumes, its hosts file and its containers' termination logs.</summary>
-    public sealed class PodSandbox
+    private sealed class PodSandbox
     {
         private readonly string _directory;
         private readonly string _memoryDirectory;
@@ -591,12 +598,11 @@ public sealed class ContainerPodRuntime : IPodRuntime, IAsyncDisposable
 
         internal PodSandbox(JsonObject pod, string work, string memory)
         {
+            Pod = pod;
             Uid = (string)pod["metadata"]!["uid"]!;
             Name = (string)pod["metadata"]!["name"]!;
             Namespace = (string?)pod["metadata"]!["namespace"] ?? "default";
             HostName = (string?)pod["spec"]?["hostname"] ?? Name;
-            Subdomain = (string?)pod["spec"]?["subdomain"];
-            Searches = [.. (pod["spec"]?["dnsConfig"]?["searches"] as JsonArray ?? []).Select(s => (string?)s).OfType<string>()];
             _gracePeriodSeconds = Long(pod["spec"]?["terminationGracePeriodSeconds"]) ?? 30;
             _directory = Path.Combine(work, $"{Namespace}_{Name}_{Uid}");
             _memoryDirectory = Path.Combine(memory, Uid);
@@ -606,12 +612,13 @@ public sealed class ContainerPodRuntime : IPodRuntime, IAsyncDisposable
             SetMode(HostsFile, (UnixFileMode)0b110_100_100);
         }
 
+        /// <summary>The pod as it was when its first container started.</summary>
+        public JsonObject Pod { get; }
+
         public string Uid { get; }
         public string Name { get; }
         public string Namespace { get; }
         public string HostName { get; }
-        public string? Subdomain { get; }
-        public IReadOnlyList<string> Searches { get; }
         public string HostsFile { get; }
         internal string? Hosts { get; set; }
         internal volatile bool Deleted;
