@@ -136,6 +136,9 @@ catch (OperationCanceledException)
     // Ctrl-C or SIGTERM.
 }
 
+// Containers are stopped as a node drains (SIGTERM, the pods' grace periods) before the runtime removes what is left.
+await api.Kubelet.StopAsync();
+
 return 0;
 
 static string Resolve(string path)

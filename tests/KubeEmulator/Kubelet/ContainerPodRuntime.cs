@@ -49,6 +49,7 @@ public sealed class ContainerPodRuntime : IPodRuntime, IAsyncDisposable
     private const int MaxMessageBytes = 4096;
     private const int MaxLogMessageBytes = 2048;
     private const int MaxLogMessageLines = 80;
+    private const int MaxLogLines = 100_000;
 
     private readonly KubeApiEmulator _api;
     private readonly ContainerPodRuntimeOptions _options;
@@ -70,7 +71,7 @@ public sealed class ContainerPodRuntime : IPodRuntime, IAsyncDisposable
         _api.Store.Committed += OnCommitted;
     }
 
-    /// <summary>Every line the containers printed, as `pod/container: line`.</summary>
+    /// <summary>The lines the containers printed (the latest 100,000), as `pod/container: line`.</summary>
     public ConcurrentQueue<string> Logs { get; } = new();
 
     public async Task<ContainerOutcome> RunContainerAsync(JsonObject pod, JsonObject container, bool isInit, CancellationToken cancellationToken)
@@ -129,16 +130,29 @@ public sealed class ContainerPodRuntime : IPodRuntime, IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            // As a kubelet stops a deleted pod's container: SIGTERM, then SIGKILL once the grace period is over.
-            var grace = sandbox.GracePeriod(_options.MaxGracePeriod);
-            await EngineAsync(["stop", "--time", ((int)grace.TotalSeconds).ToString(CultureInfo.InvariantCulture), name], CancellationToken.None);
-            await process.WaitForExitAsync(CancellationToken.None);
+            // As a kubelet stops a deleted pod's container: SIGTERM, then SIGKILL once the grace period is over. A stop
+            // that comes before the engine created the container finds nothing to stop, so it is repeated until the run ends.
+            var grace = Text((long)sandbox.GracePeriod(_options.MaxGracePeriod).TotalSeconds);
+            while (!process.HasExited)
+            {
+                await EngineAsync(["stop", "--time", grace, name], CancellationToken.None);
+                using var retry = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                try
+                {
+                    await process.WaitForExitAsync(retry.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Not created yet when the stop came: stop again.
+                }
+            }
+
             await EngineAsync(["rm", "--force", "--ignore", name], CancellationToken.None);
             throw;
         }
 
         await process.WaitForExitAsync(CancellationToken.None);
-        var (inspected, state) = await EngineAsync(["inspect", "--type", "container", "--format", "{{.State.ExitCode}} {{.State.OOMKilled}}", name], CancellationToken.None);
+        var (inspected, state, _) = await EngineAsync(["inspect", "--type", "container", "--format", "{{.State.ExitCode}} {{.State.OOMKilled}}", name], CancellationToken.None);
         await EngineAsync(["rm", "--force", "--ignore", name], CancellationToken.None);
         if (inspected != 0 || state.Split(' ', StringSplitOptions.RemoveEmptyEntries) is not [var code, var oom] || !int.TryParse(code, CultureInfo.InvariantCulture, out var exitCode))
         {
@@ -169,7 +183,7 @@ public sealed class ContainerPodRuntime : IPodRuntime, IAsyncDisposable
         var podSecurity = spec["securityContext"] as JsonObject ?? [];
         var security = container["securityContext"] as JsonObject ?? [];
         var containerName = (string)container["name"]!;
-        var (found, imageUser) = await EngineAsync(["image", "inspect", "--format", "{{.Config.User}}", image], cancellationToken);
+        var (found, imageUser, _) = await EngineAsync(["image", "inspect", "--format", "{{.Config.User}}", image], cancellationToken);
         if (image.Length == 0 || found != 0)
         {
             throw new ContainerConfigException("ErrImageNeverPull",
@@ -437,9 +451,20 @@ public sealed class ContainerPodRuntime : IPodRuntime, IAsyncDisposable
                 return;
             }
 
-            // In place, not by rename: the file is bind-mounted into running containers.
-            File.WriteAllText(sandbox.HostsFile, text);
-            sandbox.Hosts = text;
+            try
+            {
+                // In place, not by rename: the file is bind-mounted into running containers. Written before it is cut
+                // to length, so a reader never finds it empty.
+                using var file = new FileStream(sandbox.HostsFile, FileMode.Open, FileAccess.Write);
+                var bytes = Encoding.UTF8.GetBytes(text);
+                file.Write(bytes);
+                file.SetLength(bytes.Length);
+                sandbox.Hosts = text;
+            }
+            catch (IOException)
+            {
+                // The pod's directory was removed meanwhile (the pod is gone).
+            }
         }
     }
 
@@ -504,10 +529,15 @@ public sealed class ContainerPodRuntime : IPodRuntime, IAsyncDisposable
         tail.Add(line);
         var entry = $"{pod}/{container}: {line}";
         Logs.Enqueue(entry);
+        while (Logs.Count > MaxLogLines && Logs.TryDequeue(out _))
+        {
+            // Only the latest lines are kept.
+        }
+
         _options.Log?.Invoke(entry);
     }
 
-    private async Task<(int ExitCode, string Output)> EngineAsync(IEnumerable<string> arguments, CancellationToken cancellationToken)
+    private async Task<(int ExitCode, string Output, string Error)> EngineAsync(IEnumerable<string> arguments, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo(_options.Engine) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in arguments)
@@ -519,7 +549,7 @@ public sealed class ContainerPodRuntime : IPodRuntime, IAsyncDisposable
         var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var error = process.StandardError.ReadToEndAsync(cancellationToken);
         await process.WaitForExitAsync(cancellationToken);
-        return (process.ExitCode, (await output).Trim() + (await error).Trim());
+        return (process.ExitCode, (await output).Trim(), (await error).Trim());
     }
 
     private static string Truncate(string text, int maxBytes, bool fromEnd = false)
@@ -547,7 +577,7 @@ public sealed class ContainerPodRuntime : IPodRuntime, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _api.Store.Committed -= OnCommitted;
-        var (_, names) = await EngineAsync(["ps", "--all", "--filter", $"label={InstanceLabel}={_instance}", "--format", "{{.Names}}"], CancellationToken.None);
+        var (_, names, _) = await EngineAsync(["ps", "--all", "--filter", $"label={InstanceLabel}={_instance}", "--format", "{{.Names}}"], CancellationToken.None);
         foreach (var name in names.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             await EngineAsync(["rm", "--force", "--time", "0", name], CancellationToken.None);
