@@ -306,6 +306,9 @@ echo "status.artifacts.model: $MODEL"
 [ "$MODEL" = "s3://$BUCKET/fashion-mnist/$NAME/output/model.tar.gz" ] \
   || fail "status.artifacts.model is '$MODEL', expected s3://$BUCKET/fashion-mnist/$NAME/output/model.tar.gz."
 grep -q 'gradients are averaged over' "$EMULATOR_LOG" || fail "rank 0 did not report a 2-rank all-reduce."
+if grep -i 'forbidden' "$OPERATOR_LOG" >&2; then
+  fail "the API server refused requests of the operator's ServiceAccount (above); the chart's RBAC lacks a permission."
+fi
 
 step "The model in S3"
 s3 "$MODEL" <<'PY'
