@@ -12,8 +12,8 @@ namespace Ferry.Operator.Tests.Containers;
 
 /// <summary>
 /// The emulator's container kubelet (<see cref="ContainerPodRuntime"/>): pods run for real with podman. First the
-/// operator's own pods (the operator image's agent, the trainer image training 2 ranks, the model in moto_server S3),
-/// then the kubelet's behaviour on hand-written pods: exit codes, termination messages, the downward API, `$(VAR)`
+/// operator's own pods (the operator image's agent, the trainer image training 2 ranks, the model in moto_server S3; a
+/// failure file becoming the job's failure reason through the termination message), then the kubelet's behaviour on hand-written pods: exit codes, termination messages, the downward API, `$(VAR)`
 /// expansion, emptyDir volumes (in memory), SIGTERM on delete, headless Service names, and refusals.
 /// </summary>
 [Collection(MotoCollection.Name)]
@@ -86,6 +86,41 @@ public sealed class ContainerKubeletTests(MotoS3 moto) : IDisposable
         await File.WriteAllBytesAsync(archive, await moto.GetBytesAsync(bucket, "artifacts/kubelet-containers/output/model.tar.gz"));
         var entries = await LocalRun.ReadArchiveAsync(archive);
         Assert.Equal(["model.json", "model.pt"], entries.Keys.Order(StringComparer.Ordinal));
+    }
+
+    [ContainerFact]
+    public async Task A_failure_file_in_a_container_reaches_the_jobs_failure_reason_through_the_termination_message()
+    {
+        var bucket = await moto.CreateBucketAsync();
+        var job = ManifestLoader.Load($$"""
+            apiVersion: ferry.dev/v1alpha1
+            kind: TrainingJob
+            metadata:
+              name: kubelet-failure
+            spec:
+              backend: Local
+              image: {{ContainerImages.Trainer}}
+              command: ["/bin/sh", "-c", "if [ \"$RANK\" = 1 ]; then printf 'Dataset shard is empty on %s' \"$SM_CURRENT_HOST\" > /opt/ml/output/failure; exit 4; fi; sleep 300"]
+              output:
+                uri: s3://{{bucket}}/artifacts
+              resources:
+                replicas: 2
+              maxRetries: 0
+            """, "job.yaml");
+        job.Spec.Backend = TrainingJobBackend.InCluster;
+        var options = new InClusterOptions { AgentImage = ContainerImages.Operator, AgentEnvironment = moto.ProcessEnvironment, StopGracePeriod = TimeSpan.FromSeconds(5) };
+        await using var harness = await OperatorHarness.StartAsync(options: options);
+        await using var runtime = new ContainerPodRuntime(harness.Api, new ContainerPodRuntimeOptions { WorkDirectory = _run.PathOf("kubelet") });
+        harness.Api.Kubelet.Runtime = runtime;
+        await harness.ApplyAsync(job);
+
+        var done = await harness.ReconcileUntilAsync("kubelet-failure", (j, _) => j?.Status?.Phase is TrainingJobPhase.Succeeded or TrainingJobPhase.Failed, timeoutSeconds: (int)Guard.TotalSeconds);
+
+        Assert.True(done!.Status!.Phase == TrainingJobPhase.Failed, done.Status.Phase + "\n" + string.Join('\n', runtime.Logs));
+        Assert.Equal("Dataset shard is empty on algo-2", done.Status.FailureReason);
+        var failed = (await harness.PodsOfAsync("kubelet-failure")).Single(p => p.Metadata.Name == "kubelet-failure-1");
+        Assert.Equal(4, failed.Status.ContainerStatuses.Single().State.Terminated.ExitCode);
+        Assert.Contains("Dataset shard is empty on algo-2", failed.Status.ContainerStatuses.Single().State.Terminated.Message, StringComparison.Ordinal);
     }
 
     [ContainerFact]
