@@ -4,7 +4,7 @@ DOTNET ?= dotnet
 CONFIGURATION ?= Release
 RESULTS := $(CURDIR)/artifacts/test-results
 
-.PHONY: all setup build test images test-containers demo bench bench-allreduce bench-trainer bench-accuracy bench-operator bench-sagemaker run deploy crd emulator e2e e2e-sagemaker clean
+.PHONY: all setup build test images test-containers demo bench bench-allreduce bench-trainer bench-accuracy bench-operator bench-sagemaker run deploy crd emulator e2e e2e-containers e2e-sagemaker clean
 
 all: build
 
@@ -62,6 +62,11 @@ emulator: setup
 ## The kubectl scenario: emulator + `ferry operator` + kubectl apply/wait on the InCluster sample.
 e2e: build
 	FERRY_E2E_NO_BUILD=1 CONFIGURATION=$(CONFIGURATION) scripts/e2e.sh
+
+## The InCluster sample for real: emulator with its container kubelet (pods as podman containers) + `ferry operator` +
+## kubectl apply/wait; the operator image's agent and the trainer image train 2 ranks, model.tar.gz lands in moto_server S3.
+e2e-containers: build images
+	FERRY_E2E_NO_BUILD=1 CONFIGURATION=$(CONFIGURATION) scripts/e2e-containers.sh
 
 ## The SageMaker scenario: both emulators + `ferry operator` + kubectl apply/wait on the SageMaker sample.
 e2e-sagemaker: build

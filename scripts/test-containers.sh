@@ -14,7 +14,8 @@
 #                    training reported; each replica sees /opt/ml, the SM_* variables and algo-1..N; the pod the
 #                    InCluster backend makes, run with podman: the operator image's agent as init container (copies
 #                    itself into the shared volume, downloads the channels from moto_server S3), then the trainer
-#                    image running `train` through it, the model uploaded to S3
+#                    image running `train` through it, the model uploaded to S3; the emulator's container kubelet
+#                    (ContainerKubeletTests): the operator's pods train 2 ranks in containers, and its pod semantics
 #
 # Environment: ENGINE (podman), FERRY_DATA (/usr/share/datasets/fashion-mnist), KEEP=1 keeps the work directory,
 # DOTNET (dotnet), CONFIGURATION (Release).
@@ -109,7 +110,7 @@ container_tests() {
   grep -E 'Passed!|Failed!|error' "$work/dotnet-test.log" | tail -5
   [[ $status == 0 ]] && ! grep -qE '^\s*Skipped ' "$work/dotnet-test.log"
 }
-check "tests/Operator.Tests/Containers: ferry run in container mode, the agent as init container" container_tests
+check "tests/Operator.Tests/Containers: ferry run in container mode, the agent as init container, the container kubelet" container_tests
 
 echo "$images" | grep '^size:' | sed 's/^/test-containers: /'
 echo "$passed passed, $failed failed"

@@ -2,13 +2,14 @@ using Ferry.KubeEmulator;
 using Ferry.KubeEmulator.Kubelet;
 
 // Standalone: dotnet run --project tests/KubeEmulator [--kubeconfig PATH] [--crd DIR_OR_FILE]... [--port N]
-//   [--kubelet-run-seconds N] [--kubelet-fail POD_NAME_PATTERN]... [--authorization rbac] [--service-account NAMESPACE/NAME]...
-const string Usage = "usage: ferry-kube-emulator [--kubeconfig PATH] [--crd DIR_OR_FILE]... [--port N] [--kubelet-run-seconds N] [--kubelet-fail POD_NAME_PATTERN]... [--authorization rbac|always-allow] [--service-account NAMESPACE/NAME]...";
+//   [--kubelet-run-seconds N] [--kubelet-fail POD_NAME_PATTERN]... [--kubelet-containers ENGINE] [--authorization rbac] [--service-account NAMESPACE/NAME]...
+const string Usage = "usage: ferry-kube-emulator [--kubeconfig PATH] [--crd DIR_OR_FILE]... [--port N] [--kubelet-run-seconds N] [--kubelet-fail POD_NAME_PATTERN]... [--kubelet-containers ENGINE] [--authorization rbac|always-allow] [--service-account NAMESPACE/NAME]...";
 string? kubeconfig = null;
 var crds = new List<string>();
 var port = 0;
 double? kubeletRunSeconds = null;
 var kubeletFailures = new List<string>();
+string? kubeletEngine = null;
 var authorization = Ferry.KubeEmulator.Authorization.AuthorizationMode.AlwaysAllow;
 var serviceAccounts = new List<(string Namespace, string Name)>();
 for (var i = 0; i < args.Length; i++)
@@ -37,6 +38,9 @@ for (var i = 0; i < args.Length; i++)
         case "--kubelet-fail" when i + 1 < args.Length:
             kubeletFailures.Add(args[++i]);
             break;
+        case "--kubelet-containers" when i + 1 < args.Length:
+            kubeletEngine = args[++i];
+            break;
         case "--authorization" when i + 1 < args.Length && args[i + 1] is "rbac" or "always-allow":
             authorization = args[++i] == "rbac" ? Ferry.KubeEmulator.Authorization.AuthorizationMode.Rbac : Ferry.KubeEmulator.Authorization.AuthorizationMode.AlwaysAllow;
             break;
@@ -54,6 +58,7 @@ for (var i = 0; i < args.Length; i++)
             Console.WriteLine(Usage);
             Console.WriteLine("  --kubelet-run-seconds N         start the simulated kubelet: pods run N seconds, then their containers exit 0");
             Console.WriteLine("  --kubelet-fail POD_NAME_PATTERN  pods whose name matches the glob (* and ?) exit 1 instead (repeatable)");
+            Console.WriteLine("  --kubelet-containers ENGINE      start the kubelet with pods run for real as containers of this engine (podman); see Kubelet/README.md");
             Console.WriteLine("  --authorization rbac             authenticate bearer tokens and authorize requests by RBAC (the printed kubeconfig is an administrator)");
             Console.WriteLine("  --service-account NS/NAME        also write a kubeconfig that authenticates as this ServiceAccount (repeatable)");
             return 0;
@@ -70,7 +75,13 @@ var path = kubeconfig is null ? api.KubeconfigPath : api.WriteKubeconfig(kubecon
 var serviceAccountKubeconfigs = serviceAccounts
     .Select(sa => api.WriteServiceAccountKubeconfig(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $"{Path.GetFileName(path)}.{sa.Namespace}.{sa.Name}"), sa.Namespace, sa.Name))
     .ToList();
-if (kubeletRunSeconds is not null || kubeletFailures.Count > 0)
+await using var containers = kubeletEngine is null ? null : new ContainerPodRuntime(api, new ContainerPodRuntimeOptions { Engine = kubeletEngine, Log = Console.WriteLine });
+if (containers is not null)
+{
+    api.Kubelet.Runtime = containers;
+    api.Kubelet.Start();
+}
+else if (kubeletRunSeconds is not null || kubeletFailures.Count > 0)
 {
     // Real seconds: the emulator runs on TimeProvider.System when standalone.
     var runFor = TimeSpan.FromSeconds(kubeletRunSeconds ?? 0);
@@ -84,7 +95,11 @@ if (kubeletRunSeconds is not null || kubeletFailures.Count > 0)
 }
 
 Console.WriteLine($"Kubernetes API emulator listening on {api.BaseAddress}");
-if (api.Kubelet.IsRunning)
+if (containers is not null)
+{
+    Console.WriteLine($"container kubelet: pods run as {kubeletEngine} containers (host network, never pulls images)");
+}
+else if (api.Kubelet.IsRunning)
 {
     Console.WriteLine($"simulated kubelet: pods run {kubeletRunSeconds ?? 0:0.###}s, then exit 0"
         + (kubeletFailures.Count > 0 ? $" (exit 1: {string.Join(", ", kubeletFailures)})" : ""));
@@ -120,6 +135,9 @@ catch (OperationCanceledException)
 {
     // Ctrl-C or SIGTERM.
 }
+
+// Containers are stopped as a node drains (SIGTERM, the pods' grace periods) before the runtime removes what is left.
+await api.Kubelet.StopAsync();
 
 return 0;
 
