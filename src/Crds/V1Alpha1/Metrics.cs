@@ -30,7 +30,8 @@ public sealed class MetricDefinition
         new() { Name = "train_loss", Regex = @"\btrain_loss=([-+0-9.eE]+|nan|NaN)" },
         new() { Name = "val_loss", Regex = @"\bval_loss=([-+0-9.eE]+|nan|NaN)" },
         new() { Name = "val_accuracy", Regex = @"\bval_accuracy=([-+0-9.eE]+|nan|NaN)" },
-        new() { Name = "epoch", Regex = @"\bepoch=([0-9]+)" },
+        // Not the `progress epoch=E/N` lines: those are progress, and counting them would record each epoch twice.
+        new() { Name = "epoch", Regex = @"\bepoch=([0-9]+)(?:[^0-9/]|$)" },
     ];
 }
 

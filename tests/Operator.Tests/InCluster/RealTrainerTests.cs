@@ -103,6 +103,21 @@ public sealed class RealTrainerTests(MotoS3 moto, Xunit.Abstractions.ITestOutput
         var saved = Assert.Single(checkpoints);
         Assert.Matches(@"^ckpt/enough/epoch-\d{4}\.ckpt$", saved);
         Assert.Equal(TrainingJobPhase.Stopped, (await harness.GetAsync("enough"))!.Status!.Phase);
+
+        // What a user sees (the README's excerpt comes from this output).
+        var describe = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("kubectl", ["--kubeconfig", harness.Api.KubeconfigPath, "describe", "tj", "enough", "-n", OperatorHarness.Namespace])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var described = await describe.StandardOutput.ReadToEndAsync();
+        await describe.WaitForExitAsync();
+        output.WriteLine(described);
+        Assert.Equal(0, describe.ExitCode);
+        foreach (var expected in new[] { "RuleTriggered", "Metric History:", "val_accuracy", "Stopped" })
+        {
+            Assert.Contains(expected, described, StringComparison.Ordinal);
+        }
     }
 
     private async Task<TrainingJob> RunAsync(string trainer, string bucket, string name, int? killRank0InEpoch)
