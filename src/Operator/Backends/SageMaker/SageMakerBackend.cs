@@ -100,6 +100,10 @@ public sealed class SageMakerBackend(
     }
 
     /// <inheritdoc />
+    public bool MayRunAfterEnd(TrainingJob job) =>
+        job.Status?.SageMaker?.Status is TrainingJobStatusValues.InProgress or TrainingJobStatusValues.Stopping;
+
+    /// <inheritdoc />
     public async Task<BackendObservation> ObserveAsync(TrainingJob job, CancellationToken cancellationToken)
     {
         var region = RegionOf(job);
@@ -125,7 +129,7 @@ public sealed class SageMakerBackend(
             }
 
             var observation = described.Observation;
-            if (a == attempt && IsTraining(described.Job) && clients.LogsFor(region) is { } logs)
+            if (a == attempt && IsTraining(described.Job) && !TrainingJobStatusCalculator.IsFinished(job.Status?.Phase) && clients.LogsFor(region) is { } logs)
             {
                 observation = observation with { Live = await _live.ReportAsync(job, described.Job, logs, cancellationToken) };
             }
