@@ -195,4 +195,20 @@ public sealed class SageMakerLiveMetricsTests
         Assert.Equal(Enumerable.Range(1, steps.Count).Select(i => i * 100L), steps);
         Assert.Equal(2, h.SageMaker.RequestLog.Count("DescribeLogStreams")); // once per operator
     }
+
+    [Fact]
+    public async Task A_Hang_rule_shorter_than_two_log_reads_is_refused_before_any_SageMaker_call_naming_the_field()
+    {
+        await using var h = await SageMakerOperatorHarness.StartAsync();
+        await h.ApplyAsync(SageMakerOperatorHarness.Job("twitchy", s =>
+            s.Rules = [new TrainingRule { Name = "stalled", Type = TrainingRuleType.Hang, Metric = "train_loss", Seconds = 120, Action = RuleAction.Restart }]));
+
+        var failed = await h.ReconcileUntilAsync("twitchy", j => Phase(j, TrainingJobPhase.Failed));
+
+        var condition = ConditionList.Find(failed!.Status!.Conditions, TrainingJobConditions.Failed)!;
+        Assert.Equal("InvalidSpec", condition.Reason);
+        Assert.Contains("spec.rules[0].seconds (120)", condition.Message, StringComparison.Ordinal);
+        Assert.Contains("at least 600 s", condition.Message, StringComparison.Ordinal);
+        Assert.Empty(h.SageMaker.RequestLog.Counts);
+    }
 }

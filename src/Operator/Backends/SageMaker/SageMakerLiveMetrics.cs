@@ -51,7 +51,7 @@ public sealed class SageMakerLiveMetrics(SageMakerPolling polling, TimeProvider 
             {
                 return string.Create(CultureInfo.InvariantCulture,
                     $"spec.rules[{i}].seconds ({seconds}) is too short for a SageMaker job: its metrics are read from CloudWatch Logs every " +
-                    $"{logsInterval.TotalSeconds:0} s (the operator's sageMaker.polling.logsInterval), so a {rule.Type} rule needs at least " +
+                    $"{logsInterval.TotalSeconds:0} s (the operator setting SageMaker:Polling:LogsSeconds), so a {rule.Type} rule needs at least " +
                     $"{(logsInterval * 2).TotalSeconds:0} s; raise spec.rules[{i}].seconds.");
             }
         }
