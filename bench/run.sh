@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs Ferry's benchmarks: bench/run.sh [allreduce|trainer|accuracy|operator|sagemaker|all]  (default: all)
+# Runs Ferry's benchmarks: bench/run.sh [allreduce|trainer|accuracy|operator|sagemaker|sagemaker-live|all]  (default: all)
 # Each benchmark prints one summary line per case on stdout (progress goes to stderr), writes details to
 # bench/results/<name>.json and exits non-zero, with a "BENCH FAILED:" message, when what it measures is broken.
 # Knobs (environment) are listed in bench/RESULTS.md.
@@ -23,7 +23,17 @@ run_one() {
         dotnet test "$BENCH_DIR/../tests/Operator.Tests/Ferry.Operator.Tests.csproj" -c Release -nologo \
         --filter "FullyQualifiedName~SageMakerPollingBenchmark" >&2 \
         && head -n 1 "$BENCH_DIR/results/sagemaker.txt" ;;
-    *) echo "usage: bench/run.sh [allreduce|trainer|accuracy|operator|sagemaker|all]" >&2; return 2 ;;
+    sagemaker-live)
+      # Live metrics at scale: 10,000 SageMaker jobs training at once, each logging a metric line a minute, through
+      # the real reconciler and backend (simulated clock); summary and details in bench/results/sagemaker-live.txt.
+      mkdir -p "$BENCH_DIR/results"
+      BENCH_SAGEMAKER_LIVE_JOBS="${BENCH_SAGEMAKER_LIVE_JOBS:-10000}" \
+      BENCH_SAGEMAKER_LIVE_TRAINING_MINUTES="${BENCH_SAGEMAKER_LIVE_TRAINING_MINUTES:-30}" \
+      BENCH_SAGEMAKER_LIVE_OUT="$BENCH_DIR/results/sagemaker-live.txt" \
+        dotnet test "$BENCH_DIR/../tests/Operator.Tests/Ferry.Operator.Tests.csproj" -c Release -nologo \
+        --filter "FullyQualifiedName~SageMakerLiveMetricsBenchmark" >&2 \
+        && head -n 1 "$BENCH_DIR/results/sagemaker-live.txt" ;;
+    *) echo "usage: bench/run.sh [allreduce|trainer|accuracy|operator|sagemaker|sagemaker-live|all]" >&2; return 2 ;;
   esac
 }
 
@@ -34,7 +44,7 @@ if [ "$target" != "all" ]; then
 fi
 
 failed=()
-for name in allreduce trainer accuracy operator sagemaker; do
+for name in allreduce trainer accuracy operator sagemaker sagemaker-live; do
   echo "# --- bench $name ---" >&2
   run_one "$name" || failed+=("$name")
 done

@@ -57,6 +57,7 @@ var script = new JobScript
     Uploading = TimeSpan.FromSeconds(5),
     Stopping = TimeSpan.FromSeconds(5),
     FinalMetrics = new Dictionary<string, double> { ["train_loss"] = 0.25, ["val_accuracy"] = 0.9 },
+    LogLines = JobScript.TrainingLog(TimeSpan.FromSeconds(trainingSeconds), TimeSpan.FromSeconds(Math.Max(trainingSeconds / 20, 1))),
 };
 emulator.Scripts.Default = script;
 foreach (var glob in failures)

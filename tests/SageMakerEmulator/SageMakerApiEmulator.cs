@@ -104,7 +104,7 @@ public sealed class SageMakerApiEmulator : IAsyncDisposable
         var scripts = new JobScriptBook();
         var jobs = new SimulatedTrainingJobs(options.TimeProvider, options.Region, options.Account, scripts);
         var faults = new FaultInjector();
-        var log = new RequestLog();
+        var log = new RequestLog { Capacity = options.RequestLogCapacity };
         var handler = new SageMakerHandler(
             [
                 new ServiceFront(validator, signatures, SageMakerHandler.Operations, (operation, input) => SageMakerHandler.RunSageMaker(jobs, operation, input)),

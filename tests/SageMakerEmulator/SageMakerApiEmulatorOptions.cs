@@ -23,6 +23,9 @@ public sealed class SageMakerApiEmulatorOptions
     /// <summary>botocore's CloudWatch Logs model file; null finds it through <c>python3</c>.</summary>
     public string? LogsModelPath { get; init; }
 
+    /// <summary>How many requests <see cref="SageMakerApiEmulator.RequestLog"/> keeps in full (counts are never dropped).</summary>
+    public int RequestLogCapacity { get; init; } = 200_000;
+
     /// <summary>Fixed port (0: a free port is chosen).</summary>
     public int Port { get; init; }
 }

@@ -37,6 +37,13 @@ public interface ITrainingBackend
     BackendRefusal? Refuse(TrainingJob job) =>
         Validate(job) is { } message ? new BackendRefusal(TrainingJobStatusCalculator.Reasons.InvalidSpec, message) : null;
 
+    /// <summary>
+    /// Whether a remote job of <paramref name="job"/>, which has ended (Succeeded, Failed, Stopped), may still run: its
+    /// status recorded the remote job as running when the end was decided (a training rule stopped it). Such a job is
+    /// observed until the remote job ends, so the stop the status recorded is carried out; other ended jobs are not.
+    /// </summary>
+    bool MayRunAfterEnd(TrainingJob job) => false;
+
     /// <summary>Everything of <paramref name="job"/> that exists now, of any attempt, including what is going away.</summary>
     Task<BackendObservation> ObserveAsync(TrainingJob job, CancellationToken cancellationToken);
 

@@ -104,7 +104,7 @@ public sealed class TrainingJobControllerSetup : IControllerSetup
     /// <summary>
     /// <see cref="SageMakerBackendOptions"/> from the `SageMaker` section: `Region`, `Endpoint`, `AllowedRoles`
     /// (namespace → role ARN globs; `*` for every other namespace) and `Polling` (`StartingPollSeconds`,
-    /// `ChangeFeedSeconds`, `RecheckSeconds`, `HeartbeatSeconds`, `PollWithoutFeedSeconds`, `StoppingPollSeconds`, `Jitter`).
+    /// `ChangeFeedSeconds`, `RecheckSeconds`, `HeartbeatSeconds`, `PollWithoutFeedSeconds`, `StoppingPollSeconds`, `LogsSeconds`, `Jitter`).
     /// </summary>
     public static SageMakerBackendOptions ReadSageMaker(IConfiguration configuration)
     {
@@ -138,6 +138,7 @@ public sealed class TrainingJobControllerSetup : IControllerSetup
                 Heartbeat = Seconds("HeartbeatSeconds", defaults.Heartbeat),
                 PollWithoutFeed = Seconds("PollWithoutFeedSeconds", defaults.PollWithoutFeed),
                 StoppingPoll = Seconds("StoppingPollSeconds", defaults.StoppingPoll),
+                LogsInterval = Seconds("LogsSeconds", defaults.LogsInterval),
                 Jitter = double.TryParse(polling["Jitter"], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var j) && j is >= 0 and < 1
                     ? j
                     : defaults.Jitter,

@@ -119,6 +119,9 @@ public sealed record RemoteJobObservation(
     /// <summary>What the backend knows about the failure beyond its reason (the post-mortem), or null.</summary>
     public Policies.RemoteFailureDetails? FailureDetails { get; init; }
 
+    /// <summary>What the remote job's rank 0 logged while it runs (metric values after the status' cursor, progress), or null.</summary>
+    public Insight.LiveReport? Live { get; init; }
+
     /// <summary>The remote job as the status function's unit of work: replica 0 of its attempt.</summary>
     public ReplicaObservation AsReplica() =>
         new(Name, 0, Attempt, State, Stopping, StartedAt, null, FailureReason, Metrics, ModelUri, Disruption)
@@ -127,6 +130,7 @@ public sealed record RemoteJobObservation(
             Node = FailureDetails?.Host,
             LogUri = FailureDetails?.LogUri,
             LogTail = FailureDetails?.LogTail,
+            Live = Live,
         };
 }
 

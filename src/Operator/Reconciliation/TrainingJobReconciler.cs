@@ -92,7 +92,7 @@ public sealed class TrainingJobReconciler(
             await backend.RepairAsync(job, cancellationToken);
         }
 
-        var observed = backend is null || TrainingJobStatusCalculator.IsFinished(job.Status?.Phase) && backend.Traits.RemoteJob
+        var observed = backend is null || TrainingJobStatusCalculator.IsFinished(job.Status?.Phase) && backend.Traits.RemoteJob && !backend.MayRunAfterEnd(job)
             ? new BackendObservation([])
             : await backend.ObserveAsync(job, cancellationToken);
         var input = new TrainingJobObservation(job, observed.Replicas, time.GetUtcNow())

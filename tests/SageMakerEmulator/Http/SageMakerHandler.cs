@@ -128,7 +128,8 @@ internal sealed class SageMakerHandler(IReadOnlyList<ServiceFront> services, Fau
             return;
         }
 
-        jobName = (string?)input["TrainingJobName"];
+        // A log stream's name (or a name prefix) starts with its training job's name.
+        jobName = (string?)input["TrainingJobName"] ?? JobOfStream((string?)input["logStreamName"] ?? (string?)input["logStreamNamePrefix"]);
         JsonObject output;
         try
         {
@@ -179,6 +180,9 @@ internal sealed class SageMakerHandler(IReadOnlyList<ServiceFront> services, Fau
         "ListTags" => jobs.ListTags((string)input["ResourceArn"]!),
         _ => throw new InvalidOperationException(operation),
     };
+
+    private static string? JobOfStream(string? stream) =>
+        stream?.IndexOf('/', StringComparison.Ordinal) is > 0 and var slash ? stream[..slash] : null;
 
     /// <summary>CloudWatch Logs' operations on the simulated jobs' logs.</summary>
     public static JsonObject RunLogs(SimulatedTrainingJobs jobs, string operation, JsonObject input) => operation switch

@@ -41,6 +41,35 @@ public sealed record JobScript
     /// <summary>What the training container prints, in CloudWatch Logs (<c>/aws/sagemaker/TrainingJobs</c>).</summary>
     public IReadOnlyList<LogLine> LogLines { get; init; } = [];
 
+    /// <summary>
+    /// Metric lines as Ferry's trainer prints them, for <paramref name="training"/>: every <paramref name="every"/> a
+    /// `epoch=E step=S train_loss=L` line (the loss falls from about 2.3), and at the end of each of
+    /// <paramref name="epochs"/> epochs a `val_loss=… val_accuracy=…` line, with `progress epoch=E/N step=S/T` lines.
+    /// </summary>
+    public static IReadOnlyList<LogLine> TrainingLog(TimeSpan training, TimeSpan every, int epochs = 4, int stepsPerLine = 100)
+    {
+        var lines = new List<LogLine>();
+        var count = (int)(training / every);
+        var perEpoch = Math.Max(count / Math.Max(epochs, 1), 1);
+        var totalSteps = (long)count * stepsPerLine;
+        for (var i = 1; i <= count; i++)
+        {
+            var at = every * i;
+            var epoch = Math.Min((i - 1) / perEpoch + 1, epochs);
+            var step = (long)i * stepsPerLine;
+            var loss = 0.2 + 2.1 / (1 + 0.05 * i);
+            lines.Add(new LogLine(at, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"epoch={epoch} step={step} train_loss={loss:0.0000}")));
+            if (i % perEpoch == 0 && epoch <= epochs)
+            {
+                lines.Add(new LogLine(at, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"epoch={epoch} step={step} val_loss={loss + 0.05:0.0000} val_accuracy={0.9 - loss / 10:0.0000}")));
+                lines.Add(new LogLine(at, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"progress epoch={epoch}/{epochs} step={step}/{totalSteps}")));
+            }
+        }
+
+        return lines;
+    }
+
     /// <summary>The share of the run billed for managed spot (SageMaker reports the discount as fewer billable seconds).</summary>
     public double SpotBillableFraction { get; init; } = 0.3;
 }

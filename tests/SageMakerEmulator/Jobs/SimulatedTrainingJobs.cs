@@ -230,7 +230,7 @@ public sealed class SimulatedTrainingJobs(TimeProvider time, string region, stri
         List<JsonObject> streams;
         lock (_lock)
         {
-            streams = [.. _jobs.Values.OrderBy(j => j.Created).SelectMany(j => Streams(j, now))
+            streams = [.. JobsOfStream(prefix).OrderBy(j => j.Created).SelectMany(j => Streams(j, now))
                 .Where(s => s.Name.StartsWith(prefix, StringComparison.Ordinal))
                 .Select(s =>
                 {
@@ -276,7 +276,7 @@ public sealed class SimulatedTrainingJobs(TimeProvider time, string region, stri
         List<(DateTimeOffset Time, string Message)> events;
         lock (_lock)
         {
-            var matches = _jobs.Values.SelectMany(j => Streams(j, now)).Where(s => s.Name == name).Take(1).ToList();
+            var matches = JobsOfStream(name).SelectMany(j => Streams(j, now)).Where(s => s.Name == name).Take(1).ToList();
             if (matches.Count == 0)
             {
                 throw new ServiceError("ResourceNotFoundException", "The specified log stream does not exist.");
@@ -327,6 +327,18 @@ public sealed class SimulatedTrainingJobs(TimeProvider time, string region, stri
             ["nextForwardToken"] = $"f/{last}",
             ["nextBackwardToken"] = $"b/{first}",
         };
+    }
+
+    // A stream name (or a prefix up to the '/') names its job: only that job's streams are computed.
+    private IEnumerable<Job> JobsOfStream(string nameOrPrefix)
+    {
+        var slash = nameOrPrefix.IndexOf('/', StringComparison.Ordinal);
+        if (slash < 0)
+        {
+            return _jobs.Values;
+        }
+
+        return _jobs.TryGetValue(nameOrPrefix[..slash].ToLowerInvariant(), out var job) && job.Name == nameOrPrefix[..slash] ? [job] : [];
     }
 
     private static void RequireGroup(string? group)

@@ -45,6 +45,7 @@ public sealed class SageMakerBackend(
     // resource's (false). Both only save calls: after a restart they are rebuilt from SageMaker.
     private readonly ConcurrentDictionary<string, Described> _described = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _owned = new(StringComparer.Ordinal);
+    private readonly SageMakerLiveMetrics _live = new(options.Polling, time, logger);
 
     private sealed record Described(DescribeTrainingJobResponse Job, RemoteJobObservation Observation, DateTimeOffset At, DateTimeOffset StateSince);
 
@@ -56,6 +57,9 @@ public sealed class SageMakerBackend(
 
     /// <inheritdoc />
     public BackendTraits Traits { get; } = new(RemoteJob: true, EnforcedDeadlines.MaxRuntime | EnforcedDeadlines.MaxWait);
+
+    /// <summary>The live metrics read from the jobs' CloudWatch logs (for tests).</summary>
+    public SageMakerLiveMetrics LiveMetrics => _live;
 
     /// <summary>The change feed of a region (for tests and the benchmark).</summary>
     public TrainingJobChangeFeed FeedFor(string region) =>
@@ -71,6 +75,11 @@ public sealed class SageMakerBackend(
         if (problems.Count > 0)
         {
             return new BackendRefusal(R.InvalidSpec, string.Join("; ", problems.Select(p => p.Message)));
+        }
+
+        if (SageMakerLiveMetrics.RuleProblem(job, options.Polling.LogsInterval) is { } rule)
+        {
+            return new BackendRefusal(R.InvalidSpec, rule);
         }
 
         if (RegionOf(job).Length == 0)
@@ -89,6 +98,10 @@ public sealed class SageMakerBackend(
 
         return null;
     }
+
+    /// <inheritdoc />
+    public bool MayRunAfterEnd(TrainingJob job) =>
+        job.Status?.SageMaker?.Status is TrainingJobStatusValues.InProgress or TrainingJobStatusValues.Stopping;
 
     /// <inheritdoc />
     public async Task<BackendObservation> ObserveAsync(TrainingJob job, CancellationToken cancellationToken)
@@ -110,13 +123,25 @@ public sealed class SageMakerBackend(
         for (var a = Math.Max(attempt - 1, 1); a <= attempt; a++)
         {
             var described = await DescribeIfDueAsync(job, client, feed, SageMakerJobName.For(job.Metadata.Name, job.Metadata.Uid, a), a, cancellationToken);
-            if (described is not null)
+            if (described is null)
             {
-                observed.Add(described.Observation);
-                if (a == attempt)
-                {
-                    current = described;
-                }
+                continue;
+            }
+
+            var observation = described.Observation;
+            if (a == attempt && IsTraining(described.Job) && !TrainingJobStatusCalculator.IsFinished(job.Status?.Phase) && clients.LogsFor(region) is { } logs)
+            {
+                observation = observation with { Live = await _live.ReportAsync(job, described.Job, logs, cancellationToken) };
+            }
+            else if (a != attempt || SageMakerStatusMapping.IsTerminal(described.Job.TrainingJobStatus))
+            {
+                _live.Forget(described.Job.TrainingJobName);
+            }
+
+            observed.Add(observation);
+            if (a == attempt)
+            {
+                current = described;
             }
         }
 
@@ -241,6 +266,11 @@ public sealed class SageMakerBackend(
         Forget(names);
         return null;
     }
+
+    /// <summary>The container trains (or uploads what it trained): its log carries the metrics.</summary>
+    private static bool IsTraining(DescribeTrainingJobResponse job) =>
+        job.TrainingJobStatus == TrainingJobStatusValues.InProgress
+        && job.SecondaryStatus is SecondaryStatusValues.Training or SecondaryStatusValues.Uploading;
 
     /// <summary>A job refused before its first SageMaker job (bad spec, role not allowed): SageMaker is never called for it.</summary>
     private bool NeverStarts(TrainingJob job) => job.Status?.SageMaker is null && Refuse(job) is not null;
@@ -430,6 +460,7 @@ public sealed class SageMakerBackend(
         {
             _described.TryRemove(name, out _);
             _owned.TryRemove(name, out _);
+            _live.Forget(name);
         }
     }
 

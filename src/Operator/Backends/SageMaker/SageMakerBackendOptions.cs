@@ -48,6 +48,12 @@ public sealed record SageMakerPolling
     /// <summary>How far back each feed read reaches before the previous read, for clock skew and list consistency.</summary>
     public TimeSpan FeedOverlap { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How often a training job's CloudWatch log is read for live metrics (one GetLogEvents per job, jittered): 5 minutes
+    /// keeps describes, the change feed and log reads under 30 AWS calls per running job-hour.
+    /// </summary>
+    public TimeSpan LogsInterval { get; init; } = TimeSpan.FromMinutes(5);
+
     /// <summary>While a stop is pending (suspend, delete), the delay before looking again.</summary>
     public TimeSpan StoppingPoll { get; init; } = TimeSpan.FromSeconds(10);
 }
