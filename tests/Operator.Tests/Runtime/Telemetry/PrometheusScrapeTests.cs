@@ -104,7 +104,14 @@ public sealed class PrometheusScrapeTests(MotoS3 moto)
             async Task<JsonElement> QueryAsync(string promql)
             {
                 using var response = await http.GetAsync("/api/v1/query?query=" + Uri.EscapeDataString(promql));
-                var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+                var text = await response.Content.ReadAsStringAsync();
+                if (response.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable)
+                {
+                    // Until its storage is ready, Prometheus answers 503 with a plain-text "Service Unavailable".
+                    throw new HttpRequestException($"Prometheus is not ready: {text}");
+                }
+
+                var body = JsonDocument.Parse(text).RootElement;
                 Assert.True(body.GetProperty("status").GetString() == "success", $"{promql}: {body}");
                 return body.GetProperty("data").GetProperty("result").Clone();
             }
