@@ -27,7 +27,9 @@ public sealed class SageMakerScenarioTests
         Assert.Contains("trainingjob.ferry.dev/fashion-mnist-sagemaker condition met", output, StringComparison.Ordinal);
         Assert.Matches(@"(?m)^fashion-mnist-sagemaker\s+SageMaker\s+Succeeded\s", output);
         Assert.Matches(@"(?m)^artifacts\.model: s3://ferry-artifacts-example/fashion-mnist/fashion-mnist-sagemaker-[0-9a-f]{8}-1/output/model\.tar\.gz$", output);
-        // epoch and val_loss come only from the job's log (live metrics); train_loss and val_accuracy end as FinalMetricDataList says.
-        Assert.Matches(@"(?m)^metrics: epoch=[0-9]+ train_loss=0\.25 val_accuracy=0\.(9|8999)[0-9]* val_loss=", output);
+        // train_loss and val_accuracy end as FinalMetricDataList says. epoch and val_loss come only from the job's log
+        // (live metrics, read every few minutes of the operator's clock): this job trains for seconds of real time, so
+        // whether a read fell inside them varies; SageMakerLiveMetricsTests checks the live path on a fake clock.
+        Assert.Matches(@"(?m)^metrics: (epoch=[0-9]+ )?train_loss=0\.25 val_accuracy=0\.(9|8999)[0-9]*( val_loss=\S+)? ?$", output);
     }
 }
