@@ -89,6 +89,9 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         await process.WaitForExitAsync(CancellationToken.None);
         var exitCode = process.ExitCode;
         var trainingEnded = time.GetUtcNow();
+        // Told to stop before the process ended: a SIGTERM during the wrap-up below (the operator deleting the pods of
+        // an attempt that failed) does not make a process that failed on its own a stopped one.
+        var stopped = stopRequested.IsCancellationRequested;
         await syncStop.CancelAsync();
         await periodic;
 
@@ -117,7 +120,7 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         {
             failure = TerminationMessage.ReadFailureReason(ContainerContract.PathOf(root, ContainerContract.FailureFile))
                 ?? failure
-                ?? (stopRequested.IsCancellationRequested
+                ?? (stopped
                     ? $"'{arguments[0]}' was stopped (exit code {exitCode})."
                     : $"'{arguments[0]}' exited with code {exitCode} and wrote no {ContainerContract.FailureFile}.");
         }
@@ -127,7 +130,7 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
         if (settings.ReplicaIndex == 0)
         {
             var outcome = exitCode == 0 ? "Succeeded"
-                : stopRequested.IsCancellationRequested ? $"Stopped (exit code {exitCode})"
+                : stopped ? $"Stopped (exit code {exitCode})"
                 : $"Failed (exit code {exitCode})";
             report = await WriteReportAsync(job, new TrainingReport(
                 job.JobName, settings.Attempt, job.Replicas, job.Report ?? new AgentReportContext("unknown"), job.HyperParameters, inputs,
@@ -143,7 +146,8 @@ public sealed class AgentExec(ObjectStoreFactory stores, TextWriter stdout, Text
             LogTail = exitCode == 0 ? null : log.Tail(),
             Logs = logs,
             Checkpoint = sync?.Latest,
-            Stopped = stopRequested.IsCancellationRequested,
+            Stopped = stopped,
+            ExitedAt = trainingEnded,
         });
         return exitCode;
     }

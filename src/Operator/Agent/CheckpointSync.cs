@@ -65,29 +65,43 @@ public sealed partial class CheckpointSync(string directory, string checkpointUr
     }
 
     /// <summary>The newest checkpoint whose files are all synced: a top-level file, or a top-level directory as a whole.</summary>
-    private CheckpointReport? Newest()
-    {
-        var groups = ObjectTransfer.CompletedFiles(directory)
+    private CheckpointReport? Newest() => NewestOf(
+        checkpointUri,
+        ObjectTransfer.CompletedFiles(directory)
             .Where(f => f.File.Exists)
+            .Select(f => new CheckpointFile(f.Key, f.File.Length, DateTime.SpecifyKind(f.File.LastWriteTimeUtc, DateTimeKind.Utc))),
+        group => group.All(f => _tracker.IsCurrent(f.Key, (f.Size, f.Written))));
+
+    /// <summary>One file of a checkpoint: its key under the checkpoint location, size and last write (UTC).</summary>
+    public sealed record CheckpointFile(string Key, long Size, DateTime Written);
+
+    /// <summary>
+    /// The newest checkpoint among <paramref name="files"/> (keys under <paramref name="checkpointUri"/>): each top-level
+    /// file is one, and each top-level directory as a whole (`checkpoint-500/`); files still being written (`.tmp`,
+    /// `.part`) are left out, and so is a checkpoint that <paramref name="complete"/> refuses. Newest by last write, then
+    /// by the number in its name; null when there is none.
+    /// </summary>
+    public static CheckpointReport? NewestOf(string checkpointUri, IEnumerable<CheckpointFile> files, Func<IReadOnlyList<CheckpointFile>, bool>? complete = null)
+    {
+        var newest = files
+            .Where(f => !ObjectTransfer.IsInProgress(f.Key))
             .GroupBy(f => f.Key.Split('/')[0], StringComparer.Ordinal)
-            .Select(g => (Name: g.Key, IsDirectory: g.Any(f => f.Key.Contains('/')), Files: g.ToList()))
-            .Where(g => g.Files.All(f => _tracker.IsCurrent(f.Key, (f.File.Length, f.File.LastWriteTimeUtc))))
-            .ToList();
-        if (groups.Count == 0)
+            .Select(g => (Name: g.Key, IsDirectory: g.Any(f => f.Key.Contains('/')), Files: (IReadOnlyList<CheckpointFile>)[.. g]))
+            .Where(g => complete is null || complete(g.Files))
+            .OrderByDescending(g => g.Files.Max(f => f.Written))
+            .ThenByDescending(g => NumberIn(g.Name).Value ?? -1)
+            .FirstOrDefault();
+        if (newest.Files is null)
         {
             return null;
         }
 
-        var newest = groups
-            .OrderByDescending(g => g.Files.Max(f => f.File.LastWriteTimeUtc))
-            .ThenByDescending(g => NumberIn(g.Name).Value ?? -1)
-            .First();
         var (kind, number) = NumberIn(newest.Name);
         var uri = checkpointUri.TrimEnd('/') + "/" + newest.Name + (newest.IsDirectory ? "/" : "");
         return new CheckpointReport(
             uri,
-            newest.Files.Sum(f => f.File.Length),
-            new DateTimeOffset(DateTime.SpecifyKind(newest.Files.Max(f => f.File.LastWriteTimeUtc), DateTimeKind.Utc)),
+            newest.Files.Sum(f => f.Size),
+            new DateTimeOffset(DateTime.SpecifyKind(newest.Files.Max(f => f.Written), DateTimeKind.Utc)),
             kind == "epoch" ? null : number,
             kind == "epoch" && number is { } epoch ? (int)Math.Min(epoch, int.MaxValue) : null);
     }

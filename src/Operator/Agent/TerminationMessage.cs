@@ -39,6 +39,12 @@ public sealed record TerminationMessage(
     /// <summary>Where replica 0 wrote the training report (report.html), or null.</summary>
     public string? Report { get; init; }
 
+    /// <summary>
+    /// When the training process ended. The container ends later (the agent syncs checkpoints, copies the log and
+    /// writes the report first), so this, not the container's end, tells which replica of a gang failed first.
+    /// </summary>
+    public DateTimeOffset? ExitedAt { get; init; }
+
     /// <summary>The process ended after the container was told to stop (SIGTERM), not on its own.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool Stopped { get; init; }

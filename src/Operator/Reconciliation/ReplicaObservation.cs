@@ -63,8 +63,17 @@ public sealed record ReplicaObservation(
     /// <summary>The node the replica ran on (pod `spec.nodeName`; the host for Local), or null.</summary>
     public string? Node { get; init; }
 
-    /// <summary>When the training process ended, if it did (orders the replicas of a failed attempt).</summary>
+    /// <summary>When the replica ended (the container, by the kubelet's clock), if it did.</summary>
     public DateTime? FinishedAt { get; init; }
+
+    /// <summary>
+    /// When the training process inside ended, by the agent's clock (its termination message's `exitedAt`); the
+    /// container ends later, after the agent's wrap-up (checkpoint sync, log copy, report). Null without the agent.
+    /// </summary>
+    public DateTime? ProcessEndedAt { get; init; }
+
+    /// <summary>What orders the replicas of a failed attempt: the process's end when the agent reported it, else the replica's.</summary>
+    public DateTime EndedAtForOrdering => ProcessEndedAt ?? FinishedAt ?? DateTime.MaxValue;
 
     /// <summary>Why it ended in one word when the backend knows better than the exit code: `OOMKilled`, `Evicted`, `Preempted`, or null.</summary>
     public string? Cause { get; init; }
@@ -128,6 +137,7 @@ public sealed record ReplicaObservation(
             Inputs = parsed.Inputs ?? Inputs,
             ModelDigest = parsed.ModelDigest ?? ModelDigest,
             ReportUri = parsed.Report ?? ReportUri,
+            ProcessEndedAt = parsed.ExitedAt?.UtcDateTime ?? ProcessEndedAt,
         };
     }
 }

@@ -58,11 +58,13 @@ public sealed class TrainingJobControllerSetup : IControllerSetup
             Endpoint = sageMaker.Endpoint,
             TimeProvider = sp.GetRequiredService<TimeProvider>(),
         }));
+        services.AddSingleton(sp => new SageMakerCheckpoints(OperatorS3(configuration), sp.GetRequiredService<ILogger<SageMakerCheckpoints>>()));
         services.AddSingleton<ITrainingBackend>(sp => new SageMakerBackend(
             sp.GetRequiredService<ISageMakerClientFactory>(),
             sp.GetRequiredService<SageMakerBackendOptions>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<SageMakerBackend>>()));
+            sp.GetRequiredService<ILogger<SageMakerBackend>>(),
+            checkpoints: sp.GetRequiredService<SageMakerCheckpoints>()));
         services.AddSingleton(ReadLifecycle(configuration));
         // Only Ferry's children are cached, and only what the reconciler reads of them (metadata, pod status).
         services.AddSingleton(InformerScope.For<V1Pod>(TrainingJobLabels.JobName, InClusterBackend.TrimCachedPod, omitOnWatch: ["spec"]));
@@ -81,7 +83,7 @@ public sealed class TrainingJobControllerSetup : IControllerSetup
 
     /// <summary>
     /// <see cref="LifecycleSettings"/> from the `Lifecycle` section: `StartupTimeoutSeconds`, `RestartBackoffSeconds`,
-    /// `MaxRestartBackoffSeconds`, `MaxDisruptions`; unset values keep <see cref="LifecycleSettings.Default"/>.
+    /// `MaxRestartBackoffSeconds`, `MaxDisruptions`, `FailureSettleSeconds`; unset values keep <see cref="LifecycleSettings.Default"/>.
     /// </summary>
     public static LifecycleSettings ReadLifecycle(IConfiguration configuration)
     {
@@ -95,7 +97,26 @@ public sealed class TrainingJobControllerSetup : IControllerSetup
             Seconds("StartupTimeoutSeconds", defaults.StartupTimeout),
             Seconds("RestartBackoffSeconds", defaults.RestartBackoff),
             Seconds("MaxRestartBackoffSeconds", defaults.MaxRestartBackoff),
-            int.TryParse(section["MaxDisruptions"], System.Globalization.CultureInfo.InvariantCulture, out var d) && d >= 0 ? d : defaults.MaxDisruptions);
+            int.TryParse(section["MaxDisruptions"], System.Globalization.CultureInfo.InvariantCulture, out var d) && d >= 0 ? d : defaults.MaxDisruptions)
+        {
+            FailureSettle = Seconds("FailureSettleSeconds", defaults.FailureSettle),
+        };
+    }
+
+    /// <summary>
+    /// How the operator itself reaches S3 (listing SageMaker jobs' checkpoints): the `S3` section's `Endpoint` and
+    /// `ForcePathStyle` (Helm `s3.*`) over the environment's settings and the AWS SDK's credential chain.
+    /// </summary>
+    public static Storage.S3Settings OperatorS3(IConfiguration configuration)
+    {
+        var settings = Storage.S3Settings.FromEnvironment();
+        if (configuration["S3:Endpoint"] is { Length: > 0 } endpoint)
+        {
+            var pathStyle = !bool.TryParse(configuration["S3:ForcePathStyle"], out var flag) || flag;
+            settings = settings with { ServiceUrl = endpoint, ForcePathStyle = pathStyle };
+        }
+
+        return settings;
     }
 
     /// <summary>Configuration section of <see cref="SageMakerBackendOptions"/> (Helm: `sageMaker.*`).</summary>

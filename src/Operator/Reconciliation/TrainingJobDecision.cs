@@ -71,8 +71,17 @@ public sealed record BackendTraits(bool RemoteJob, EnforcedDeadlines Enforces)
 /// <param name="MaxDisruptions">How many disruptions (evictions, preemptions, spot reclaims) restart a job without using up `maxRetries`.</param>
 public sealed record LifecycleSettings(TimeSpan StartupTimeout, TimeSpan RestartBackoff, TimeSpan MaxRestartBackoff, int MaxDisruptions)
 {
-    /// <summary>10 minutes to start, 10 s backoff doubling up to 5 minutes, 10 disruptions.</summary>
+    /// <summary>10 minutes to start, 10 s backoff doubling up to 5 minutes, 10 disruptions, 30 s for a failing gang to settle.</summary>
     public static LifecycleSettings Default { get; } = new(TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(5), 10);
+
+    /// <summary>
+    /// How long, after the first replica of an attempt fails, the operator waits for the replicas still running to
+    /// end on their own before it decides the restart or the failure (Helm `lifecycle.failureSettleSeconds`). In
+    /// collective training the other ranks usually fail within seconds of the first; letting them finish records
+    /// the whole cascade, the replica that really failed first, and the checkpoint rank 0 synced on its way out, which
+    /// the next attempt resumes from. Ranks that hang instead are deleted when it runs out.
+    /// </summary>
+    public TimeSpan FailureSettle { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The wait before restarting after the <paramref name="failures"/>-th failure: base × 2^(failures − 1), capped.</summary>
     public TimeSpan BackoffAfter(int failures)
@@ -122,6 +131,9 @@ public sealed record RemoteJobObservation(
     /// <summary>What the remote job's rank 0 logged while it runs (metric values after the status' cursor, progress), or null.</summary>
     public Insight.LiveReport? Live { get; init; }
 
+    /// <summary>The newest complete checkpoint in the job's checkpoint location (read when it ended or was interrupted), or null.</summary>
+    public Agent.CheckpointReport? Checkpoint { get; init; }
+
     /// <summary>The remote job as the status function's unit of work: replica 0 of its attempt.</summary>
     public ReplicaObservation AsReplica() =>
         new(Name, 0, Attempt, State, Stopping, StartedAt, null, FailureReason, Metrics, ModelUri, Disruption)
@@ -131,6 +143,7 @@ public sealed record RemoteJobObservation(
             LogUri = FailureDetails?.LogUri,
             LogTail = FailureDetails?.LogTail,
             Live = Live,
+            Checkpoint = Checkpoint,
         };
 }
 

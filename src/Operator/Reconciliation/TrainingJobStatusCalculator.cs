@@ -123,6 +123,12 @@ public static class TrainingJobStatusCalculator
             var transition = transitions[i];
             var warning = transition.Status is "Failed" or "Interrupted" or "MaxRuntimeExceeded" or "MaxWaitTimeExceeded";
             var message = $"SageMaker job {details.JobName}: {transition.Status}{(transition.Message is { Length: > 0 } m ? $" ({m})" : "")}.";
+            if (transition.Status == "Interrupted" && c.Spec.Checkpoint?.Uri is { Length: > 0 })
+            {
+                // SageMaker restarts the job itself once capacity returns, with the checkpoints it synced.
+                message += $" It resumes {PostMortemPolicy.ResumeFrom(c.Spec, c.Status)} when capacity returns.";
+            }
+
             c.Event(warning ? TrainingJobEvent.Warning : TrainingJobEvent.Normal, "SageMaker" + transition.Status, message);
         }
 

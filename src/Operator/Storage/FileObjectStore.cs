@@ -15,7 +15,7 @@ public sealed class FileObjectStore(ObjectLocation location) : IObjectStore
         if (File.Exists(root))
         {
             // A URI naming one file is a one-object listing, as an S3 URI naming one object.
-            IReadOnlyList<StoredObject> single = [new StoredObject(Path.GetFileName(root), new FileInfo(root).Length)];
+            IReadOnlyList<StoredObject> single = [new StoredObject(Path.GetFileName(root), new FileInfo(root).Length, new FileInfo(root).LastWriteTimeUtc)];
             return Task.FromResult(single);
         }
 
@@ -26,7 +26,7 @@ public sealed class FileObjectStore(ObjectLocation location) : IObjectStore
 
         IReadOnlyList<StoredObject> objects = Directory
             .EnumerateFiles(root, "*", SearchOption.AllDirectories)
-            .Select(path => new StoredObject(Path.GetRelativePath(root, path).Replace('\\', '/'), new FileInfo(path).Length))
+            .Select(path => new StoredObject(Path.GetRelativePath(root, path).Replace('\\', '/'), new FileInfo(path).Length, new FileInfo(path).LastWriteTimeUtc))
             .OrderBy(o => o.Key, StringComparer.Ordinal)
             .ToArray();
         return Task.FromResult(objects);

@@ -56,7 +56,7 @@ public sealed class S3ObjectStore : IObjectStore
         var objects = await ListKeysAsync(directoryPrefix, cancellationToken);
         var result = objects
             .Where(o => !o.Key.EndsWith('/'))
-            .Select(o => new StoredObject(o.Key[directoryPrefix.Length..], o.Size ?? 0))
+            .Select(o => new StoredObject(o.Key[directoryPrefix.Length..], o.Size ?? 0, Modified(o.LastModified)))
             .ToList();
 
         if (result.Count == 0 && Location.Prefix.Length > 0)
@@ -66,7 +66,7 @@ public sealed class S3ObjectStore : IObjectStore
             if (exact is not null)
             {
                 _singleObjectKey = exact.Key;
-                result.Add(new StoredObject(exact.Key[(exact.Key.LastIndexOf('/') + 1)..], exact.Size ?? 0));
+                result.Add(new StoredObject(exact.Key[(exact.Key.LastIndexOf('/') + 1)..], exact.Size ?? 0, Modified(exact.LastModified)));
             }
         }
 
@@ -110,6 +110,15 @@ public sealed class S3ObjectStore : IObjectStore
     }
 
     private string FullKey(string key) => Location.Prefix.Length == 0 ? key.TrimStart('/') : Location.Prefix + "/" + key.TrimStart('/');
+
+    // The SDK gives the time in local time (or unset, as the minimum); a time without zone is taken as UTC.
+    private static DateTimeOffset? Modified(DateTime? time) => time switch
+    {
+        null => null,
+        { } t when t == default => null,
+        { Kind: DateTimeKind.Local } t => new DateTimeOffset(t).ToUniversalTime(),
+        { } t => new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)),
+    };
 
     private async Task<List<S3Object>> ListKeysAsync(string prefix, CancellationToken cancellationToken)
     {

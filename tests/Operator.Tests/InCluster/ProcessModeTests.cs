@@ -89,7 +89,10 @@ public sealed class ProcessModeTests(MotoS3 moto, Xunit.Abstractions.ITestOutput
             j.Spec.Output = new OutputSpec { Uri = $"s3://{bucket}/out" };
         }));
 
-        var done = await harness.ReconcileUntilAsync("e2e-fail", (job, _) => job?.Status?.Phase is TrainingJobPhase.Succeeded or TrainingJobPhase.Failed, timeoutSeconds: 120);
+        // Fake time moves on, so the operator's wait for the rest of the gang to end (30 s) runs out long before rank 0's
+        // 30 s of real sleep: rank 0 is stopped, and a failed job uploads no model.
+        var done = await harness.ReconcileUntilAsync("e2e-fail", (job, _) => job?.Status?.Phase is TrainingJobPhase.Succeeded or TrainingJobPhase.Failed,
+            step: TimeSpan.FromSeconds(1), timeoutSeconds: 120);
 
         Assert.Equal(TrainingJobPhase.Failed, done!.Status!.Phase);
         Assert.Equal("Dataset shard is empty on algo-2", done.Status.FailureReason);
@@ -123,7 +126,9 @@ public sealed class ProcessModeTests(MotoS3 moto, Xunit.Abstractions.ITestOutput
             j.Spec.Output = new OutputSpec { Uri = $"s3://{bucket}/out" };
         }));
 
-        var done = await harness.ReconcileUntilAsync("pm", (job, _) => job?.Status?.Phase is TrainingJobPhase.Succeeded or TrainingJobPhase.Failed, timeoutSeconds: 120);
+        // Rank 0 never ends on its own: fake time moves on so the operator's wait for the gang to settle (30 s) runs out.
+        var done = await harness.ReconcileUntilAsync("pm", (job, _) => job?.Status?.Phase is TrainingJobPhase.Succeeded or TrainingJobPhase.Failed,
+            step: TimeSpan.FromSeconds(1), timeoutSeconds: 120);
         Assert.Equal(TrainingJobPhase.Failed, done!.Status!.Phase);
         // The failure is recorded first; the clean-up of the pods follows, and rank 0's agent copies its log when stopped.
         var settled = await harness.ReconcileUntilAsync("pm", (_, pods) => pods.Count == 0, timeoutSeconds: 120);

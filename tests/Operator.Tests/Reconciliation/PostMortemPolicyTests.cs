@@ -45,7 +45,7 @@ public sealed class PostMortemPolicyTests(ITestOutputHelper output)
             Replica(0, ReplicaState.Failed, exit: 134, finishedSecond: 12),
             Replica(1, ReplicaState.Failed, exit: 1, finishedSecond: 10, tail: "step 40\nRuntimeError: boom"),
             Replica(2, ReplicaState.Running),
-        ], TimeSpan.FromSeconds(20));
+        ], TimeSpan.FromSeconds(10) + LifecycleSettings.Default.FailureSettle);
 
         var record = Assert.Single(decision.Status.AttemptFailures!);
         Assert.Equal((1, 1, "mnist-1", "node-1", 1, (string?)null, "Error"), (record.Attempt, record.Replica, record.Pod, record.Node, record.ExitCode, record.Signal, record.Cause));
@@ -66,19 +66,84 @@ public sealed class PostMortemPolicyTests(ITestOutputHelper output)
             Replica(0, ReplicaState.Running),
             Replica(1, ReplicaState.Failed, exit: 137, finishedSecond: 10, cause: "OOMKilled"),
             Replica(2, ReplicaState.Running),
-        ], TimeSpan.FromSeconds(20));
+        ], TimeSpan.FromSeconds(40));
         var record = Assert.Single(first.Status.AttemptFailures!);
         Assert.Equal(("OOMKilled", "SIGKILL"), (record.Cause, record.Signal));
         Assert.Null(record.FailedAfter);
 
         var next = Decide(job.WithStatus(first.Status), [
-            Replica(0, ReplicaState.Failed, exit: 1, finishedSecond: 21),
+            Replica(0, ReplicaState.Failed, exit: 1, finishedSecond: 41),
             Replica(1, ReplicaState.Failed, exit: 137, finishedSecond: 10, cause: "OOMKilled"),
-            Replica(2, ReplicaState.Failed, exit: 143, finishedSecond: 22, stopped: true),
-        ], TimeSpan.FromSeconds(25));
+            Replica(2, ReplicaState.Failed, exit: 143, finishedSecond: 42, stopped: true),
+        ], TimeSpan.FromSeconds(45));
 
         var completed = Assert.Single(next.Status.AttemptFailures!);
         Assert.Equal([0], completed.FailedAfter!.Select(f => f.Replica));
+    }
+
+    [Fact]
+    public void While_other_replicas_still_run_nothing_is_decided_until_the_gang_settles()
+    {
+        var job = Running(Job().WithReplicas(2).WithMaxRetries(2).With(j => j.Spec.Checkpoint = new CheckpointSpec { Uri = "s3://b/ckpt" }), 2);
+        // Rank 1's container ended first; rank 0's agent is still syncing its last checkpoint and copying its log.
+        var waiting = Decide(job, [
+            Replica(0, ReplicaState.Running),
+            Replica(1, ReplicaState.Failed, exit: 1, finishedSecond: 10),
+        ], TimeSpan.FromSeconds(12));
+
+        Assert.Null(waiting.Status.AttemptFailures);
+        Assert.Equal((1, TrainingJobPhase.Running), (waiting.Status.Attempt, waiting.Status.Phase));
+        Assert.Empty(waiting.Events);
+        Assert.Empty(waiting.Delete);
+        Assert.Equal(LifecycleSettings.Default.FailureSettle - TimeSpan.FromSeconds(2), waiting.RequeueAfter);
+
+        // Rank 0 then ends: its process had ended first (the agent's exitedAt), and it synced epoch 2 on its way out.
+        var saved = new DateTimeOffset(2026, 12, 5, 12, 3, 7, TimeSpan.Zero);
+        var decided = Decide(job.WithStatus(waiting.Status), [
+            Replica(0, ReplicaState.Failed, exit: 1, finishedSecond: 14, checkpoint: new CheckpointReport("s3://b/ckpt/epoch-0002.ckpt", 4096, saved, Epoch: 2))
+                with { ProcessEndedAt = T0.UtcDateTime.AddSeconds(8) },
+            Replica(1, ReplicaState.Failed, exit: 1, finishedSecond: 10) with { ProcessEndedAt = T0.UtcDateTime.AddSeconds(9) },
+        ], TimeSpan.FromSeconds(15));
+
+        var record = Assert.Single(decided.Status.AttemptFailures!);
+        Assert.Equal(0, record.Replica);
+        Assert.Equal([1], record.FailedAfter!.Select(f => f.Replica));
+        Assert.Equal(2, decided.Status.Attempt);
+        Assert.Contains("Replica 0 failed on attempt 1", ConditionList.Find(decided.Status.Conditions, "Running")!.Message, StringComparison.Ordinal);
+        Assert.Contains("from epoch 2 (s3://b/ckpt/epoch-0002.ckpt", ConditionList.Find(decided.Status.Conditions, "Running")!.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_replica_that_keeps_running_after_the_settle_period_does_not_hold_the_restart()
+    {
+        var job = Running(Job().WithReplicas(2).WithMaxRetries(2), 2);
+        var replicas = new[] { Replica(0, ReplicaState.Running), Replica(1, ReplicaState.Failed, exit: 1, finishedSecond: 10) };
+
+        Assert.Equal(1, Decide(job, replicas, TimeSpan.FromSeconds(39)).Status.Attempt);
+        var decided = Decide(job, replicas, TimeSpan.FromSeconds(40));
+
+        Assert.Equal(2, decided.Status.Attempt);
+        Assert.Equal(1, Assert.Single(decided.Status.AttemptFailures!).Replica);
+        // Without a settle period the operator decides at once.
+        var eager = TrainingJobStatusCalculator.Compute(new TrainingJobObservation(job.Build(), replicas, T0 + TimeSpan.FromSeconds(11))
+        {
+            Settings = LifecycleSettings.Default with { FailureSettle = TimeSpan.Zero },
+        });
+        Assert.Equal(2, eager.Status.Attempt);
+    }
+
+    [Fact]
+    public void The_agent_reported_process_end_orders_replicas_not_the_container_end()
+    {
+        var containerEnd = T0.UtcDateTime.AddSeconds(30);
+        var processEnd = new DateTimeOffset(T0.UtcDateTime.AddSeconds(21.5), TimeSpan.Zero);
+        var observed = new ReplicaObservation("mnist-0", 0, 1, ReplicaState.Failed, ExitCode: 1) { FinishedAt = containerEnd }
+            .WithTerminationMessage(new TerminationMessage(1, "boom") { ExitedAt = processEnd }.Serialize());
+        Assert.Equal((processEnd.UtcDateTime, containerEnd), (observed.ProcessEndedAt, observed.FinishedAt));
+        Assert.Equal(processEnd.UtcDateTime, observed.EndedAtForOrdering);
+        var plain = new ReplicaObservation("mnist-0", 0, 1, ReplicaState.Failed, ExitCode: 1) { FinishedAt = containerEnd }
+            .WithTerminationMessage(new TerminationMessage(1, "boom").Serialize());
+        Assert.Equal(containerEnd, plain.EndedAtForOrdering);
     }
 
     [Fact]

@@ -91,6 +91,32 @@ public sealed class SageMakerLiveMetricsTests
         Assert.InRange(writes, 8, 16);
     }
 
+    [Theory]
+    [InlineData(true, 2, 3)]
+    [InlineData(false, 5, 6)]
+    public async Task While_the_log_grows_the_describe_heartbeat_comes_every_20_minutes_else_every_10(bool logging, int least, int most)
+    {
+        await using var h = await SageMakerOperatorHarness.StartAsync();
+        h.SageMaker.Scripts.Default = logging ? Training(TimeSpan.FromHours(2)) : SageMakerOperatorHarness.Script with { Training = TimeSpan.FromHours(2) };
+        await h.ApplyAsync(SageMakerOperatorHarness.Job("beat"));
+        var running = await h.ReconcileUntilAsync("beat", j => Phase(j, TrainingJobPhase.Running), TimeSpan.FromSeconds(5));
+        var before = h.SageMaker.RequestLog.Counts.GetValueOrDefault("DescribeTrainingJob");
+        var end = h.Time.GetUtcNow().AddMinutes(60);
+
+        // An hour of steady training, a pass every 20 s: no status transition, so only heartbeats describe the job.
+        while (h.Time.GetUtcNow() < end)
+        {
+            h.Time.Advance(TimeSpan.FromSeconds(20));
+            await h.PassAsync("beat");
+        }
+
+        var counts = h.SageMaker.RequestLog.Counts;
+        var describes = counts.GetValueOrDefault("DescribeTrainingJob") - before;
+        Assert.True(describes >= least && describes <= most,
+            $"{describes} describes in an hour of training (log {(logging ? "growing" : "quiet")}); GetLogEvents={counts.GetValueOrDefault("GetLogEvents")}");
+        Assert.Equal(TrainingJobPhase.Running, (await h.GetAsync("beat"))!.Status!.Phase);
+    }
+
     [Fact]
     public async Task A_Stop_rule_on_a_logged_metric_stops_the_SageMaker_job_once_and_it_ends_Stopped_with_the_rule_as_reason()
     {

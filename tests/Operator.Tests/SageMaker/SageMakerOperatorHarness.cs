@@ -32,8 +32,11 @@ public sealed class SageMakerOperatorHarness : IAsyncDisposable
     private readonly Task _informers;
     private readonly SageMakerClientFactory _clients;
 
-    private SageMakerOperatorHarness(KubeApiEmulator api, SageMakerApiEmulator sageMaker, FakeTimeProvider time, SageMakerBackendOptions options)
+    private readonly SageMakerCheckpoints? _checkpoints;
+
+    private SageMakerOperatorHarness(KubeApiEmulator api, SageMakerApiEmulator sageMaker, FakeTimeProvider time, SageMakerBackendOptions options, SageMakerCheckpoints? checkpoints)
     {
+        _checkpoints = checkpoints;
         Api = api;
         SageMaker = sageMaker;
         Time = time;
@@ -86,7 +89,7 @@ public sealed class SageMakerOperatorHarness : IAsyncDisposable
         FinalMetrics = new Dictionary<string, double> { ["train_loss"] = 0.25, ["val_accuracy"] = 0.9 },
     };
 
-    public static async Task<SageMakerOperatorHarness> StartAsync(SageMakerBackendOptions? options = null)
+    public static async Task<SageMakerOperatorHarness> StartAsync(SageMakerBackendOptions? options = null, SageMakerCheckpoints? checkpoints = null)
     {
         var time = new FakeTimeProvider(Build.T0);
         var api = await KubeApiEmulator.StartAsync(new KubeApiEmulatorOptions { TimeProvider = time, CrdPaths = [OperatorHarness.CrdPath] });
@@ -99,7 +102,7 @@ public sealed class SageMakerOperatorHarness : IAsyncDisposable
         {
             Region = Region,
             AllowedRoles = new Dictionary<string, IReadOnlyList<string>> { [Namespace] = ["arn:aws:iam::123456789012:role/ferry-*"] },
-        });
+        }, checkpoints);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await harness.JobInformer.WaitForSyncAsync(timeout.Token);
         return harness;
@@ -108,7 +111,7 @@ public sealed class SageMakerOperatorHarness : IAsyncDisposable
     /// <summary>A new backend and reconciler, as after an operator restart: nothing remembered but what SageMaker and the API hold.</summary>
     public void Restart()
     {
-        Backend = new SageMakerBackend(_clients, Options, Time, random: new Random(7));
+        Backend = new SageMakerBackend(_clients, Options, Time, random: new Random(7), checkpoints: _checkpoints);
         Reconciler = new TrainingJobReconciler(new KubernetesTrainingJobStore(Jobs, JobInformer.Cache), [Backend], new KubernetesEventSink(Events, Time), Time);
     }
 

@@ -23,7 +23,8 @@ public sealed class SageMakerBackend(
     SageMakerBackendOptions options,
     TimeProvider time,
     ILogger<SageMakerBackend>? logger = null,
-    Random? random = null) : ITrainingBackend
+    Random? random = null,
+    SageMakerCheckpoints? checkpoints = null) : ITrainingBackend
 {
     /// <summary>Annotation that, set to <see cref="RetainPolicy"/>, leaves the SageMaker job running when the TrainingJob is deleted.</summary>
     public const string DeletionPolicyAnnotation = "ferry.dev/deletion-policy";
@@ -310,6 +311,13 @@ public sealed class SageMakerBackend(
             };
         }
 
+        if (checkpoints is not null && job.Spec.Checkpoint?.Uri is { Length: > 0 } checkpointUri
+            && (observation.State == ReplicaState.Failed || observation.Stopped || response.SecondaryStatus == SecondaryStatusValues.Interrupted))
+        {
+            // What the next attempt (or the restarted spot job) resumes from: read once per ended attempt, as above.
+            observation = observation with { Checkpoint = await checkpoints.NewestAsync(checkpointUri, RegionOf(job), cancellationToken) };
+        }
+
         var stateSince = response.SecondaryStatusTransitions is { Count: > 0 } transitions
             ? transitions[^1].StartTime
             : response.LastModifiedTime ?? response.CreationTime;
@@ -337,7 +345,7 @@ public sealed class SageMakerBackend(
         }
 
         var age = now - known.At;
-        if (age >= polling.Heartbeat)
+        if (now >= HeartbeatAt(known))
         {
             return true;
         }
@@ -394,10 +402,25 @@ public sealed class SageMakerBackend(
         }
         else
         {
-            delay = Min(polling.RecheckInterval, current.At + polling.Heartbeat - now);
+            delay = Min(polling.RecheckInterval, HeartbeatAt(current) - now);
         }
 
         return Jittered(Max(delay, TimeSpan.FromSeconds(1)));
+    }
+
+    /// <summary>
+    /// When a job is described whatever the change feed says: a heartbeat after the last describe; two while it trains
+    /// and its log, read since that describe, keeps growing — the log read already shows it alive, and the feed still
+    /// reports its changes (it keeps them three heartbeats, longer than two). This spares a 15-minute job's only
+    /// heartbeat and a long job half of them (6 calls per training hour at the default 10 minutes).
+    /// </summary>
+    private DateTimeOffset HeartbeatAt(Described known)
+    {
+        var heartbeat = options.Polling.Heartbeat;
+        var job = known.Job;
+        var alive = job.TrainingJobStatus == TrainingJobStatusValues.InProgress && job.SecondaryStatus == SecondaryStatusValues.Training
+            && _live.LogGrewSince(job.TrainingJobName, known.At);
+        return known.At + (alive ? 2 * heartbeat : heartbeat);
     }
 
     private async Task<bool> IsOwnAsync(TrainingJob job, ISageMakerClient client, DescribeTrainingJobResponse described, CancellationToken cancellationToken)

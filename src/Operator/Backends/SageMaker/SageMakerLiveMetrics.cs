@@ -17,7 +17,8 @@ namespace Ferry.Operator.Backends.SageMaker;
 /// then one GetLogEvents per interval following <c>nextForwardToken</c>, so no event is read twice while the operator
 /// runs. Each value is numbered by its event's time and its place among the values of that millisecond
 /// (<see cref="SequenceOf"/>), so `status.metricSource` (stream name and sequence) is a cursor that survives an operator
-/// restart: the new operator reads from that millisecond on and drops what the status already holds.
+/// restart: the new operator reads from that millisecond on and drops what the status already holds. A read that finds
+/// new lines also tells the backend the job still trains (<see cref="LogGrewSince"/>), which spares a describe heartbeat.
 /// </summary>
 public sealed class SageMakerLiveMetrics(SageMakerPolling polling, TimeProvider time, ILogger? logger = null)
 {
@@ -97,6 +98,13 @@ public sealed class SageMakerLiveMetrics(SageMakerPolling polling, TimeProvider 
         }
     }
 
+    /// <summary>
+    /// Whether the job's log was read after <paramref name="since"/> and that latest read found new lines: the job was
+    /// still writing output then. The backend stretches its describe heartbeat on it (the log read is the liveness check).
+    /// </summary>
+    public bool LogGrewSince(string sageMakerJobName, DateTimeOffset since) =>
+        _tails.TryGetValue(sageMakerJobName, out var tail) && tail.ReadAt is { } read && read > since && tail.LastReadFoundLines;
+
     /// <summary>Forgets a SageMaker job (ended, or its resource deleted).</summary>
     public void Forget(string sageMakerJobName) => _tails.TryRemove(sageMakerJobName, out _);
 
@@ -128,6 +136,7 @@ public sealed class SageMakerLiveMetrics(SageMakerPolling polling, TimeProvider 
                 }
             }
 
+            tail.LastReadFoundLines = false;
             for (var page = 0; page < MaxPagesPerRead; page++)
             {
                 var response = await logs.GetLogEventsAsync(new GetLogEventsRequest
@@ -142,6 +151,8 @@ public sealed class SageMakerLiveMetrics(SageMakerPolling polling, TimeProvider 
                 {
                     Observe(tail, e);
                 }
+
+                tail.LastReadFoundLines |= response.Events.Count > 0;
 
                 var moved = response.NextForwardToken is { Length: > 0 } next && next != tail.Token;
                 tail.Token = response.NextForwardToken ?? tail.Token;
@@ -224,6 +235,7 @@ public sealed class SageMakerLiveMetrics(SageMakerPolling polling, TimeProvider 
         public long? StartTime { get; set; }
         public DateTimeOffset? ReadAt { get; set; }
         public int Reads { get; set; }
+        public bool LastReadFoundLines { get; set; }
         public long LastTimestamp { get; set; } = -1;
         public int Ordinal { get; set; }
     }

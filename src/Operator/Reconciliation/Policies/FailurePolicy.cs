@@ -26,6 +26,13 @@ public static class FailurePolicy
             return false;
         }
 
+        if (Settling(c) is { } settling)
+        {
+            // Nothing is decided while the gang finishes failing: the status keeps what it said.
+            c.Requeue(settling);
+            return true;
+        }
+
         var attempt = c.Attempt;
         var spec = c.Spec;
         var disruptions = c.Status.Disruptions ?? 0;
@@ -60,12 +67,32 @@ public static class FailurePolicy
         return true;
     }
 
+    /// <summary>
+    /// How much longer to wait before deciding, while replicas of the failed attempt still run and the first failure
+    /// is younger than <see cref="LifecycleSettings.FailureSettle"/>; null to decide now. Timed by the replicas' ends
+    /// (the kubelet's clock, as the operator's).
+    /// </summary>
+    public static TimeSpan? Settling(DecisionContext c)
+    {
+        var settle = c.Input.Settings.FailureSettle;
+        if (settle <= TimeSpan.Zero || c.Input.Traits.RemoteJob
+            || !c.Current.Any(r => r.State == ReplicaState.Running)
+            || c.Current.Where(r => r.State == ReplicaState.Failed && r.FinishedAt is not null).Select(r => DecisionContext.Utc(r.FinishedAt!.Value)).DefaultIfEmpty().Min() is var first && first == default)
+        {
+            return null;
+        }
+
+        var left = first + settle - c.Now;
+        return left > TimeSpan.Zero ? left : null;
+    }
+
     /// <summary>What ended the current attempt, or null while it is healthy.</summary>
     public static AttemptFailure? Find(DecisionContext c)
     {
         var current = c.Current;
-        // The replica that failed first names the failure: the others usually fail because it did.
-        if (current.Where(r => r.State == ReplicaState.Failed).OrderBy(r => r.FinishedAt ?? DateTime.MaxValue).ThenBy(r => r.Index).FirstOrDefault() is { } failed)
+        // The replica that failed first names the failure: the others usually fail because it did. Its process's end
+        // decides (the agent reports it): containers end later, after the agent's wrap-up, which takes longer on rank 0.
+        if (current.Where(r => r.State == ReplicaState.Failed).OrderBy(r => r.EndedAtForOrdering).ThenBy(r => r.Index).FirstOrDefault() is { } failed)
         {
             return new AttemptFailure(failed.Index, ReasonOf(failed), failed.Disruption);
         }

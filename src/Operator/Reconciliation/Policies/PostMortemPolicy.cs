@@ -7,7 +7,7 @@ namespace Ferry.Operator.Reconciliation.Policies;
 /// What survives a failed attempt after its replicas are gone: `status.attemptFailures` (the last
 /// <see cref="AttemptFailure.Kept"/> attempts) and `status.checkpoint`. The record is written in the same pass that
 /// decides the restart or the failure — before anything is deleted (status first) — from what the backend observed:
-/// the replica that failed first (earliest end, then lowest index), its exit code or signal, the kubelet's verdict
+/// the replica that failed first (earliest end of its process, then lowest index), its exit code or signal, the kubelet's verdict
 /// (OOM-killed, evicted, preempted), the failure file, the last lines of its output and where the logs were copied.
 /// Replicas of that attempt that fail on their own afterwards (the cascade of a broken collective) are added while
 /// they are still observed; replicas the operator stopped are not failures and are left out.
@@ -183,7 +183,7 @@ public static class PostMortemPolicy
         var listed = (record.FailedAfter ?? []).Select(f => f.Replica).ToHashSet();
         var later = units
             .Where(r => r.State == ReplicaState.Failed && !r.StoppedByRequest && r.Index != record.Replica && !listed.Contains(r.Index))
-            .OrderBy(r => r.FinishedAt ?? DateTime.MaxValue)
+            .OrderBy(r => r.EndedAtForOrdering)
             .ThenBy(r => r.Index)
             .Select(r => new ReplicaFailure { Replica = r.Index, ExitCode = r.ExitCode, Signal = SignalOf(r.ExitCode), Cause = r.Cause ?? "Error", Node = r.Node })
             .ToList();
