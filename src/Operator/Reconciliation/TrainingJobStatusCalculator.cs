@@ -27,6 +27,7 @@ public static class TrainingJobStatusCalculator
         public const string ReplicasStarting = "ReplicasStarting";
         public const string AllReplicasRunning = "AllReplicasRunning";
         public const string Restarting = "Restarting";
+        public const string Settling = "WaitingForReplicasToEnd";
         public const string Disrupted = "Disrupted";
         public const string RestartBackoff = "RestartBackoff";
         public const string StartupBlocked = "StartupBlocked";

@@ -96,6 +96,9 @@ public sealed class PostMortemPolicyTests(ITestOutputHelper output)
         Assert.Empty(waiting.Events);
         Assert.Empty(waiting.Delete);
         Assert.Equal(LifecycleSettings.Default.FailureSettle - TimeSpan.FromSeconds(2), waiting.RequeueAfter);
+        var said = ConditionList.Find(waiting.Status.Conditions, "Running")!;
+        Assert.Equal(("True", "WaitingForReplicasToEnd"), (said.Status, said.Reason));
+        Assert.StartsWith("Replica 1 failed on attempt 1: exited with code 1. Waiting up to 30s for replica(s) 0 to end", said.Message, StringComparison.Ordinal);
 
         // Rank 0 then ends: its process had ended first (the agent's exitedAt), and it synced epoch 2 on its way out.
         var saved = new DateTimeOffset(2026, 12, 5, 12, 3, 7, TimeSpan.Zero);

@@ -28,7 +28,11 @@ public static class FailurePolicy
 
         if (Settling(c) is { } settling)
         {
-            // Nothing is decided while the gang finishes failing: the status keeps what it said.
+            // Nothing is decided while the gang finishes failing; the status says what it waits for.
+            var running = c.Current.Where(r => r.State == ReplicaState.Running).Select(r => r.Index.ToString(CultureInfo.InvariantCulture));
+            c.SetCondition(TrainingJobConditions.Running, true, R.Settling,
+                $"{(failure.Index is { } failed ? $"Replica {failed.ToString(CultureInfo.InvariantCulture)}" : "A replica")} failed on attempt {c.Attempt}: {failure.Reason} " +
+                $"Waiting up to {TrainingJobStatus.FormatDuration(c.Input.Settings.FailureSettle)} for replica(s) {string.Join(", ", running)} to end before deciding (lifecycle.failureSettleSeconds).");
             c.Requeue(settling);
             return true;
         }
