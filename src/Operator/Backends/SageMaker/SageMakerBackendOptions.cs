@@ -22,7 +22,8 @@ public sealed record SageMakerBackendOptions
 /// <summary>
 /// How the backend watches its jobs. A job is described quickly while it starts (first after <see cref="StartingPoll"/>,
 /// then at doubling intervals), and otherwise only when the region's change feed (one ListTrainingJobs call per
-/// <see cref="ChangeFeedInterval"/>, shared by every job) shows it changed, or when <see cref="Heartbeat"/> has passed.
+/// <see cref="ChangeFeedInterval"/>, shared by every job) shows it changed, or when <see cref="Heartbeat"/> has passed
+/// (two while its log grows).
 /// Reconciles that find nothing changed make no SageMaker call.
 /// </summary>
 public sealed record SageMakerPolling
@@ -36,7 +37,10 @@ public sealed record SageMakerPolling
     /// <summary>How often a job's reconcile looks at the change feed (jittered by <see cref="Jitter"/>).</summary>
     public TimeSpan RecheckInterval { get; init; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>The longest a running job goes without a describe, whatever the feed says.</summary>
+    /// <summary>
+    /// The longest a running job goes without a describe, whatever the feed says; twice as long while it trains and
+    /// its log, read since the last describe, keeps growing (the log read shows it alive).
+    /// </summary>
     public TimeSpan Heartbeat { get; init; } = TimeSpan.FromMinutes(10);
 
     /// <summary>The longest interval between describes while the change feed is unavailable (e.g. ListTrainingJobs not permitted).</summary>
