@@ -164,7 +164,8 @@ public sealed class RealTrainerTests(MotoS3 moto, Xunit.Abstractions.ITestOutput
     private Dictionary<string, string> RankEnvironment() => new(moto.ProcessEnvironment)
     {
         ["MASTER_ADDR"] = "127.0.0.1",
-        ["MASTER_PORT"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+        // Outside the ephemeral range: the ranks' ring listeners bind port 0 and could otherwise take it first.
+        ["MASTER_PORT"] = Backends.Local.LocalPrograms.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
     /// <summary>Two ranks of the built trainer on the uploaded slice, a small MLP, checkpoints and output in the bucket.</summary>
@@ -245,10 +246,4 @@ public sealed class RealTrainerTests(MotoS3 moto, Xunit.Abstractions.ITestOutput
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

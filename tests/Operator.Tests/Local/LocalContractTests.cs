@@ -118,9 +118,13 @@ public sealed class LocalContractTests : IDisposable
             Assert.Equal("yes", env["EXTRA"]);
         }
 
-        // One free port per attempt, shared by its replicas.
+        // One free port per attempt, shared by its replicas, outside the ports the kernel hands out for bind(0) and
+        // outgoing connections (the ranks' ring listeners bind port 0 and must never take rank 0's rendezvous port).
         var port = Assert.Single(ports);
         Assert.NotEqual("29500", port);
+        var (low, high) = Backends.Local.LocalPrograms.EphemeralRange();
+        var number = int.Parse(port, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(number < low || number > high, $"MASTER_PORT {number} is in the ephemeral range {low}-{high}");
 
         // Rank 0's model directory went to SageMaker's layout under output.uri.
         var archive = _run.PathOf("out/contract/output/model.tar.gz");

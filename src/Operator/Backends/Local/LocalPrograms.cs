@@ -98,14 +98,73 @@ public static class LocalPrograms
         return null;
     }
 
-    /// <summary>A TCP port that was free a moment ago on 127.0.0.1 (for MASTER_PORT).</summary>
+    /// <summary>
+    /// A TCP port for MASTER_PORT that was free a moment ago, chosen outside the kernel's ephemeral range: a port the
+    /// kernel hands out for `bind(0)` or an outgoing connection could be taken between this check and rank 0's
+    /// rendezvous bind by the ranks' own ring listeners (which bind port 0), and rank 0 would fail with "address in use".
+    /// </summary>
     public static int FreePort()
     {
+        var (low, high) = EphemeralRange();
+        // Below the ephemeral range when it leaves room (Linux: 32768–60999), else above it.
+        var (from, to) = low - 10_000 >= 1024 ? (low - 10_000, low) : (high + 1, 65536);
+        for (var i = 0; i < 200; i++)
+        {
+            var port = Random.Shared.Next(from, to);
+            if (CanListen(port))
+            {
+                return port;
+            }
+        }
+
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>The kernel's ephemeral port range (`/proc/sys/net/ipv4/ip_local_port_range`), or IANA's 49152–65535.</summary>
+    public static (int Low, int High) EphemeralRange()
+    {
+        try
+        {
+            var parts = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 2 && int.TryParse(parts[0], System.Globalization.CultureInfo.InvariantCulture, out var low)
+                && int.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture, out var high) && low <= high)
+            {
+                return (low, high);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Not Linux, or not readable: the IANA range below.
+        }
+
+        return (49152, 65535);
+    }
+
+    // As the trainer's rendezvous listens: every address, IPv6 with IPv4 mapped; and IPv4 loopback.
+    private static bool CanListen(int port)
+    {
+        try
+        {
+            using (var loopback = new TcpListener(IPAddress.Loopback, port))
+            {
+                loopback.Start();
+            }
+
+            using var any = new TcpListener(IPAddress.IPv6Any, port);
+            any.Server.DualMode = true;
+            any.Start();
+            return true;
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressFamilyNotSupported or SocketError.AddressNotAvailable)
+        {
+            return true; // no IPv6 here: the loopback check above is the one that counts
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 
     private static ProgramPath FromPath(string path) =>
