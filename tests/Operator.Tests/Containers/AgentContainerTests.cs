@@ -23,13 +23,7 @@ public sealed class AgentContainerTests(MotoS3 moto) : IDisposable
     public async Task The_init_container_installs_the_agent_and_downloads_the_channels_and_train_runs_through_it()
     {
         var bucket = await moto.CreateBucketAsync();
-        using (var s3 = moto.CreateClient())
-        {
-            foreach (var file in Directory.GetFiles("/usr/share/datasets/fashion-mnist", "*.gz"))
-            {
-                await s3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = bucket, Key = "data/" + Path.GetFileName(file), FilePath = file });
-            }
-        }
+        await moto.PutFilesAsync(bucket, "data/", "/usr/share/datasets/fashion-mnist", "*.gz");
 
         var job = ManifestLoader.Load($$"""
             apiVersion: ferry.dev/v1alpha1

@@ -28,13 +28,7 @@ public sealed class ContainerKubeletTests(MotoS3 moto) : IDisposable
     public async Task The_operators_pods_train_two_ranks_in_containers_and_the_model_lands_in_s3()
     {
         var bucket = await moto.CreateBucketAsync();
-        using (var s3 = moto.CreateClient())
-        {
-            foreach (var file in Directory.GetFiles("/usr/share/datasets/fashion-mnist", "*.gz"))
-            {
-                await s3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = bucket, Key = "data/" + Path.GetFileName(file), FilePath = file });
-            }
-        }
+        await moto.PutFilesAsync(bucket, "data/", "/usr/share/datasets/fashion-mnist", "*.gz");
 
         var job = ManifestLoader.Load($$"""
             apiVersion: ferry.dev/v1alpha1

@@ -94,6 +94,16 @@ public sealed class MotoS3 : IAsyncLifetime
         await client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = key, ContentBody = text });
     }
 
+    /// <summary>Uploads the files of <paramref name="directory"/> matching <paramref name="pattern"/> as <paramref name="prefix"/> + file name.</summary>
+    public async Task PutFilesAsync(string bucket, string prefix, string directory, string pattern)
+    {
+        using var client = CreateClient();
+        foreach (var file in Directory.GetFiles(directory, pattern))
+        {
+            await client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = prefix + Path.GetFileName(file), FilePath = file });
+        }
+    }
+
     public async Task<byte[]> GetBytesAsync(string bucket, string key)
     {
         using var client = CreateClient();

@@ -412,7 +412,7 @@ public sealed class SageMakerBackend(
     /// When a job is described whatever the change feed says: a heartbeat after the last describe; two while it trains
     /// and its log, read since that describe, keeps growing — the log read already shows it alive, and the feed still
     /// reports its changes (it keeps them three heartbeats, longer than two). This spares a 15-minute job's only
-    /// heartbeat and a long job half of them (6 calls per training hour at the default 10 minutes).
+    /// heartbeat and a long job half of them (3 of 6 describes per training hour at the default 10 minutes).
     /// </summary>
     private DateTimeOffset HeartbeatAt(Described known)
     {

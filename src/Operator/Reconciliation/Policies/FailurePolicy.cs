@@ -79,14 +79,13 @@ public static class FailurePolicy
     public static TimeSpan? Settling(DecisionContext c)
     {
         var settle = c.Input.Settings.FailureSettle;
-        if (settle <= TimeSpan.Zero || c.Input.Traits.RemoteJob
-            || !c.Current.Any(r => r.State == ReplicaState.Running)
-            || c.Current.Where(r => r.State == ReplicaState.Failed && r.FinishedAt is not null).Select(r => DecisionContext.Utc(r.FinishedAt!.Value)).DefaultIfEmpty().Min() is var first && first == default)
+        var first = c.Current.Where(r => r.State == ReplicaState.Failed && r.FinishedAt is not null).Min(r => r.FinishedAt);
+        if (settle <= TimeSpan.Zero || c.Input.Traits.RemoteJob || first is null || !c.Current.Any(r => r.State == ReplicaState.Running))
         {
             return null;
         }
 
-        var left = first + settle - c.Now;
+        var left = DecisionContext.Utc(first.Value) + settle - c.Now;
         return left > TimeSpan.Zero ? left : null;
     }
 
